@@ -1,0 +1,128 @@
+"""Analysis runs and the particles they found.
+
+A run has two independent state axes: the pipeline `status` (what the worker did) and the
+`review_state` (what people decided). Transitions happen only in services, guarded and audited.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class ReviewState(models.TextChoices):
+    UNREVIEWED = "unreviewed", "Unreviewed"
+    IN_REVIEW = "in_review", "In review"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+    APPROVED = "approved", "Approved"
+
+
+class Method(models.TextChoices):
+    AUTO = "auto", "Auto (model, classical fallback)"
+    MODEL = "model", "Model (YOLOv8-seg)"
+    CLASSICAL = "classical", "Classical (threshold + watershed)"
+
+
+class AnalysisRun(models.Model):
+    micrograph = models.ForeignKey(
+        "catalogue.Micrograph", on_delete=models.CASCADE, related_name="runs"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    # What was asked and what ran.
+    method = models.CharField(max_length=16, choices=Method.choices, default=Method.AUTO)
+    parameters = models.JSONField(default=dict, blank=True)
+    engine_version = models.CharField(max_length=32, blank=True)
+    model_version = models.CharField(max_length=128, blank=True)
+    path_taken = models.CharField(max_length=32, blank=True)  # e.g. "model", "classical"
+
+    # Pipeline axis.
+    status = models.CharField(
+        max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED, db_index=True
+    )
+    stage = models.CharField(max_length=32, blank=True)
+    progress = models.FloatField(default=0.0)  # 0..1
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=128, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    timings_ms = models.JSONField(default=dict, blank=True)
+
+    # Results (written in one transaction with the particles).
+    pixel_size_nm = models.FloatField(null=True, blank=True)
+    calibration = models.JSONField(default=dict, blank=True)
+    analysed_region = models.JSONField(default=dict, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    particle_count = models.PositiveIntegerField(default=0)
+    labels_file = models.FileField(upload_to="labels/", null=True, blank=True, max_length=255)
+    overlay = models.ImageField(upload_to="overlays/", null=True, blank=True, max_length=255)
+    warnings = models.JSONField(default=list, blank=True)
+
+    # Review axis.
+    review_state = models.CharField(
+        max_length=20, choices=ReviewState.choices, default=ReviewState.UNREVIEWED, db_index=True
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    # Bumped on every edit of acceptance/calibration; guards approval racing an edit.
+    revision = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["micrograph", "-created_at"]),
+            models.Index(fields=["status", "heartbeat_at"]),
+            models.Index(fields=["review_state", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} of {self.micrograph_id} ({self.status}/{self.review_state})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED}
+
+    @property
+    def is_locked(self) -> bool:
+        """Approved results are immutable: a change means a new run."""
+        return self.review_state == ReviewState.APPROVED
+
+
+class Particle(models.Model):
+    run = models.ForeignKey(AnalysisRun, on_delete=models.CASCADE, related_name="particles")
+    index = models.PositiveIntegerField()  # value in the run's label map
+    polygon = models.JSONField()  # [[x, y], ...] in pixels of the stored image
+    bbox_x0 = models.IntegerField()
+    bbox_y0 = models.IntegerField()
+    bbox_x1 = models.IntegerField()
+    bbox_y1 = models.IntegerField()
+    measurements = models.JSONField(default=dict)  # names carry units: ecd_nm, area_px, …
+    # Denormalised so that statistics and filters are plain queries.
+    ecd_nm = models.FloatField(null=True, blank=True)
+    area_px = models.FloatField(default=0.0)
+    shape_class = models.CharField(max_length=16, blank=True)
+    score = models.FloatField(default=1.0)
+    touches_border = models.BooleanField(default=False)
+    accepted = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "index"], name="one_particle_per_label")
+        ]
+        indexes = [models.Index(fields=["run", "accepted"])]
