@@ -8,5 +8,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/", include("semweb.api.urls")),
+    path("labs/", include("semweb.labs.urls")),
+    path("datasets/", include("semweb.datasets.urls")),
+    path("runs/", include("semweb.analyses.urls")),
+    path("review/", include("semweb.review.urls")),
+    path("", include("semweb.catalogue.urls")),
     path("", include("semweb.core.urls")),
 ]

@@ -1,0 +1,3 @@
+"""URLs of the analyses app."""
+
+urlpatterns: list = []

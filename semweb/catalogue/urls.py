@@ -1,0 +1,3 @@
+"""URLs of the catalogue app."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""URLs of the datasets app."""
+
+urlpatterns: list = []
