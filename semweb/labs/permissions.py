@@ -12,15 +12,11 @@ existence does not leak across labs.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from semweb.labs.models import Membership, Role, ShareLevel
-
-if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
 
 
 class Access(IntEnum):
@@ -32,8 +28,28 @@ class Access(IntEnum):
     ADMIN = 50  # also manage memberships and shares, delete
 
 
-ROLE_ACCESS = {Role.MEMBER: Access.MEMBER, Role.SUPERVISOR: Access.SUPERVISOR, Role.ADMIN: Access.ADMIN}
+ROLE_ACCESS = {
+    Role.MEMBER: Access.MEMBER,
+    Role.SUPERVISOR: Access.SUPERVISOR,
+    Role.ADMIN: Access.ADMIN,
+}
 SHARE_ACCESS = {ShareLevel.VIEW: Access.VIEW, ShareLevel.ANNOTATE: Access.ANNOTATE}
+
+
+def _lab_roles(user) -> dict[int, str]:
+    """{lab_id: role} for `user`, read once per user instance (i.e. once per request, since
+    Django builds `request.user` afresh for every request). Revocations therefore apply from
+    the next request on; services that change memberships call `forget` for the same object."""
+    cached = getattr(user, "_semweb_lab_roles", None)
+    if cached is None:
+        cached = dict(Membership.objects.filter(user=user).values_list("lab_id", "role"))
+        user._semweb_lab_roles = cached
+    return cached
+
+
+def forget(user) -> None:
+    """Drop the per-instance cache of `user`'s memberships (after changing them)."""
+    user.__dict__.pop("_semweb_lab_roles", None)
 
 
 def lab_role_access(user, lab_id: int) -> Access:
@@ -42,10 +58,19 @@ def lab_role_access(user, lab_id: int) -> Access:
         return Access.NONE
     if user.is_superuser:
         return Access.ADMIN
-    role = (
-        Membership.objects.filter(user=user, lab_id=lab_id).values_list("role", flat=True).first()
-    )
-    return ROLE_ACCESS.get(role, Access.NONE)
+    return ROLE_ACCESS.get(_lab_roles(user).get(lab_id), Access.NONE)
+
+
+def lab_access(user, lab) -> Access:
+    """Access to a lab's own pages (members, shares): members only; shares do not count."""
+    return lab_role_access(user, lab.pk)
+
+
+def user_lab_ids(user) -> list[int]:
+    """Ids of the labs `user` belongs to."""
+    if not user.is_authenticated:
+        return []
+    return list(_lab_roles(user))
 
 
 def project_access(user, project) -> Access:
@@ -80,13 +105,54 @@ def visible_project_filter(user, prefix: str = "") -> Q:
         return Q()
     if not user.is_authenticated:
         return Q(pk__in=[])
-    lab_ids = Membership.objects.filter(user=user).values("lab_id")
+    lab_ids = user_lab_ids(user)
     return Q(**{f"{prefix}lab_id__in": lab_ids}) | Q(**{f"{prefix}shares__lab_id__in": lab_ids})
 
 
 def visible(user, queryset: QuerySet, prefix: str = "") -> QuerySet:
-    """Filter any queryset down to what `user` may see (distinct, since shares join)."""
-    return queryset.filter(visible_project_filter(user, prefix)).distinct()
+    """Filter any queryset down to what `user` may see.
+
+    A subquery on Project (not a join through shares) keeps rows unique without DISTINCT, so
+    lists stay index-friendly with millions of rows.
+    """
+    from semweb.catalogue.models import Project
+
+    if user.is_superuser:
+        return queryset
+    if not user.is_authenticated:
+        return queryset.none()
+    project_ids = Project.objects.filter(visible_project_filter(user)).values("pk")
+    if not prefix:
+        return queryset.filter(pk__in=project_ids)
+    return queryset.filter(**{f"{prefix.removesuffix('__')}__in": project_ids})
+
+
+def visible_datasets(user, queryset: QuerySet | None = None) -> QuerySet:
+    """Datasets `user` may see: their labs' own and those shared with their labs."""
+    from semweb.datasets.models import Dataset
+
+    queryset = Dataset.objects.all() if queryset is None else queryset
+    if user.is_superuser:
+        return queryset
+    if not user.is_authenticated:
+        return queryset.none()
+    lab_ids = user_lab_ids(user)
+    shared = Dataset.objects.filter(shares__lab_id__in=lab_ids).values("pk")
+    return queryset.filter(Q(lab_id__in=lab_ids) | Q(pk__in=shared))
+
+
+def run_edit_allowed(user, run, access: Access | None = None) -> bool:
+    """May `user` change particle acceptance (or calibration) of `run`?
+
+    Owning-lab members may edit any unlocked run; annotate-shared users only the runs they
+    created themselves; view-shared users none. Approved runs are immutable for everyone.
+    """
+    if run.is_locked:
+        return False
+    access = access_to(user, run) if access is None else access
+    if access >= Access.MEMBER:
+        return True
+    return access == Access.ANNOTATE and run.created_by_id == user.pk
 
 
 def project_of(obj):
@@ -108,11 +174,16 @@ def project_of(obj):
 
 
 def access_to(user, obj) -> Access:
-    """Access to any catalogue/analysis object or dataset."""
-    from semweb.datasets.models import Dataset
+    """Access to any catalogue/analysis object, lab, dataset or dataset export."""
+    from semweb.datasets.models import Dataset, DatasetExport
+    from semweb.labs.models import Lab
 
     if isinstance(obj, Dataset):
         return dataset_access(user, obj)
+    if isinstance(obj, DatasetExport):
+        return dataset_access(user, obj.dataset)
+    if isinstance(obj, Lab):
+        return lab_access(user, obj)
     return project_access(user, project_of(obj))
 
 
@@ -123,6 +194,7 @@ _SELECT_RELATED = {
     "micrograph": ("sample__project",),
     "analysisrun": ("micrograph__sample__project",),
     "particle": ("run__micrograph__sample__project",),
+    "datasetexport": ("dataset",),
 }
 
 

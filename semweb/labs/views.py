@@ -1,0 +1,198 @@
+"""Lab pages: members and their roles (admins manage them), sharing of projects and datasets,
+and the rate-limited login view."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from semweb.labs import selectors, services
+from semweb.labs.models import Lab, Membership, Role, ShareLevel
+from semweb.labs.permissions import Access, get_for_user, lab_access
+from semweb.labs.ratelimit import client_address, login_blocked, login_failed, login_succeeded
+
+
+class RateLimitedLoginView(auth_views.LoginView):
+    """Django's login view, refusing with 429 after too many failures (see `ratelimit`)."""
+
+    template_name = "labs/login.html"
+
+    def post(self, request, *args, **kwargs):
+        username = request.POST.get("username", "")
+        address = client_address(request)
+        if login_blocked(username=username, address=address):
+            form = self.get_form()
+            form.errors.clear()
+            response = self.render_to_response(self.get_context_data(form=form, rate_limited=True))
+            response.status_code = 429
+            return response
+        response = super().post(request, *args, **kwargs)
+        if request.user.is_authenticated:
+            login_succeeded(username=username, address=address)
+        else:
+            login_failed(username=username, address=address)
+        return response
+
+
+def _lab_for(user, slug: str, need: Access = Access.VIEW) -> tuple[Lab, Access]:
+    lab = Lab.objects.filter(slug=slug).first()
+    access = lab_access(user, lab) if lab is not None else Access.NONE
+    if access == Access.NONE:
+        raise Http404("Not found")
+    if access < need:
+        raise PermissionDenied("Only a lab admin may do this.")
+    return lab, access
+
+
+def _report(request: HttpRequest, exc: ValidationError) -> None:
+    messages.error(request, " ".join(exc.messages))
+
+
+@login_required
+def lab_list(request: HttpRequest) -> HttpResponse:
+    labs = selectors.labs_for_user(request.user).order_by("name")
+    return render(request, "labs/lab_list.html", {"labs": labs})
+
+
+@login_required
+def lab_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    lab, access = _lab_for(request.user, slug)
+    context = {
+        "lab": lab,
+        "memberships": selectors.lab_memberships(lab),
+        "is_admin": access >= Access.ADMIN,
+        "roles": Role.choices,
+    }
+    return render(request, "labs/lab_detail.html", context)
+
+
+@login_required
+@require_POST
+def membership_add(request: HttpRequest, slug: str) -> HttpResponse:
+    lab, _ = _lab_for(request.user, slug, Access.ADMIN)
+    user = selectors.user_by_login(request.POST.get("user", ""))
+    if user is None:
+        messages.error(request, "No active user with that username or e-mail.")
+        return redirect("labs:detail", slug=lab.slug)
+    try:
+        services.membership_add(
+            lab=lab, user=user, role=request.POST.get("role", Role.MEMBER), actor=request.user
+        )
+        messages.success(request, f"{user.username} added.")
+    except ValidationError as exc:
+        _report(request, exc)
+    return redirect("labs:detail", slug=lab.slug)
+
+
+@login_required
+@require_POST
+def membership_role(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    lab, _ = _lab_for(request.user, slug, Access.ADMIN)
+    membership = get_object_or_404(Membership, pk=pk, lab=lab)
+    try:
+        services.membership_set_role(
+            membership=membership, role=request.POST.get("role", ""), actor=request.user
+        )
+        messages.success(request, f"Role of {membership.user.username} changed.")
+    except ValidationError as exc:
+        _report(request, exc)
+    return redirect("labs:detail", slug=lab.slug)
+
+
+@login_required
+@require_POST
+def membership_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    lab, _ = _lab_for(request.user, slug, Access.ADMIN)
+    membership = get_object_or_404(Membership, pk=pk, lab=lab)
+    try:
+        services.membership_remove(membership=membership, actor=request.user)
+        messages.success(request, f"{membership.user.username} removed.")
+    except ValidationError as exc:
+        _report(request, exc)
+    if lab_access(request.user, lab) == Access.NONE:
+        return redirect("labs:list")
+    return redirect("labs:detail", slug=lab.slug)
+
+
+def _sharing_page(request, obj, access, kind: str) -> HttpResponse:
+    context = {
+        "obj": obj,
+        "kind": kind,
+        "shares": obj.shares.select_related("lab").order_by("lab__name"),
+        "is_admin": access >= Access.ADMIN,
+        "levels": ShareLevel.choices,
+    }
+    return render(request, "labs/sharing.html", context)
+
+
+def _grant(request, obj, grant) -> None:
+    target = selectors.lab_by_slug(request.POST.get("lab", ""))
+    if target is None:
+        messages.error(request, "No lab with that identifier.")
+        return
+    try:
+        grant(lab=target, level=request.POST.get("level", ShareLevel.VIEW), actor=request.user)
+        messages.success(request, f"Shared with {target.name}.")
+    except ValidationError as exc:
+        _report(request, exc)
+
+
+@login_required
+def project_sharing(request: HttpRequest, pk: int) -> HttpResponse:
+    from semweb.catalogue.models import Project
+
+    need = Access.ADMIN if request.method == "POST" else Access.MEMBER
+    project, access = get_for_user(request.user, Project, pk, need=need)
+    if request.method == "POST":
+        _grant(
+            request,
+            project,
+            lambda **kw: services.project_share_grant(project=project, **kw),
+        )
+        return redirect("labs:project_sharing", pk=project.pk)
+    return _sharing_page(request, project, access, "project")
+
+
+@login_required
+@require_POST
+def project_share_revoke(request: HttpRequest, pk: int, share_id: int) -> HttpResponse:
+    from semweb.catalogue.models import Project
+
+    project, _ = get_for_user(request.user, Project, pk, need=Access.ADMIN)
+    share = get_object_or_404(project.shares.select_related("lab"), pk=share_id)
+    services.project_share_revoke(share=share, actor=request.user)
+    messages.success(request, f"Sharing with {share.lab.name} revoked.")
+    return redirect("labs:project_sharing", pk=project.pk)
+
+
+@login_required
+def dataset_sharing(request: HttpRequest, pk: int) -> HttpResponse:
+    from semweb.datasets.models import Dataset
+
+    need = Access.ADMIN if request.method == "POST" else Access.MEMBER
+    dataset, access = get_for_user(request.user, Dataset, pk, need=need)
+    if request.method == "POST":
+        _grant(
+            request,
+            dataset,
+            lambda **kw: services.dataset_share_grant(dataset=dataset, **kw),
+        )
+        return redirect("labs:dataset_sharing", pk=dataset.pk)
+    return _sharing_page(request, dataset, access, "dataset")
+
+
+@login_required
+@require_POST
+def dataset_share_revoke(request: HttpRequest, pk: int, share_id: int) -> HttpResponse:
+    from semweb.datasets.models import Dataset
+
+    dataset, _ = get_for_user(request.user, Dataset, pk, need=Access.ADMIN)
+    share = get_object_or_404(dataset.shares.select_related("lab"), pk=share_id)
+    services.dataset_share_revoke(share=share, actor=request.user)
+    messages.success(request, f"Sharing with {share.lab.name} revoked.")
+    return redirect("labs:dataset_sharing", pk=dataset.pk)
