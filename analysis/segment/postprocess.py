@@ -1,0 +1,291 @@
+"""Post-processing of instance label maps, shared by the classical and the model segmenters.
+
+Every step takes a label map (``(H, W)`` integer ndarray, 0 = background, 1..N = particles)
+and returns a NEW label map; none modifies its input. Steps are independent so a caller can
+chain the ones it needs::
+
+    labels = fill_holes(labels)
+    labels = split_touching(labels)
+    labels = remove_border_touching(labels, region)
+    labels = remove_small(labels, min_area_px=20)
+    labels = relabel_sequential(labels)
+
+Label values are not renumbered by the filters (so a caller can still map a label to e.g. a
+model score); :func:`relabel_sequential` does that once, at the end.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from analysis.result import Region
+
+__all__ = [
+    "fill_holes",
+    "keep_labels",
+    "label_dtype",
+    "relabel_sequential",
+    "remove_border_touching",
+    "remove_small",
+    "split_touching",
+]
+
+
+def label_dtype(n_labels: int) -> type[np.unsignedinteger]:
+    """Smallest dtype of the label-map contract: uint16, or uint32 beyond 65 535 labels."""
+    return np.uint16 if n_labels <= np.iinfo(np.uint16).max else np.uint32
+
+
+def keep_labels(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Zero every label whose entry in the boolean lookup ``keep`` is False.
+
+    ``keep`` is indexed by label value (``keep[0]`` is ignored: background stays 0). A lookup
+    table makes this one pass over the image whatever the number of labels.
+    """
+    lut = np.asarray(keep, dtype=bool).copy()
+    lut[0] = False
+    return np.where(lut[labels], labels, 0).astype(labels.dtype, copy=False)
+
+
+def remove_border_touching(labels: np.ndarray, region: Region | None = None) -> np.ndarray:
+    """Remove particles that touch the edge of the analysed region (or of the image).
+
+    A particle cut by the image border or by the data bar has an unknown true size; keeping
+    it would bias the size distribution towards small values, so standard practice (ISO
+    13322-1) is to exclude it. Labels outside ``region`` are removed too.
+
+    Parameters
+    ----------
+    labels : (H, W) integer ndarray, 0 = background
+    region : Region, optional
+        The analysed rectangle; ``None`` means the whole image.
+    """
+    h, w = labels.shape
+    r = region or Region(0, 0, w, h)
+    inner = labels[r.y0 : r.y1, r.x0 : r.x1]
+    if inner.size == 0:
+        return np.zeros_like(labels)
+    edge = np.concatenate([inner[0, :], inner[-1, :], inner[:, 0], inner[:, -1]])
+    n = int(labels.max()) + 1
+    keep = np.zeros(n, dtype=bool)
+    keep[np.unique(inner)] = True
+    keep[np.unique(edge)] = False
+    out = np.zeros_like(labels)
+    out[r.y0 : r.y1, r.x0 : r.x1] = np.where(keep[inner], inner, 0)
+    return out
+
+
+def remove_small(labels: np.ndarray, min_area_px: float) -> np.ndarray:
+    """Remove particles with fewer than ``min_area_px`` pixels (noise, dust, texture)."""
+    areas = np.bincount(labels.ravel())
+    keep = areas >= min_area_px
+    return np.where(keep[labels], labels, 0).astype(labels.dtype, copy=False)
+
+
+def fill_holes(labels: np.ndarray) -> np.ndarray:
+    """Fill background holes that are enclosed by exactly one particle.
+
+    A hole bordered by two different particles (a gap between touching particles) is left
+    alone. Holes come from bright rims / dark cores of particles (edge effect in SEM, mass
+    thickness in TEM) and would otherwise reduce area and solidity.
+    """
+    fg = labels > 0
+    holes = ndi.binary_fill_holes(fg) & ~fg
+    if not holes.any():
+        return labels.copy()
+    hole_ids, n_holes = ndi.label(holes)
+    # Ring of particle pixels around each hole, tagged with the hole's id.
+    grown = ndi.grey_dilation(hole_ids, size=(3, 3))
+    ring = fg & (grown > 0)
+    index = np.arange(1, n_holes + 1)
+    lo = ndi.minimum(labels, grown * ring, index)
+    hi = ndi.maximum(labels, grown * ring, index)
+    lo = np.asarray(lo, dtype=np.int64)
+    hi = np.asarray(hi, dtype=np.int64)
+    fill_value = np.zeros(n_holes + 1, dtype=np.int64)
+    single = (lo == hi) & (lo > 0)
+    fill_value[1:][single] = lo[single]
+    out = labels.copy()
+    target = fill_value[hole_ids]
+    mask = target > 0
+    out[mask] = target[mask].astype(labels.dtype)
+    return out
+
+
+def split_touching(
+    labels: np.ndarray,
+    *,
+    h_px: float = 2.0,
+    min_peak_px: float = 2.0,
+    peak_window_px: int = 5,
+) -> np.ndarray:
+    """Split touching particles by a marker-based watershed on the distance transform.
+
+    Two touching convex particles form a blob whose distance-to-background map has one peak
+    per particle and a saddle at the neck. A neck is cut only when the saddle lies at least
+    ``h_px`` below the LOWER of the two peaks (the h-maxima criterion), so outline noise
+    (bumps of ~1 px) does not over-split while real necks are cut. A split never crosses an
+    existing label boundary.
+
+    Implementation, chosen for speed (``skimage.morphology.h_maxima`` alone took 0.9 s on a
+    1024×768 field on 2 cores; this whole function takes ~0.1 s):
+
+    1. distance map with OpenCV; candidate peaks = local maxima in a
+       ``peak_window_px`` window that are at least ``min_peak_px`` deep (plateaus, e.g. the
+       ridge of a rod, form one connected marker);
+    2. neighbouring candidates are merged when the saddle between their Voronoi cells is
+       shallower than ``h_px`` (union-find on the cell adjacency graph);
+    3. the watershed of the negated distance map runs only on the bounding boxes of blobs
+       that still hold two or more markers.
+
+    Parameters
+    ----------
+    labels : (H, W) integer ndarray, 0 = background
+    h_px : float
+        Minimum depth of the saddle below the lower peak, in pixels.
+    min_peak_px : float
+        Peaks of the distance map lower than this (particles < ~4 px wide) are not markers.
+    peak_window_px : int
+        Side of the window in which a marker must be the maximum.
+
+    Returns
+    -------
+    (H, W) label map; each input label is kept or divided into several new labels.
+    """
+    import cv2
+
+    fg = labels > 0
+    if not fg.any():
+        return labels.copy()
+    boundary = _inter_label_boundary(labels)
+    dist = cv2.distanceTransform(
+        (fg & ~boundary).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE
+    )
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (peak_window_px, peak_window_px))
+    peaks = (dist >= cv2.dilate(dist, kernel) - 1e-4) & (dist >= min_peak_px)
+    n_markers, markers = cv2.connectedComponents(peaks.astype(np.uint8), connectivity=8)
+    n_markers -= 1
+    if n_markers < 2:
+        return labels.copy()
+    merged = _merge_shallow_markers(markers, n_markers, dist, labels, h_px)
+    markers = merged[markers]
+    # Blobs (input labels) that still hold 2+ distinct markers are the only ones to split.
+    lab64 = labels.astype(np.int64)
+    pairs = np.unique(np.stack([lab64[peaks], markers[peaks]]), axis=1)
+    blob_ids, counts = np.unique(pairs[0], return_counts=True)
+    to_split = blob_ids[(counts >= 2) & (blob_ids > 0)]
+    if to_split.size == 0:
+        return labels.copy()
+    return _watershed_blobs(labels, to_split, markers, dist)
+
+
+def _merge_shallow_markers(
+    markers: np.ndarray, n_markers: int, dist: np.ndarray, labels: np.ndarray, h_px: float
+) -> np.ndarray:
+    """Map marker id -> representative id, merging markers separated by a shallow saddle.
+
+    The saddle between two markers is approximated by the highest distance value on the
+    border of their Voronoi cells (restricted to one input label).
+    """
+    import cv2
+
+    src = np.where(markers > 0, 0, 255).astype(np.uint8)
+    _, cells = cv2.distanceTransformWithLabels(src, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    # DIST_LABEL_PIXEL numbers the zero pixels in raster order: map back to marker ids.
+    zero_ids = markers[markers > 0]
+    lut = np.zeros(zero_ids.size + 1, dtype=np.int64)
+    lut[1:] = zero_ids
+    cell = np.where(labels > 0, lut[cells], 0)
+    peak = np.zeros(n_markers + 1, dtype=np.float64)
+    np.maximum.at(peak, markers[markers > 0], dist[markers > 0])
+
+    keys: list[np.ndarray] = []
+    saddles: list[np.ndarray] = []
+    for a, b, da, db, la, lb in (
+        (cell[:, 1:], cell[:, :-1], dist[:, 1:], dist[:, :-1], labels[:, 1:], labels[:, :-1]),
+        (cell[1:, :], cell[:-1, :], dist[1:, :], dist[:-1, :], labels[1:, :], labels[:-1, :]),
+    ):
+        m = (a != b) & (a > 0) & (b > 0) & (la == lb)
+        lo = np.minimum(a[m], b[m])
+        hi = np.maximum(a[m], b[m])
+        keys.append(lo * (n_markers + 1) + hi)
+        saddles.append(np.minimum(da[m], db[m]))
+    key = np.concatenate(keys)
+    saddle = np.concatenate(saddles)
+    parent = np.arange(n_markers + 1)
+    if key.size == 0:
+        return parent
+    order = np.lexsort((saddle, key))
+    key, saddle = key[order], saddle[order]
+    last = np.r_[key[1:] != key[:-1], True]  # highest saddle per pair (sorted ascending)
+    key, saddle = key[last], saddle[last]
+    a_ids, b_ids = key // (n_markers + 1), key % (n_markers + 1)
+    shallow = saddle > np.minimum(peak[a_ids], peak[b_ids]) - h_px
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in zip(a_ids[shallow].tolist(), b_ids[shallow].tolist(), strict=True):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return np.array([find(i) for i in range(n_markers + 1)])
+
+
+def _watershed_blobs(
+    labels: np.ndarray, blob_ids: np.ndarray, markers: np.ndarray, dist: np.ndarray
+) -> np.ndarray:
+    """Watershed of ``-dist`` from ``markers`` inside each blob in ``blob_ids``; the other
+    labels are copied. New labels are numbered after the existing maximum."""
+    from skimage.segmentation import watershed
+
+    out = labels.astype(np.int64, copy=True)
+    next_label = int(labels.max()) + 1
+    slices = ndi.find_objects(labels)
+    for blob in blob_ids.tolist():
+        sl = slices[blob - 1]
+        mask = labels[sl] == blob
+        mk = np.where(mask, markers[sl], 0)
+        basins = watershed(-dist[sl], mk, mask=mask)
+        ids = np.unique(basins[mask])
+        for k, marker_id in enumerate(ids.tolist()):
+            if k == 0:
+                continue  # the first piece keeps the blob's label
+            out[sl][basins == marker_id] = next_label
+            next_label += 1
+    n = next_label - 1
+    return out.astype(np.promote_types(labels.dtype, label_dtype(n)))
+
+
+def _inter_label_boundary(labels: np.ndarray) -> np.ndarray:
+    """Pixels of a particle that 4-touch a DIFFERENT particle."""
+    b = np.zeros(labels.shape, dtype=bool)
+    a = labels
+    diff = (a[:, 1:] != a[:, :-1]) & (a[:, 1:] > 0) & (a[:, :-1] > 0)
+    b[:, 1:] |= diff
+    b[:, :-1] |= diff
+    diff = (a[1:, :] != a[:-1, :]) & (a[1:, :] > 0) & (a[:-1, :] > 0)
+    b[1:, :] |= diff
+    b[:-1, :] |= diff
+    return b
+
+
+def relabel_sequential(labels: np.ndarray) -> np.ndarray:
+    """Renumber labels 1..N in order of first appearance in raster order.
+
+    Returns uint16 when N ≤ 65 535, else uint32 (the label-map file contract). Raster order
+    makes the numbering deterministic and independent of how labels were produced.
+    """
+    flat = labels.ravel()
+    values, first = np.unique(flat, return_index=True)
+    nonzero = values != 0
+    values, first = values[nonzero], first[nonzero]
+    order = np.argsort(first, kind="stable")
+    n = values.size
+    lut = np.zeros(int(labels.max()) + 1 if labels.size else 1, dtype=np.int64)
+    lut[values[order]] = np.arange(1, n + 1)
+    return lut[labels].astype(label_dtype(n))
