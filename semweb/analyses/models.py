@@ -126,3 +126,6 @@ class Particle(models.Model):
             models.UniqueConstraint(fields=["run", "index"], name="one_particle_per_label")
         ]
         indexes = [models.Index(fields=["run", "accepted"])]
+
+    def __str__(self) -> str:
+        return f"Particle {self.index} of run {self.run_id}"

@@ -1,0 +1,123 @@
+"""Celery tasks of the analyses app: ids in, re-fetch, one service call each.
+
+`run_analysis` is idempotent: it claims the run with a conditional UPDATE, so a redelivered
+message (acks_late + a killed worker) or a duplicate from the reaper is a no-op once another
+attempt owns or finished the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_ready
+from django.conf import settings
+from django.db import OperationalError, close_old_connections, connection
+from django.db.utils import InterfaceError
+
+from semweb.analyses import engine, services
+from semweb.analyses.models import AnalysisRun
+
+log = logging.getLogger(__name__)
+
+# Errors worth another attempt: the database or broker blinked, the machine ran short of memory.
+TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError, MemoryError)
+
+
+class _Heartbeat(threading.Thread):
+    """Touches `heartbeat_at` every SEMWEB_HEARTBEAT_S while the engine works inside a long
+    stage, so the reaper can tell a slow run from a dead worker."""
+
+    def __init__(self, run_id: int, attempt: int) -> None:
+        super().__init__(daemon=True, name=f"heartbeat-{run_id}")
+        self.run_id, self.attempt = run_id, attempt
+        self.interval = float(getattr(settings, "SEMWEB_HEARTBEAT_S", 15))
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.wait(self.interval):
+                if not services.run_heartbeat(run_id=self.run_id, attempt=self.attempt):
+                    return
+        except Exception:  # a heartbeat must never kill the worker
+            log.exception("heartbeat for run %s failed", self.run_id)
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+def _worker_name(task) -> str:
+    return getattr(task.request, "hostname", None) or socket.gethostname()
+
+
+@shared_task(bind=True, name="analyses.run_analysis", max_retries=3, acks_late=True)
+def run_analysis(self, run_id: int) -> str:
+    attempt = services.run_claim(run_id=run_id, worker=_worker_name(self))
+    if attempt is None:
+        log.info("run %s: nothing to do (not claimable)", run_id)
+        return "skipped"
+    run = AnalysisRun.objects.select_related("micrograph").get(pk=run_id)
+    micrograph = run.micrograph
+    sidecar_text = None
+    if micrograph.sidecar:
+        with micrograph.sidecar.open("rb") as fh:
+            sidecar_text = fh.read().decode("utf-8", errors="replace")
+
+    def progress(stage: str, fraction: float) -> None:
+        services.run_record_progress(run_id=run_id, attempt=attempt, stage=stage, fraction=fraction)
+
+    heartbeat = _Heartbeat(run_id, attempt)
+    heartbeat.start()
+    try:
+        result = engine.analyze_file(
+            micrograph.original.path,
+            run.parameters,
+            method=run.method,
+            sidecar_text=sidecar_text,
+            progress=progress,
+        )
+        progress("saving", 0.97)
+        services.run_complete(run_id=run_id, attempt=attempt, result=result)
+        return "succeeded"
+    except services.RunAborted:
+        log.info("run %s attempt %s: aborted (cancelled or reaped)", run_id, attempt)
+        return "aborted"
+    except SoftTimeLimitExceeded:
+        services.run_fail(run_id=run_id, attempt=attempt, reason="time limit exceeded")
+        return "failed"
+    except TRANSIENT as exc:
+        close_old_connections()
+        reason = f"transient error, retrying: {type(exc).__name__}: {exc}"
+        if self.request.retries >= self.max_retries:
+            services.run_fail(run_id=run_id, attempt=attempt, reason=f"{type(exc).__name__}: {exc}")
+            return "failed"
+        services.run_release(run_id=run_id, attempt=attempt, reason=reason)
+        raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
+    except Exception as exc:  # the engine refused the image or crashed: say why, do not retry
+        log.exception("run %s failed", run_id)
+        services.run_fail(run_id=run_id, attempt=attempt, reason=f"{type(exc).__name__}: {exc}")
+        return "failed"
+    finally:
+        heartbeat.stop()
+
+
+@shared_task(name="analyses.reap_runs")
+def reap_runs() -> dict[str, int]:
+    """Periodic (and at worker start): requeue or fail runs whose worker died."""
+    return services.runs_reap()
+
+
+@worker_ready.connect
+def _reap_at_worker_start(**_kwargs) -> None:
+    """A worker that starts after a crash finds the runs its predecessor left running."""
+    try:
+        services.runs_reap()
+    except Exception:  # never keep a worker from starting
+        log.exception("reaper at worker start failed")
+    finally:
+        connection.close()
