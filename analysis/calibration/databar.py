@@ -1,0 +1,92 @@
+"""Find the instrument's data bar: the text banner most SEMs append below the micrograph.
+
+What makes it recognisable: a band at the bottom whose rows are dominated by ONE flat
+background level (text and boxes cover a minority of each row), ending at a sharp horizontal
+edge where the noisy micrograph starts. Rows are summarised by the share of pixels at the
+row's modal grey level (64 levels, +-1), computed for all rows at once with one bincount.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from analysis.result import Region
+
+_LEVELS = 64
+_MIN_ROW_SHARE = 0.35  # text rows of a data bar still show >= 35 % background
+_BOTTOM_ROW_SHARE = 0.5
+_MIN_HEIGHT_PX = 8
+
+
+def _row_modes(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: modal level and the share of pixels within +-1 level of it."""
+    n, w = q.shape
+    counts = np.bincount((q + _LEVELS * np.arange(n)[:, None]).ravel(), minlength=n * _LEVELS)
+    counts = counts.reshape(n, _LEVELS)
+    c3 = counts.copy()
+    c3[:, 1:] += counts[:, :-1]
+    c3[:, :-1] += counts[:, 1:]
+    mode = c3.argmax(axis=1)
+    return mode, c3[np.arange(n), mode] / float(w)
+
+
+def find_data_bar(grey: np.ndarray, *, max_fraction: float = 0.3) -> Region | None:
+    """Locate a data bar at the bottom of ``grey`` ((H, W) float in [0, 1]).
+
+    Returns the band as a :class:`Region` spanning the full width, or ``None`` when the bottom
+    of the image is micrograph. ``max_fraction`` bounds its height relative to the image.
+    """
+    h, w = grey.shape[:2]
+    if h < 4 * _MIN_HEIGHT_PX or w < 32:
+        return None
+    start = max(0, int(h * (1.0 - max_fraction)) - 4)
+    band = grey[start:]
+    q = np.clip(band * (_LEVELS - 1) + 0.5, 0, _LEVELS - 1).astype(np.int64)
+    mode, share = _row_modes(q)
+    n = len(mode)
+    # Skip a frame line (1-3 flat rows of another level) along the very bottom.
+    bottom = n
+    for k in range(1, 4):
+        if (
+            share[n - k] >= 0.9
+            and n - k - 1 >= 0
+            and abs(int(mode[n - k]) - int(mode[n - k - 1])) > 2
+        ):
+            bottom = n - k
+            break
+    if share[bottom - 1] < _BOTTOM_ROW_SHARE:
+        return None
+    bg = int(np.median(mode[max(0, bottom - 4) : bottom]))
+    i = bottom - 1
+    while i >= 0 and share[i] >= _MIN_ROW_SHARE and abs(int(mode[i]) - bg) <= 2:
+        i -= 1
+    if i < 0:
+        return None  # uniform all the way up: a flat image region, not a banner
+    top = i + 1
+    if bottom - top < max(_MIN_HEIGHT_PX, 0.02 * h) or float(np.median(share[top:bottom])) < 0.75:
+        return None  # too thin, or its background is not flat (micrograph texture)
+    separator = False
+    while top > 1 and share[top - 1] >= 0.9 and abs(int(mode[top - 1]) - bg) > 2:
+        top -= 1  # a separator line of another flat level belongs to the bar
+        separator = True
+    if start + top < h * (1.0 - max_fraction):
+        return None
+    if not (separator or _has_sharp_edge(band, top)) or not _has_text(q[top:bottom], bg):
+        return None
+    return Region(0, start + top, w, h)
+
+
+def _has_sharp_edge(band: np.ndarray, top: int) -> bool:
+    """The step between micrograph and bar exceeds the usual row-to-row change above it."""
+    if top < 6:
+        return False
+    diffs = np.abs(np.diff(band[: top + 1], axis=0)).mean(axis=1)
+    above = float(np.median(diffs[:-1]))
+    return float(diffs[-1]) > max(2.0 * above, 0.02)
+
+
+def _has_text(q_bar: np.ndarray, bg: int) -> bool:
+    """Some, but not most, pixels differ from the background (text, boxes, a scale bar)."""
+    off = np.abs(q_bar - bg) > 4
+    frac = float(off.mean())
+    return 0.002 <= frac <= 0.6

@@ -1,0 +1,458 @@
+"""Find a scale bar, measure its length to sub-pixel precision and read its label.
+
+How (and why):
+
+1. Search regions: the data bar when there is one, else the bottom and top bands of the
+   image (bars are burned into a corner). Both polarities are tried: bright bars on dark
+   ground and dark bars on light ground.
+2. Candidates: threshold halfway between the region's median and its extreme, then a
+   morphological opening with a horizontal line keeps only long horizontal runs, which
+   removes text and the vertical end ticks. A candidate must be thin, filled, not a full-width
+   frame line, and free above and below (a particle edge is not). Two collinear pieces with a
+   gap are one bar whose label sits inside (the FEI style ``---- 500 um ----``).
+3. Length: the bar's rows are averaged into a profile; each pixel's coverage
+   ``(value - background) / (bar - background)`` is summed from the bar's middle outwards.
+   Summed coverage is exact for anti-aliased ends and preserved by blur, so the length is
+   good to a fraction of a pixel even on JPEG-softened figures.
+4. Label: connected components of the same polarity next to the bar (inside, above, below,
+   right, left) are grouped into one text line, cropped WITHOUT the bar and read by OCR.
+   A candidate only counts once its label parses as a length: that is what rejects
+   horizontal edges that merely look like bars.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from analysis.result import Region, ScaleBar
+
+from .ocr import read_text
+from .units import parse_length, to_nm
+
+_LEADING_ONE_RE = re.compile(r"(?<![0-9A-Za-z])[\[\]lI|!](?=[0-9.,]*\s*[A-Za-zµ])")
+_O_IN_NUMBER_RE = re.compile(r"(?<=\d)[oO]|[oO](?=[.,]?\d)")
+_UNIT_CONFUSIONS = {"mm": ("nm",), "pm": ("µm",), "m": ("nm", "µm")}
+
+_MIN_CONTRAST = 0.2
+_MAX_OCR_CALLS = 4
+_MAX_CANDIDATES = 3
+_THRESHOLD_LEVELS = (0.5, 0.3)
+# A pixel outside this range is no SEM/TEM micrograph's: used to catch OCR unit confusions.
+_PLAUSIBLE_PIXEL_NM = (0.005, 20_000.0)
+
+
+@dataclass(frozen=True)
+class BarCandidate:
+    """A bar in image coordinates: ends ``x0_px``..``x1_px`` (sub-pixel), rows ``y0``..``y1``."""
+
+    x0_px: float
+    x1_px: float
+    y0: int
+    y1: int
+    bright: bool
+    score: float
+    gap: tuple[int, int] | None = None  # x range of a label drawn inside the bar
+
+    @property
+    def length_px(self) -> float:
+        return self.x1_px - self.x0_px
+
+    @property
+    def bbox(self) -> Region:
+        return Region(int(np.floor(self.x0_px)), self.y0, int(np.ceil(self.x1_px)), self.y1)
+
+
+def search_regions(shape: tuple[int, int], data_bar: Region | None) -> list[Region]:
+    """Where bars are drawn, most likely first."""
+    h, w = shape
+    regions = []
+    if data_bar is not None:
+        regions.append(data_bar)
+        h = data_bar.y0
+    if h >= 16:
+        regions.append(Region(0, int(h * 0.7), w, h))
+        regions.append(Region(0, 0, w, max(1, int(h * 0.25))))
+    return regions
+
+
+def find_scale_bar(
+    grey: np.ndarray, data_bar: Region | None = None, *, read_label: bool = True
+) -> ScaleBar | None:
+    """The scale bar of ``grey`` ((H, W) float in [0, 1]) with its label, or ``None``.
+
+    A bar whose label cannot be read is returned only if no bar has a readable label (then
+    ``value``/``length_nm`` are ``None``): the caller can report it, but cannot calibrate.
+    """
+    unlabeled: ScaleBar | None = None
+    ocr_calls = 0
+    for region in search_regions(grey.shape[:2], data_bar):
+        candidates = find_bar_candidates(grey, region)
+        for cand in candidates[:_MAX_CANDIDATES]:
+            if not read_label:
+                return _to_scale_bar(cand, None, None, 0.0)
+            for crop in label_crops(grey, region, cand):
+                if ocr_calls >= _MAX_OCR_CALLS:
+                    break
+                ocr_calls += 1
+                text, score = read_text(grey[crop.y0 : crop.y1, crop.x0 : crop.x1])
+                parsed = interpret_label(text, cand.length_px)
+                if parsed is not None:
+                    return _to_scale_bar(cand, text, parsed, score)
+            if unlabeled is None:
+                unlabeled = _to_scale_bar(cand, None, None, 0.0)
+    return unlabeled
+
+
+def ocr_variants(text: str) -> list[str]:
+    """The text as read, then with the usual OCR confusions in numbers and units undone."""
+    fixed = _LEADING_ONE_RE.sub("1", text)
+    fixed = _O_IN_NUMBER_RE.sub("0", fixed).replace("rn", "m")
+    return [text] if fixed == text else [text, fixed]
+
+
+def interpret_label(text: str, length_px: float) -> tuple[float, str] | None:
+    """(value, unit) of a label, given the bar it labels; ``None`` if not a usable length.
+
+    OCR confuses "nm" with "mm" and "µm" with "pm" in some fonts; the bar length tells them
+    apart, because only one reading gives a pixel size a microscope can produce.
+    """
+    for variant in ocr_variants(text):
+        parsed = parse_length(variant)
+        if parsed is None or parsed[0] <= 0 or length_px <= 0:
+            continue
+        value, unit = parsed
+        for u in (unit, *_UNIT_CONFUSIONS.get(unit, ())):
+            pixel_nm = to_nm(value, u) / length_px
+            if _PLAUSIBLE_PIXEL_NM[0] <= pixel_nm <= _PLAUSIBLE_PIXEL_NM[1]:
+                return value, u
+    return None
+
+
+def _to_scale_bar(
+    cand: BarCandidate, text: str | None, parsed: tuple[float, str] | None, ocr_score: float
+) -> ScaleBar:
+    value, unit = parsed if parsed else (None, None)
+    return ScaleBar(
+        length_px=round(cand.length_px, 2),
+        bbox=cand.bbox,
+        label=text,
+        value=value,
+        unit=unit,
+        length_nm=to_nm(value, unit) if value is not None and unit else None,
+        # OCR certainty dominates: a clean bar with a misread label is worthless.
+        confidence=round(float(ocr_score * (0.7 + 0.3 * min(1.0, cand.score / 0.5))), 3),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# candidates
+
+
+def _polarity_views(sub: np.ndarray, bright: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Orient so the bar is bright; return (values, mask) pairs at two threshold levels.
+
+    Two levels because labels and bars are not always equally bright: a JPEG-softened bar
+    can sit well below the label's white, and only the lower level keeps it in one piece.
+    """
+    v = sub if bright else 1.0 - sub
+    med, hi = float(np.median(v)), float(v.max())
+    if hi - med < _MIN_CONTRAST:
+        return []
+    return [(v, v >= med + frac * (hi - med)) for frac in _THRESHOLD_LEVELS]
+
+
+def find_bar_candidates(grey: np.ndarray, region: Region) -> list[BarCandidate]:
+    """Bar candidates inside ``region``, best first (image coordinates)."""
+    import cv2
+
+    sub = grey[region.y0 : region.y1, region.x0 : region.x1]
+    if sub.size == 0 or min(sub.shape) < 3:
+        return []
+    img_w = grey.shape[1]
+    min_len = max(12, int(0.03 * img_w))
+    out: list[BarCandidate] = []
+    for bright, (v, mask) in ((b, view) for b in (True, False) for view in _polarity_views(sub, b)):
+        m8 = mask.astype(np.uint8)
+        opened = cv2.morphologyEx(m8, cv2.MORPH_OPEN, np.ones((1, min_len), np.uint8))
+        n, _lab, stats, _c = cv2.connectedComponentsWithStats(opened, connectivity=8)
+        segs = []
+        for i in range(1, n):
+            x, y, w, h, area = (int(s) for s in stats[i])
+            if w > 0.9 * sub.shape[1] or w > 0.8 * img_w or h > max(3, 0.35 * w) or h > 60:
+                continue
+            if area < 0.8 * w * h or x == 0 or x + w >= sub.shape[1]:
+                continue  # not filled, or running into the border (a frame line)
+            if not _free_above_below(mask, x, y, w, h):
+                continue
+            segs.append((x, y, w, h))
+        for seg, gap in _merge_collinear(segs, mask):
+            cand = _measure(v, mask, seg, gap, region, bright)
+            if cand is not None:
+                out.append(cand)
+    out.sort(key=lambda c: -c.score)
+    unique: list[BarCandidate] = []
+    for c in out:  # the same bar found at both threshold levels: keep the better one
+        if not any(
+            abs(c.x0_px - u.x0_px) < 3 and abs(c.x1_px - u.x1_px) < 3 and abs(c.y0 - u.y0) < 3
+            for u in unique
+        ):
+            unique.append(c)
+    return unique
+
+
+def _free_above_below(mask: np.ndarray, x: int, y: int, w: int, h: int) -> bool:
+    """The rows just outside the bar are mostly background (ticks at the ends allowed)."""
+    xa, xb = x + max(1, w // 8), x + w - max(1, w // 8)
+    for row in (y - 2, y + h + 1):
+        if 0 <= row < mask.shape[0] and mask[row, xa:xb].mean() > 0.5:
+            return False
+    return True
+
+
+def _merge_collinear(
+    segs: list[tuple[int, int, int, int]], mask: np.ndarray
+) -> list[tuple[tuple[int, int, int, int], tuple[int, int] | None]]:
+    """Join two pieces on the same rows with a label in between; keep the rest as they are."""
+    segs = sorted(segs)
+    used: set[int] = set()
+    out: list[tuple[tuple[int, int, int, int], tuple[int, int] | None]] = []
+    for i, (xa, ya, wa, ha) in enumerate(segs):
+        if i in used:
+            continue
+        merged = None
+        for j in range(i + 1, len(segs)):
+            xb, yb, wb, hb = segs[j]
+            gap = xb - (xa + wa)
+            if j in used or abs(ya - yb) > 1 or abs(ha - hb) > 1 or gap <= 2:
+                continue
+            if gap > 1.5 * (wa + wb) or abs(wa - wb) > 0.5 * max(wa, wb):
+                continue
+            rows = slice(max(0, ya - 2 * ha - 6), min(mask.shape[0], ya + 3 * ha + 6))
+            if not mask[rows, xa + wa : xb].any():
+                continue  # nothing drawn in the gap: two separate lines
+            merged = ((xa, min(ya, yb), xb + wb - xa, max(ha, hb)), (xa + wa, xb))
+            used.add(j)
+            break
+        out.append(merged if merged else ((xa, ya, wa, ha), None))
+    return out
+
+
+def _measure(
+    v: np.ndarray,
+    mask: np.ndarray,
+    seg: tuple[int, int, int, int],
+    gap: tuple[int, int] | None,
+    region: Region,
+    bright: bool,
+) -> BarCandidate | None:
+    x, y, w, h = seg
+    rows = slice(y + 1, y + h - 1) if h >= 3 else slice(y, y + h)
+    profile = v[rows].mean(axis=0)
+    # The bar level is taken on the row-averaged profile, the same quantity the coverage
+    # is computed from (bars striped by JPEG ringing would otherwise lose a few percent).
+    inner_cols = slice(x + 1, x + w - 1) if gap is None else slice(x + 1, gap[0] - 1)
+    inner = v[rows, inner_cols]
+    if inner.size == 0:
+        return None
+    bar_level = float(np.median(profile[inner_cols]))
+    around = np.concatenate(
+        [v[max(0, y - 4) : y - 1, x : x + w].ravel(), v[y + h + 1 : y + h + 4, x : x + w].ravel()]
+    )
+    around_m = np.concatenate(
+        [
+            mask[max(0, y - 4) : y - 1, x : x + w].ravel(),
+            mask[y + h + 1 : y + h + 4, x : x + w].ravel(),
+        ]
+    )
+    bg_vals = around[~around_m] if around.size else around
+    bg_level = float(np.median(bg_vals)) if bg_vals.size else float(np.median(v))
+    contrast = bar_level - bg_level
+    if contrast < _MIN_CONTRAST:
+        return None
+    cov = np.clip((profile - bg_level) / contrast, 0.0, 1.0)
+    margin = 4
+    left_end = x + w if gap is None else gap[0]
+    right_start = x if gap is None else gap[1]
+    mid_l = (x + left_end) // 2
+    lo = max(0, x - margin)
+    x0 = mid_l - float(cov[lo:mid_l].sum())
+    mid_r = (right_start + x + w) // 2
+    hi = min(v.shape[1], x + w + margin)
+    x1 = mid_r + float(cov[mid_r:hi].sum())
+    ticks = _tick_centres(v, y, h, x0, x1, bg_level, contrast)
+    if ticks is not None:
+        x0, x1 = ticks  # ticked bars are measured between the ticks' centres
+    uniformity = 1.0 - min(1.0, float(inner.std()) / max(contrast, 1e-6))
+    score = contrast * uniformity * (1.0 if h <= 0.25 * w else 0.7)
+    return BarCandidate(
+        x0_px=region.x0 + x0,
+        x1_px=region.x0 + x1,
+        y0=region.y0 + y,
+        y1=region.y0 + y + h,
+        bright=bright,
+        score=score,
+        gap=(region.x0 + gap[0], region.x0 + gap[1]) if gap else None,
+    )
+
+
+def _tick_centres(
+    v: np.ndarray, y: int, h: int, x0: float, x1: float, bg: float, contrast: float
+) -> tuple[float, float] | None:
+    """Sub-pixel centres of the end ticks, when both ends have one.
+
+    Ticks are the short vertical strokes at a bar's ends (Zeiss, FEI, many figures); by
+    convention the scale length runs between their centres, not their outer edges: on the
+    real Zeiss and FEI files that is what matches the metadata (to 0.7 % and 0.2 %).
+    """
+    length = x1 - x0
+    reach = max(3, int(0.08 * length))
+    rows = [r for r in (y - 3, y - 2, y - 1, y + h, y + h + 1, y + h + 2) if 0 <= r < v.shape[0]]
+    if len(rows) < 2:
+        return None
+    out = []
+    for lo, hi in ((int(x0) - 1, int(x0) + reach), (int(x1) - reach, int(x1) + 2)):
+        lo, hi = max(0, lo), min(v.shape[1], hi)
+        cov = np.clip((v[rows, lo:hi] - bg) / contrast, 0.0, 1.0).max(axis=0)
+        on = np.flatnonzero(cov > 0.5)
+        if (
+            on.size == 0
+            or on[-1] - on[0] + 1 > max(4, 0.06 * length)
+            or on.size != (on[-1] - on[0] + 1)
+        ):
+            return None
+        cols = np.arange(on[0], on[-1] + 1)
+        weights = cov[cols]
+        out.append(lo + float((weights * (cols + 0.5)).sum() / weights.sum()))
+    if out[1] - out[0] < 0.8 * length:
+        return None
+    return out[0], out[1]
+
+
+# --------------------------------------------------------------------------------------------
+# label
+
+
+def label_crops(grey: np.ndarray, region: Region, cand: BarCandidate) -> list[Region]:
+    """Text-line crops next to the bar, most likely first, each excluding the bar itself."""
+    import cv2
+
+    h_img, w_img = grey.shape
+    length = cand.length_px
+    thick = cand.y1 - cand.y0
+    reach = int(max(40, 0.6 * length, 4 * thick))
+    # The label may sit just outside the search region (a corner bar's label above it).
+    win = Region(
+        max(0, int(cand.x0_px - 1.6 * length) - 4),
+        max(0, cand.y0 - reach),
+        min(w_img, int(cand.x1_px + 1.6 * length) + 4),
+        min(h_img, cand.y1 + reach),
+    )
+    sub = grey[win.y0 : win.y1, win.x0 : win.x1]
+    v = sub if cand.bright else 1.0 - sub
+    bx0i, bx1i = int(cand.x0_px) - win.x0 + 1, int(cand.x1_px) - win.x0 - 1
+    bar_v = float(np.median(v[cand.y0 - win.y0 : cand.y1 - win.y0, bx0i:bx1i]))
+    med = float(np.median(v))
+    mask = (v >= (bar_v + med) / 2.0).astype(np.uint8)
+    n, _lab, stats, _c = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    bx0, bx1 = cand.x0_px - win.x0, cand.x1_px - win.x0
+    by0, by1 = cand.y0 - win.y0, cand.y1 - win.y0
+    comps = []
+    for i in range(1, n):
+        x, y, w, h, area = (int(s) for s in stats[i])
+        if area < 4 or h < 3 or h > 3 * reach or w > 1.5 * length + 20:
+            continue
+        touches_bar = x <= bx1 and x + w >= bx0 and y <= by1 and y + h >= by0
+        if touches_bar and not _inside_gap(cand, win, x, w):
+            continue  # the bar itself (with its end ticks)
+        comps.append((x, y, x + w, y + h))
+    crops: list[Region] = []
+    if cand.gap is not None:
+        gx0, gx1 = cand.gap[0] - win.x0, cand.gap[1] - win.x0
+        inside = [c for c in comps if c[0] >= gx0 - 2 and c[2] <= gx1 + 2]
+        crops.append(_line_crop(inside, None, sub.shape, by0 - thick, by1 + thick))
+    above = [c for c in comps if c[3] <= by0 + 1 and c[3] >= by0 - reach]
+    below = [c for c in comps if c[1] >= by1 - 1 and c[1] <= by1 + reach]
+    crops.append(_line_crop(above, "above", sub.shape, 0, by0, (bx0, bx1)))
+    crops.append(_line_crop(below, "below", sub.shape, by1, sub.shape[0], (bx0, bx1)))
+    side = [c for c in comps if c[1] < by1 + 2 * thick + 4 and c[3] > by0 - 2 * thick - 4]
+    right = [c for c in side if c[0] >= bx1]
+    left = [c for c in side if c[2] <= bx0]
+    bar_y = (by0 - thick, by1 + thick)
+    crops.append(_line_crop(right, "right", sub.shape, 0, sub.shape[0], (bx0, bx1), bar_y))
+    crops.append(_line_crop(left, "left", sub.shape, 0, sub.shape[0], (bx0, bx1), bar_y))
+    return [
+        Region(c.x0 + win.x0, c.y0 + win.y0, c.x1 + win.x0, c.y1 + win.y0)
+        for c in crops
+        if c is not None
+    ]
+
+
+def _inside_gap(cand: BarCandidate, win: Region, x: int, w: int) -> bool:
+    if cand.gap is None:
+        return False
+    return x >= cand.gap[0] - win.x0 - 2 and x + w <= cand.gap[1] - win.x0 + 2
+
+
+def _line_crop(
+    comps: list[tuple[int, int, int, int]],
+    side: str | None,
+    shape: tuple[int, int],
+    y_min: int,
+    y_max: int,
+    bar_x: tuple[float, float] | None = None,
+    bar_y: tuple[float, float] | None = None,
+) -> Region | None:
+    """Group the components nearest the bar into one text line and crop around it."""
+    if not comps:
+        return None
+    if side in ("above", "below"):
+        slack = 0.25 * (bar_x[1] - bar_x[0]) if bar_x else 0.0
+        over = [c for c in comps if _xdist(c, bar_x) <= slack]
+        if not over:
+            return None  # no text over/under the bar
+        if side == "above":
+            seed = max(over, key=lambda c: (c[3], -_xdist(c, bar_x)))
+        else:
+            seed = min(over, key=lambda c: (c[1], _xdist(c, bar_x)))
+    elif side in ("right", "left"):
+        # Text centred on the bar first (JEOL: "==== 100nm"); other lines only if none is.
+        centred = [c for c in comps if bar_y and bar_y[0] - 2 <= (c[1] + c[3]) / 2 <= bar_y[1] + 2]
+        pool = centred or comps
+        seed = min(pool, key=lambda c: c[0]) if side == "right" else max(pool, key=lambda c: c[2])
+    else:
+        seed = comps[0]
+    x0, y0, x1, y1 = seed
+    line_h = y1 - y0
+    grown = True
+    while grown:
+        grown = False
+        for c in comps:
+            if x0 <= c[0] and c[2] <= x1 and y0 <= c[1] and c[3] <= y1:
+                continue
+            overlap = min(y1, c[3]) - max(y0, c[1])
+            gap = max(c[0] - x1, x0 - c[2], 0)
+            if overlap >= 0.4 * min(line_h, c[3] - c[1]) and gap <= 1.2 * line_h + 2:
+                x0, y0, x1, y1 = min(x0, c[0]), min(y0, c[1]), max(x1, c[2]), max(y1, c[3])
+                line_h = y1 - y0
+                grown = True
+    if side in ("right", "left") and abs(x0 - (bar_x[1] if side == "right" else bar_x[0])) > 4 * (
+        line_h + 4
+    ):
+        return None  # too far from the bar to be its label
+    pad = max(2, line_h // 6)
+    return Region(
+        max(0, x0 - pad),
+        max(y_min, y0 - pad, 0),
+        min(shape[1], x1 + pad),
+        min(y_max, y1 + pad, shape[0]),
+    )
+
+
+def _xdist(c: tuple[int, int, int, int], bar_x: tuple[float, float] | None) -> float:
+    """Horizontal distance between a component and the bar's extent (0 when overlapping)."""
+    if bar_x is None:
+        return 0.0
+    return max(0.0, bar_x[0] - c[2], c[0] - bar_x[1])
