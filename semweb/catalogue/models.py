@@ -42,6 +42,9 @@ class ProjectShare(models.Model):
             models.UniqueConstraint(fields=["project", "lab"], name="one_share_per_project_lab")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.project} shared with {self.lab} ({self.level})"
+
 
 class Sample(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="samples")

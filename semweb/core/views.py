@@ -1,19 +1,18 @@
-"""Site-wide pages: home (the user's labs and projects) and a health check."""
+"""Site-wide pages: home (the user's labs and their projects) and a health check."""
 
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from semweb.catalogue import selectors
+
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    from semweb.catalogue.models import Project
-    from semweb.labs.permissions import visible
-
-    projects = visible(request.user, Project.objects.select_related("lab"))
-    labs = request.user.labs.all() if not request.user.is_superuser else None
-    return render(request, "core/home.html", {"projects": projects, "labs": labs})
+    projects = selectors.projects_visible(request.user)
+    can_create = selectors.labs_for_project_create(request.user).exists()
+    return render(request, "core/home.html", {"projects": projects, "can_create": can_create})
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

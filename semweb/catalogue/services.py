@@ -1,0 +1,409 @@
+"""Writes of the catalogue: projects, samples and micrographs (uploads).
+
+A micrograph is created by exactly one path, `micrograph_create`, whether it comes from the
+browser, the API or `seed_demo`: validate by content, compute calibration and a preview,
+write the files, then insert the row in a transaction; if the insert fails the files just
+written are removed again, so there is never a half-written record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage, default_storage
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+
+from semweb.audit.services import audit_record
+from semweb.catalogue import uploads
+from semweb.catalogue.models import Micrograph, Project, Sample, original_upload_to
+
+logger = logging.getLogger(__name__)
+
+
+class UploadRejected(Exception):
+    """The file cannot become a micrograph; ``str(exc)`` is the message for the user."""
+
+
+class DuplicateMicrograph(Exception):
+    """The same bytes are already a micrograph of this sample."""
+
+    def __init__(self, existing: Micrograph):
+        self.existing = existing
+        super().__init__(
+            f"already uploaded to this sample as “{existing.original_filename}” "
+            f"(micrograph #{existing.pk})"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# projects and samples
+
+
+def _clean_tags(tags: Iterable[str] | str | None) -> list[str]:
+    if tags is None:
+        return []
+    if isinstance(tags, str):
+        tags = tags.split(",")
+    seen: dict[str, None] = {}
+    for tag in tags:
+        t = str(tag).strip()[:64]
+        if t:
+            seen.setdefault(t, None)
+    return list(seen)
+
+
+@transaction.atomic
+def project_create(*, lab, user, name: str, description: str = "") -> Project:
+    project = Project.objects.create(
+        lab=lab, name=name.strip(), description=description, created_by=user
+    )
+    audit_record(actor=user, verb="project.create", target=project, lab=lab, name=project.name)
+    return project
+
+
+@transaction.atomic
+def project_update(*, project: Project, user, name: str, description: str = "") -> Project:
+    before = {"name": project.name, "description": project.description}
+    project.name, project.description = name.strip(), description
+    project.save(update_fields=["name", "description", "updated_at"])
+    changed = sorted(k for k, v in before.items() if getattr(project, k) != v)
+    audit_record(
+        actor=user, verb="project.update", target=project, lab=project.lab, changed=changed
+    )
+    return project
+
+
+@transaction.atomic
+def sample_create(
+    *,
+    project: Project,
+    user,
+    name: str,
+    material: str = "",
+    synthesis_notes: str = "",
+    tags: Iterable[str] | str | None = None,
+) -> Sample:
+    sample = Sample.objects.create(
+        project=project,
+        name=name.strip(),
+        material=material.strip(),
+        synthesis_notes=synthesis_notes,
+        tags=_clean_tags(tags),
+        created_by=user,
+    )
+    audit_record(actor=user, verb="sample.create", target=sample, lab=project.lab, name=sample.name)
+    return sample
+
+
+@transaction.atomic
+def sample_update(
+    *,
+    sample: Sample,
+    user,
+    name: str,
+    material: str = "",
+    synthesis_notes: str = "",
+    tags: Iterable[str] | str | None = None,
+) -> Sample:
+    new = {
+        "name": name.strip(),
+        "material": material.strip(),
+        "synthesis_notes": synthesis_notes,
+        "tags": _clean_tags(tags),
+    }
+    changed = sorted(k for k, v in new.items() if getattr(sample, k) != v)
+    for key, value in new.items():
+        setattr(sample, key, value)
+    sample.save(update_fields=list(new))
+    audit_record(
+        actor=user, verb="sample.update", target=sample, lab=sample.project.lab, changed=changed
+    )
+    return sample
+
+
+# --------------------------------------------------------------------------------------------
+# micrographs
+
+
+def max_upload_bytes() -> int:
+    return int(settings.SEMWEB_MAX_UPLOAD_MB) * 1024 * 1024
+
+
+def _calibrate(image, sidecar_text: str | None) -> dict[str, Any]:
+    """Calibration at upload time (best effort: a failure here never refuses the upload)."""
+    try:
+        from analysis.calibration import calibrate
+    except ImportError:
+        return {
+            "pixel_size_nm": None,
+            "source": "uncalibrated",
+            "reason": "calibration engine not available",
+        }
+    try:
+        return calibrate(image, sidecar_text=sidecar_text).as_dict()
+    except Exception as exc:  # the engine's bug must not lose the user's upload
+        logger.exception("calibration failed")
+        return {
+            "pixel_size_nm": None,
+            "source": "uncalibrated",
+            "reason": f"calibration failed: {exc}",
+        }
+
+
+@dataclass
+class _Written:
+    """Files written by one upload, removed again if the row cannot be inserted."""
+
+    storage: Storage
+    names: list[str] = field(default_factory=list)
+
+    def save(self, name: str, data: bytes, *, reuse: bool) -> str:
+        if reuse and self.storage.exists(name):
+            return name  # content-addressed: same name, same bytes (another sample's upload)
+        saved = self.storage.save(name, ContentFile(data))
+        self.names.append(saved)
+        return saved
+
+    def rollback(self) -> None:
+        for name in self.names:
+            try:
+                self.storage.delete(name)
+            except OSError:
+                logger.warning("could not remove %s after a failed upload", name)
+
+
+def micrograph_create(
+    *,
+    sample: Sample,
+    user,
+    data: bytes,
+    filename: str,
+    sidecar_data: bytes | None = None,
+    sidecar_filename: str = "",
+    storage: Storage | None = None,
+) -> Micrograph:
+    """Validate `data` by content and store it as a micrograph of `sample`.
+
+    Raises `UploadRejected` (message for the user) or `DuplicateMicrograph`.
+    """
+    storage = storage or default_storage
+    name = uploads.clean_filename(filename)
+    limit = max_upload_bytes()
+    if len(data) > limit:
+        raise UploadRejected(
+            f"{name}: {len(data) / 1048576:.1f} MB is over the {settings.SEMWEB_MAX_UPLOAD_MB} MB "
+            "limit per file"
+        )
+    sha256 = hashlib.sha256(data).hexdigest()
+    existing = Micrograph.objects.filter(sample=sample, sha256=sha256).first()
+    if existing is not None:
+        raise DuplicateMicrograph(existing)
+
+    from analysis.io import ImageReadError, read_image_bytes
+
+    max_pixels = int(settings.SEMWEB_MAX_IMAGE_MEGAPIXELS) * 1_000_000
+    try:
+        image = read_image_bytes(data, name, max_pixels=max_pixels)
+    except ImageReadError as exc:
+        raise UploadRejected(str(exc)) from None
+    except MemoryError:
+        raise UploadRejected(f"{name}: the image is too large to decode") from None
+    except Exception as exc:  # a decoder bug on hostile bytes is still a bad file, not a 500
+        logger.exception("unexpected error reading upload %s", name)
+        raise UploadRejected(f"{name}: could not be read as an image ({exc})") from None
+
+    sidecar_text = None
+    sidecar_name = ""
+    if sidecar_data is not None:
+        sidecar_name = uploads.clean_filename(sidecar_filename or "sidecar.txt")
+        if len(sidecar_data) > uploads.MAX_SIDECAR_BYTES or not uploads.looks_like_text(
+            sidecar_data
+        ):
+            raise UploadRejected(f"{sidecar_name}: not an instrument sidecar text file")
+        sidecar_text = uploads.decode_sidecar(sidecar_data)
+
+    calibration = uploads.json_safe(_calibrate(image, sidecar_text))
+    preview_png = uploads.render_preview_png(image.grey, image.bit_depth)
+    metadata = uploads.json_safe({**image.metadata, "pages": image.pages})
+
+    micrograph = Micrograph(
+        sample=sample,
+        sha256=sha256,
+        original_filename=name,
+        file_size=len(data),
+        format=image.format,
+        width=image.width,
+        height=image.height,
+        bit_depth=image.bit_depth,
+        metadata=metadata,
+        pixel_size_nm=calibration.get("pixel_size_nm"),
+        pixel_size_source=str(calibration.get("source") or "uncalibrated")[:64],
+        calibration=calibration,
+        uploaded_by=user,
+    )
+    written = _Written(storage)
+    try:
+        micrograph.original.name = written.save(
+            original_upload_to(micrograph, name), data, reuse=True
+        )
+        micrograph.preview.name = written.save(
+            f"previews/{sha256[:2]}/{sha256}.png", preview_png, reuse=True
+        )
+        if sidecar_data is not None:
+            micrograph.sidecar_filename = sidecar_name
+            suffix = PurePosixPath(sidecar_name).suffix.lower() or ".txt"
+            sidecar_sha = hashlib.sha256(sidecar_data).hexdigest()
+            micrograph.sidecar.name = written.save(
+                f"sidecars/{sidecar_sha[:2]}/{sidecar_sha}{suffix}", sidecar_data, reuse=True
+            )
+        with transaction.atomic():
+            micrograph.save()
+            audit_record(
+                actor=user,
+                verb="micrograph.upload",
+                target=micrograph,
+                lab=sample.project.lab,
+                filename=name,
+                sha256=sha256,
+                sample_id=sample.pk,
+                sidecar=sidecar_name or None,
+            )
+    except IntegrityError:
+        written.rollback()
+        # Two uploads of the same bytes raced; the other one won.
+        existing = Micrograph.objects.filter(sample=sample, sha256=sha256).first()
+        if existing is not None:
+            raise DuplicateMicrograph(existing) from None
+        raise
+    except BaseException:
+        written.rollback()
+        raise
+    return micrograph
+
+
+def micrograph_preview_regenerate(*, micrograph: Micrograph) -> Micrograph:
+    """Derived images can be rebuilt from the original (e.g. after moving storage)."""
+    from analysis.io import read_image_bytes
+
+    with default_storage.open(micrograph.original.name, "rb") as fh:
+        data = fh.read()
+    image = read_image_bytes(data, micrograph.original_filename, max_pixels=10**12)
+    name = f"previews/{micrograph.sha256[:2]}/{micrograph.sha256}.png"
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    micrograph.preview.name = default_storage.save(
+        name, ContentFile(uploads.render_preview_png(image.grey, image.bit_depth))
+    )
+    micrograph.save(update_fields=["preview"])
+    return micrograph
+
+
+# --------------------------------------------------------------------------------------------
+# a batch (one drop or one form post)
+
+
+@dataclass
+class UploadItem:
+    """One file as received: its name and a way to read it (or why it was refused early)."""
+
+    name: str
+    size: int
+    read: Any = None  # () -> bytes
+    refused: str | None = None
+
+
+@dataclass
+class UploadOutcome:
+    name: str
+    status: str  # "created", "duplicate", "rejected", "sidecar"
+    message: str = ""
+    micrograph: Micrograph | None = None
+    sidecar: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "status": self.status, "message": self.message}
+        if self.micrograph is not None:
+            d["micrograph"] = {
+                "id": self.micrograph.pk,
+                "url": reverse("catalogue:micrograph_detail", args=[self.micrograph.pk]),
+                "preview_url": reverse("catalogue:micrograph_preview", args=[self.micrograph.pk]),
+                "width": self.micrograph.width,
+                "height": self.micrograph.height,
+                "format": self.micrograph.format,
+                "bit_depth": self.micrograph.bit_depth,
+                "pixel_size_nm": self.micrograph.pixel_size_nm,
+                "pixel_size_source": self.micrograph.pixel_size_source,
+            }
+        if self.sidecar:
+            d["sidecar"] = self.sidecar
+        return d
+
+
+def micrographs_upload(*, sample: Sample, user, items: list[UploadItem]) -> list[UploadOutcome]:
+    """Store a batch: images are paired with sidecars by stem; each file succeeds or fails on
+    its own, so one bad file never stops the rest."""
+    outcomes: list[UploadOutcome] = []
+    sidecars: dict[str, UploadItem] = {}
+    images: list[UploadItem] = []
+    for item in items:
+        shown = uploads.clean_filename(item.name)
+        if item.refused:
+            outcomes.append(UploadOutcome(shown, "rejected", f"{shown}: {item.refused}"))
+        elif uploads.is_sidecar_name(shown):
+            sidecars[uploads.stem_of(shown)] = item
+        else:
+            images.append(item)
+    used: set[str] = set()
+    for item in images:
+        shown = uploads.clean_filename(item.name)
+        side = sidecars.get(uploads.stem_of(shown))
+        try:
+            side_data = side.read() if side is not None else None
+            micrograph = micrograph_create(
+                sample=sample,
+                user=user,
+                data=item.read(),
+                filename=shown,
+                sidecar_data=side_data,
+                sidecar_filename=side.name if side is not None else "",
+            )
+        except UploadRejected as exc:
+            outcomes.append(UploadOutcome(shown, "rejected", str(exc)))
+            continue
+        except DuplicateMicrograph as exc:
+            outcomes.append(UploadOutcome(shown, "duplicate", f"{shown}: {exc}", exc.existing))
+            continue
+        finally:
+            if side is not None:
+                used.add(uploads.stem_of(shown))
+        with_sidecar = f", with sidecar {micrograph.sidecar_filename}" if side is not None else ""
+        outcomes.append(
+            UploadOutcome(
+                shown,
+                "created",
+                f"{shown}: stored ({micrograph.width} × {micrograph.height} px, "
+                f"{micrograph.bit_depth}-bit {micrograph.format}{with_sidecar})",
+                micrograph,
+                sidecar=micrograph.sidecar_filename,
+            )
+        )
+    for stem, side in sidecars.items():
+        if stem not in used:
+            shown = uploads.clean_filename(side.name)
+            outcomes.append(
+                UploadOutcome(
+                    shown,
+                    "rejected",
+                    f"{shown}: no image named “{stem}.*” in this upload to pair this sidecar with; "
+                    "drop the image and its sidecar together",
+                )
+            )
+    return outcomes
