@@ -1,0 +1,365 @@
+"""The one entry point of the engine: micrograph in, :class:`AnalysisResult` out.
+
+``analyze(source, options)`` runs read → calibrate → segment → post-process → measure →
+classify → summarise, reports progress per stage and records the time each stage took. The
+same input and options always give the same result (no randomness anywhere).
+
+For a calibration correction after the fact, :func:`recompute_measurements` re-measures an
+existing label map with a new pixel size, without segmenting again.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from analysis import ENGINE_VERSION
+from analysis.result import AnalysisResult, Calibration, Particle, Region
+
+if TYPE_CHECKING:
+    from analysis.io import LoadedImage
+
+__all__ = [
+    "STAGES",
+    "AnalysisOptions",
+    "ModelUnavailableError",
+    "analyze",
+    "analysed_region",
+    "recompute_measurements",
+]
+
+Method = Literal["auto", "model", "classical"]
+ProgressCallback = Callable[[str, float], None]
+STAGES = ("reading", "calibrating", "segmenting", "measuring", "summarising")
+
+
+class ModelUnavailableError(RuntimeError):
+    """``method="model"`` was asked for but no model (code or weights) is installed."""
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """What the caller may choose about one analysis.
+
+    method : "auto" uses the neural model when one is installed, else the classical
+        pipeline (with a warning saying why); "model" requires the model; "classical" never
+        uses it.
+    pixel_size_nm : manual pixel size; wins over metadata and scale bar.
+    min_size_nm : particles with a smaller ECD are dropped (only when calibrated).
+    min_area_px : particles with fewer pixels are dropped (always).
+    exclude_edge : drop particles cut by the image border or the data bar (their true size
+        is unknown).
+    split_touching : split touching particles (distance-transform watershed).
+    polarity : "auto", "bright" (particles brighter than substrate) or "dark".
+    use_scale_bar : look for a burned-in scale bar (OCR) to calibrate or cross-check.
+    """
+
+    method: Method = "auto"
+    pixel_size_nm: float | None = None
+    min_size_nm: float | None = None
+    min_area_px: int = 10
+    exclude_edge: bool = True
+    split_touching: bool = True
+    polarity: Literal["auto", "bright", "dark"] = "auto"
+    use_scale_bar: bool = True
+
+    def __post_init__(self) -> None:
+        if self.method not in ("auto", "model", "classical"):
+            raise ValueError(f"method must be auto, model or classical, not {self.method!r}")
+        if self.polarity not in ("auto", "bright", "dark"):
+            raise ValueError(f"polarity must be auto, bright or dark, not {self.polarity!r}")
+        for name in ("pixel_size_nm", "min_size_nm"):
+            v = getattr(self, name)
+            if v is not None and not (math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be a positive number, got {v!r}")
+        if self.min_area_px < 0:
+            raise ValueError("min_area_px must be ≥ 0")
+
+
+def analyze(
+    source: str | Path | LoadedImage | np.ndarray,
+    options: AnalysisOptions | None = None,
+    *,
+    sidecar_text: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> AnalysisResult:
+    """Analyse one micrograph.
+
+    Parameters
+    ----------
+    source : path, LoadedImage or (H, W) / (H, W, C) ndarray
+        An ndarray of integers is scaled by its dtype range, floats by their min/max.
+    options : AnalysisOptions, optional
+    sidecar_text : str, optional
+        Instrument sidecar file contents (JEOL/Hitachi ``.txt``) for uploads.
+    progress : callable(stage, fraction), optional
+        Called with each stage name of :data:`STAGES` as it starts (fraction 0.0) and once
+        with ``("done", 1.0)``.
+
+    Raises
+    ------
+    analysis.io.ImageReadError
+        The file is not a readable image.
+    ModelUnavailableError
+        ``method="model"`` without an installed model.
+    """
+    opts = options or AnalysisOptions()
+    timings: dict[str, float] = {}
+    warnings: list[str] = []
+    report = progress or (lambda stage, fraction: None)
+
+    with _stage("reading", timings, report):
+        image = _load(source)
+    with _stage("calibrating", timings, report):
+        from analysis.calibration import calibrate
+
+        calibration = calibrate(
+            image,
+            manual_pixel_size_nm=opts.pixel_size_nm,
+            sidecar_text=sidecar_text,
+            use_scale_bar=opts.use_scale_bar,
+        )
+        region = analysed_region(image.width, image.height, calibration.data_bar)
+    grey = image.grey
+    with _stage("segmenting", timings, report):
+        labels, scores, method, model_version, seg_details = _segment(grey, region, opts, warnings)
+        labels, scores = _postprocess(labels, scores, region, calibration, opts)
+    with _stage("measuring", timings, report):
+        particles = _particles(labels, grey, calibration.pixel_size_nm, region, scores)
+    with _stage("summarising", timings, report):
+        from analysis.stats import summarize
+
+        summary = summarize(particles)
+    report("done", 1.0)
+    timings["total"] = round(sum(timings.values()), 3)
+    options_dict = asdict(opts)
+    options_dict["segmentation"] = seg_details
+    return AnalysisResult(
+        width=image.width,
+        height=image.height,
+        calibration=calibration,
+        analysed_region=region,
+        labels=labels,
+        particles=particles,
+        summary=summary,
+        method=method,
+        engine_version=ENGINE_VERSION,
+        model_version=model_version,
+        timings_ms=timings,
+        options=options_dict,
+        warnings=list(calibration.warnings) + warnings,
+    )
+
+
+def recompute_measurements(
+    labels: np.ndarray,
+    grey: np.ndarray | None,
+    pixel_size_nm: float | None,
+    *,
+    region: Region | None = None,
+    scores: dict[int, float] | None = None,
+) -> tuple[list[Particle], dict[str, Any]]:
+    """Measure, classify and summarise an existing label map (e.g. after a calibration fix).
+
+    Parameters
+    ----------
+    labels : (H, W) integer ndarray, 0 = background (as stored by a previous analysis)
+    grey : (H, W) float ndarray in [0, 1], optional (only for ``mean_intensity``)
+    pixel_size_nm : the corrected pixel size, or None for uncalibrated
+    region : the analysed region (for the ``touches_border`` flag)
+    scores : label value -> model confidence (1.0 when omitted)
+
+    Returns
+    -------
+    (particles, summary), exactly as :func:`analyze` would produce them for these labels.
+    """
+    from analysis.stats import summarize
+
+    particles = _particles(labels, grey, pixel_size_nm, region, scores)
+    return particles, summarize(particles)
+
+
+def analysed_region(width: int, height: int, data_bar: Region | None) -> Region:
+    """The image minus the data bar: the largest full-width (or full-height) band left.
+
+    A bottom/top banner (the usual case) removes rows; a side banner removes columns. A
+    data bar that spans neither the full width nor the full height cannot be cut away with
+    a rectangle, so it only removes rows when it sits at the bottom or top edge.
+    """
+    if data_bar is None:
+        return Region(0, 0, width, height)
+    b = data_bar
+    horizontal = b.width >= b.height
+    if horizontal:
+        above, below = b.y0, height - b.y1
+        return Region(0, 0, width, b.y0) if above >= below else Region(0, b.y1, width, height)
+    left, right = b.x0, width - b.x1
+    return Region(0, 0, b.x0, height) if left >= right else Region(b.x1, 0, width, height)
+
+
+# ---------------------------------------------------------------------------------------
+# stages
+
+
+@contextmanager
+def _stage(name: str, timings: dict[str, float], report: ProgressCallback) -> Iterator[None]:
+    report(name, 0.0)
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = round((time.perf_counter() - start) * 1000.0, 3)
+
+
+def _load(source: str | Path | LoadedImage | np.ndarray) -> LoadedImage:
+    from analysis.io import LoadedImage, read_image
+
+    if isinstance(source, LoadedImage):
+        return source
+    if isinstance(source, np.ndarray):
+        return _from_array(source)
+    if isinstance(source, str | Path):
+        return read_image(source)
+    raise TypeError(f"cannot analyse a {type(source).__name__}: give a path, array or image")
+
+
+def _from_array(arr: np.ndarray) -> LoadedImage:
+    from analysis.io import LoadedImage
+
+    if arr.ndim == 3:
+        grey_in = arr[..., :3].astype(np.float64).mean(axis=-1)
+    elif arr.ndim == 2:
+        grey_in = arr.astype(np.float64)
+    else:
+        raise ValueError(f"expected an (H, W) or (H, W, C) array, got shape {arr.shape}")
+    if np.issubdtype(arr.dtype, np.integer):
+        grey = grey_in / float(np.iinfo(arr.dtype).max)
+        bits = arr.dtype.itemsize * 8
+    else:
+        lo, hi = float(np.nanmin(grey_in)), float(np.nanmax(grey_in))
+        grey = (grey_in - lo) / (hi - lo) if hi > lo else np.zeros_like(grey_in)
+        bits = 32
+    h, w = grey.shape
+    return LoadedImage(
+        grey=np.clip(grey, 0, 1).astype(np.float32),
+        raw=arr,
+        bit_depth=bits,
+        format="array",
+        width=w,
+        height=h,
+    )
+
+
+def _segment(
+    grey: np.ndarray, region: Region, opts: AnalysisOptions, warnings: list[str]
+) -> tuple[np.ndarray, dict[int, float] | None, str, str | None, dict[str, Any]]:
+    """Labels (full image), per-label scores, method used, model version, details."""
+    if opts.method in ("auto", "model"):
+        model, why = _load_model()
+        if model is not None:
+            labels, label_scores = model.segment(grey, region)
+            scores = {
+                int(k): float(label_scores[k])
+                for k in np.unique(labels)
+                if k > 0 and k < len(label_scores)
+            }
+            return labels, scores, "model", str(model.version), {"model": str(model.version)}
+        if opts.method == "model":
+            raise ModelUnavailableError(f"method 'model' asked for, but {why}")
+        warnings.append(f"classical segmentation used: {why}")
+    from analysis.segment.classical import segment_classical
+
+    seg = segment_classical(
+        grey,
+        region,
+        polarity=opts.polarity,
+        split_touching=opts.split_touching,
+        min_area_px=max(1, opts.min_area_px),
+    )
+    return seg.labels, None, "classical", None, seg.describe()
+
+
+def _load_model() -> tuple[Any | None, str]:
+    """The installed segmentation model, or (None, why not). The ONE place that touches it."""
+    try:
+        from analysis.segment.model import load_default_model
+    except ImportError as exc:
+        return None, f"the model code is not installed ({exc})"
+    try:
+        model = load_default_model()
+    except Exception as exc:  # a broken weights file must not take the classical path down
+        return None, f"the model could not be loaded ({type(exc).__name__}: {exc})"
+    if model is None:
+        return None, "no model weights are installed"
+    return model, ""
+
+
+def _postprocess(
+    labels: np.ndarray,
+    scores: dict[int, float] | None,
+    region: Region,
+    calibration: Calibration,
+    opts: AnalysisOptions,
+) -> tuple[np.ndarray, dict[int, float] | None]:
+    from analysis.segment import postprocess as pp
+
+    # Nothing outside the analysed region is a particle (data bar, cropped margins).
+    inside = np.zeros(labels.shape, dtype=bool)
+    inside[region.y0 : region.y1, region.x0 : region.x1] = True
+    labels = np.where(inside, labels, 0)
+    if opts.exclude_edge:
+        labels = pp.remove_border_touching(labels, region)
+    min_area = float(opts.min_area_px)
+    ps = calibration.pixel_size_nm
+    if opts.min_size_nm is not None and ps is not None:
+        # ECD threshold -> area of the disc of that diameter, in px.
+        min_area = max(min_area, math.pi / 4.0 * (opts.min_size_nm / ps) ** 2)
+    labels = pp.remove_small(labels, min_area)
+    old = labels
+    labels = pp.relabel_sequential(labels)
+    if scores is not None:
+        fg = labels > 0
+        pairs = np.unique(np.stack([labels[fg], old[fg]]), axis=1)
+        scores = {int(new): scores.get(int(prev), 1.0) for new, prev in pairs.T}
+    return labels, scores
+
+
+def _particles(
+    labels: np.ndarray,
+    grey: np.ndarray | None,
+    pixel_size_nm: float | None,
+    region: Region | None,
+    scores: dict[int, float] | None,
+) -> list[Particle]:
+    from analysis.measure import measure_particles
+    from analysis.morphology import classify
+
+    m = measure_particles(labels, grey, pixel_size_nm, region=region)
+    classes = classify(m.columns)  # type: ignore[arg-type]
+    touches = m.touches_border.tolist()
+    out = []
+    for k, label in enumerate(m.labels.tolist()):
+        out.append(
+            Particle(
+                label=int(label),
+                polygon_px=m.polygons[k],
+                bbox_px=m.bboxes[k],
+                measurements=_clean_row(m.row(k)),
+                shape_class=classes[k],
+                score=1.0 if scores is None else float(scores.get(label, 1.0)),
+                touches_border=bool(touches[k]),
+            )
+        )
+    return out
+
+
+def _clean_row(row: dict[str, float | None]) -> dict[str, float | None]:
+    """NaN (e.g. mean intensity without an image) is not JSON: make it None."""
+    return {k: (None if v is None or not math.isfinite(v) else v) for k, v in row.items()}
