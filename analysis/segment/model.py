@@ -1,0 +1,291 @@
+"""The particle model: the one module of the engine that touches ultralytics.
+
+Everything else sees plain arrays: :class:`ParticleModel.segment` takes a grey image and the
+region to analyse and returns an instance label map plus one score per label. Ultralytics is
+configured fully offline before it is imported (no telemetry, no font or weight downloads,
+no pip installs), weights are loaded from local paths only, and the import is deferred so
+``import analysis`` stays fast and works where the model is not wanted.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analysis.result import Region
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_WEIGHTS = MODELS_DIR / "particle-yolov8n-seg.pt"
+DEFAULT_ONNX = MODELS_DIR / "particle-yolov8n-seg.onnx"
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def configure_offline(config_dir: Path | None = None) -> Path:
+    """Make ultralytics run with no network: env flags, local fonts, settings sync off.
+
+    Must run before the first ``import ultralytics``. ``YOLO_OFFLINE`` alone does not stop
+    the font download in dataset checks and plots, so a bundled TTF is placed where
+    ultralytics looks for ``Arial.ttf``.
+    """
+    cfg = Path(
+        os.environ.get("YOLO_CONFIG_DIR") or config_dir or _REPO_ROOT / "var" / "ultralytics"
+    )
+    os.environ["YOLO_CONFIG_DIR"] = str(cfg)
+    os.environ["YOLO_OFFLINE"] = "1"
+    os.environ["YOLO_AUTOINSTALL"] = "false"
+    os.environ.setdefault("YOLO_VERBOSE", "false")
+    font_dir = cfg / "Ultralytics"
+    font_dir.mkdir(parents=True, exist_ok=True)
+    import matplotlib  # noqa: PLC0415  (only for its bundled font file)
+
+    ttf = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    for name in ("Arial.ttf", "Arial.Unicode.ttf"):
+        if not (font_dir / name).exists():
+            shutil.copy(ttf, font_dir / name)
+    return cfg
+
+
+@functools.cache
+def _ultralytics() -> Any:
+    configure_offline()
+    import ultralytics  # noqa: PLC0415
+    from ultralytics.utils import SETTINGS  # noqa: PLC0415
+
+    cfg = Path(os.environ["YOLO_CONFIG_DIR"])
+    wanted = dict(
+        sync=False,
+        wandb=False,
+        mlflow=False,
+        tensorboard=False,
+        comet=False,
+        clearml=False,
+        dvc=False,
+        neptune=False,
+        raytune=False,
+        vscode_msg=False,
+        openvino_msg=False,
+        datasets_dir=str(cfg / "datasets"),
+        weights_dir=str(cfg / "weights"),
+        runs_dir=str(cfg / "runs"),
+    )
+    SETTINGS.update({k: v for k, v in wanted.items() if k in SETTINGS})
+    return ultralytics
+
+
+def train_yolo(
+    *,
+    data_yaml: Path,
+    project: Path,
+    name: str,
+    model_yaml: str = "yolov8n-seg.yaml",
+    epochs: int = 30,
+    imgsz: int = 512,
+    batch: int = 8,
+    device: str = "cpu",
+    workers: int = 2,
+    seed: int = 0,
+    resume: bool = True,
+    val: bool = False,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Train (or resume) a YOLO-seg model from scratch; returns the run directory.
+
+    Resumes from ``project/name/weights/last.pt`` when it exists and ``resume`` is set, so a
+    long CPU training can be stopped and continued. ``amp`` stays off: its check downloads
+    weights.
+    """
+    yolo = _ultralytics()
+    run_dir = Path(project) / name
+    last = run_dir / "weights" / "last.pt"
+    if resume and last.exists():
+        model = yolo.YOLO(str(last))
+        model.train(resume=True)
+        return run_dir
+    model = yolo.YOLO(model_yaml)
+    args: dict[str, Any] = dict(
+        data=str(Path(data_yaml).resolve()),
+        project=str(Path(project).resolve()),
+        name=name,
+        epochs=epochs,
+        imgsz=imgsz,
+        batch=batch,
+        device=device,
+        workers=workers,
+        seed=seed,
+        pretrained=False,
+        amp=False,
+        val=val,
+        plots=False,
+        exist_ok=True,
+        deterministic=False,
+        patience=0,
+        save_period=-1,
+        warmup_epochs=1,
+        close_mosaic=max(1, epochs // 6),
+        cache=False,
+        degrees=10.0,
+        flipud=0.5,
+        fliplr=0.5,
+        scale=0.4,
+        hsv_h=0.0,
+        hsv_s=0.0,
+        hsv_v=0.3,
+        overlap_mask=True,
+        mask_ratio=4,
+        verbose=True,
+    )
+    args.update(extra or {})
+    model.train(**args)
+    return run_dir
+
+
+def weights_version(weights: Path) -> str:
+    """``yolov8n-seg-semweb-<trained date>-<sha8 of the weights>``: recorded on every result.
+
+    The date comes from the sidecar ``<weights>.json`` written with the weights (else the
+    file's modification date); the hash pins the exact bytes.
+    """
+    import json  # noqa: PLC0415
+
+    digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:8]
+    sidecar = Path(weights).with_suffix(".json")
+    trained = None
+    arch = "yolov8n-seg"
+    if sidecar.exists():
+        meta = json.loads(sidecar.read_text())
+        trained = meta.get("trained")
+        arch = meta.get("arch", arch)
+    if not trained:
+        trained = datetime.fromtimestamp(Path(weights).stat().st_mtime, UTC).strftime("%Y%m%d")
+    return f"{arch}-semweb-{str(trained).replace('-', '')}-{digest}"
+
+
+@dataclass
+class InferenceOptions:
+    """How the model is run. Tile size matches training (512-px tiles at native resolution)."""
+
+    tile_px: int = 512
+    overlap_px: int = 128
+    conf: float = 0.25
+    iou: float = 0.6
+    max_det: int = 1000
+    batch: int = 4
+    global_pass: bool = True  # also run the whole region once, for particles bigger than tiles
+    device: str = "cpu"
+    half: bool = False  # fp16 on CUDA only
+
+
+class ParticleModel:
+    """A trained YOLO-seg particle model (``.pt`` via torch or ``.onnx`` via onnxruntime)."""
+
+    def __init__(self, weights: Path, options: InferenceOptions | None = None) -> None:
+        self.weights = Path(weights)
+        if not self.weights.is_file():
+            raise FileNotFoundError(self.weights)  # never let ultralytics try to download it
+        self.options = options or InferenceOptions()
+        yolo = _ultralytics()
+        self._yolo = yolo.YOLO(str(self.weights), task="segment")
+        self.version = weights_version(self.weights)
+        self.backend = "onnxruntime" if self.weights.suffix == ".onnx" else "torch"
+
+    def predict_tiles(
+        self, tiles: list[np.ndarray], imgsz: int
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Raw model output per (H, W, 3) uint8 tile: ``(masks (N, H, W) bool, scores (N,))``."""
+        o = self.options
+        out = []
+        for i in range(0, len(tiles), max(1, o.batch)):
+            chunk = tiles[i : i + max(1, o.batch)]
+            results = self._yolo.predict(
+                chunk,
+                imgsz=imgsz,
+                conf=o.conf,
+                iou=o.iou,
+                max_det=o.max_det,
+                retina_masks=True,
+                device=o.device,
+                half=o.half and o.device != "cpu",
+                verbose=False,
+            )
+            for tile, r in zip(chunk, results, strict=True):
+                if r.masks is None or len(r.boxes) == 0:
+                    out.append((np.zeros((0, *tile.shape[:2]), bool), np.zeros(0, np.float32)))
+                    continue
+                masks = r.masks.data.cpu().numpy() > 0.5
+                scores = r.boxes.conf.cpu().numpy().astype(np.float32)
+                out.append((masks, scores))
+        return out
+
+    def segment(
+        self, grey: np.ndarray, region: Region | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Instance labels over ``region`` of ``grey`` by tiled inference at full resolution.
+
+        Parameters
+        ----------
+        grey : (H, W) float ndarray in [0, 1]
+        region : the analysed rectangle (image minus data bar); ``None`` = whole image.
+
+        Returns
+        -------
+        labels : (H, W) uint32, 0 outside the region and on background, 1..N particles.
+        scores : (N,) float32, ``scores[k]`` is the confidence of label ``k + 1``.
+        """
+        from analysis.segment import tiling  # noqa: PLC0415
+
+        h_img, w_img = grey.shape
+        r = region or Region(0, 0, w_img, h_img)
+        crop = np.asarray(grey[r.y0 : r.y1, r.x0 : r.x1], dtype=np.float32)
+        u8 = np.round(np.clip(crop, 0.0, 1.0) * 255).astype(np.uint8)
+        bgr = np.ascontiguousarray(np.repeat(u8[:, :, None], 3, axis=2))
+        h, w = u8.shape
+        o = self.options
+        grid = tiling.tile_grid(h, w, o.tile_px, o.overlap_px)
+        tiles = [bgr[y0:y1, x0:x1] for x0, y0, x1, y1 in grid]
+        instances: list[tiling.Instance] = []
+        for t, (masks, scores) in zip(grid, self.predict_tiles(tiles, o.tile_px), strict=True):
+            instances += tiling.instances_from_tile(masks, scores, t, (h, w))
+        if o.global_pass and len(grid) > 1:
+            # Particles larger than the tile overlap are cut in every tile: a whole-region
+            # pass (downscaled by the letterbox) contributes only those big ones.
+            ((masks, scores),) = self.predict_tiles([bgr], o.tile_px)
+            big = [
+                i
+                for i in tiling.instances_from_tile(masks, scores, (0, 0, w, h), (h, w))
+                if 2 * np.sqrt(i.area / np.pi) > 0.75 * o.overlap_px
+            ]
+            instances += big
+        labels, scores = tiling.merge_instances(instances, (h, w))
+        full = np.zeros((h_img, w_img), np.uint32)
+        full[r.y0 : r.y1, r.x0 : r.x1] = labels
+        return full, scores
+
+
+@functools.cache
+def load_default_model() -> ParticleModel | None:
+    """The committed model, loaded once per process; ``None`` when absent or unloadable.
+
+    ``SEMWEB_MODEL_WEIGHTS`` points at other weights; the ONNX file is preferred when present
+    (onnxruntime is faster than torch on CPU here; see MODEL_CARD.md) unless
+    ``SEMWEB_MODEL_BACKEND=torch``.
+    """
+    env = os.environ.get("SEMWEB_MODEL_WEIGHTS")
+    candidates = [Path(env)] if env else []
+    if os.environ.get("SEMWEB_MODEL_BACKEND", "onnx") == "onnx":
+        candidates.append(DEFAULT_ONNX)
+    candidates.append(DEFAULT_WEIGHTS)
+    for path in candidates:
+        if path.is_file():
+            try:
+                return ParticleModel(path)
+            except Exception:  # noqa: BLE001  (a broken model must not break classical runs)
+                continue
+    return None
