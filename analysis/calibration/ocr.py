@@ -58,15 +58,15 @@ def prepare_crop(crop: np.ndarray, *, scale: int | None = None) -> np.ndarray:
     if float(np.median(g)) < 0.5:
         g = 1.0 - g
     u8 = (g * 255.0 + 0.5).astype(np.uint8)
-    if scale is None:  # small text is upscaled 2x; large text already suits the 48-px model
-        scale = 2 if crop.shape[0] < 32 else 1
+    if scale is None:  # small text is upscaled; large text already suits the 48-px model
+        scale = 3 if crop.shape[0] < 16 else 2 if crop.shape[0] < 32 else 1
     if scale != 1:
         u8 = cv2.resize(u8, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     u8 = cv2.copyMakeBorder(u8, _PAD_PX, _PAD_PX, _PAD_PX, _PAD_PX, cv2.BORDER_CONSTANT, value=255)
     return cv2.cvtColor(u8, cv2.COLOR_GRAY2BGR)
 
 
-def read_text(crop: np.ndarray) -> tuple[str, float]:
+def read_text(crop: np.ndarray, *, scale: int | None = None) -> tuple[str, float]:
     """Recognise one line of text in a grey crop; returns (text, score in [0, 1]).
 
     The micro prefix is normalised to U+00B5 (the model emits Greek mu). Returns ``("", 0.0)``
@@ -74,7 +74,7 @@ def read_text(crop: np.ndarray) -> tuple[str, float]:
     """
     if crop.size == 0 or min(crop.shape[:2]) < 4:
         return "", 0.0
-    img = prepare_crop(crop)
+    img = prepare_crop(crop, scale=scale)
     with _lock:
         rec = _get_recognizer()
         if rec is None:

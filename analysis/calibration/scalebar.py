@@ -34,10 +34,11 @@ from .units import parse_length, to_nm
 
 _LEADING_ONE_RE = re.compile(r"(?<![0-9A-Za-z])[\[\]lI|!](?=[0-9.,]*\s*[A-Za-zµ])")
 _O_IN_NUMBER_RE = re.compile(r"(?<=\d)[oO]|[oO](?=[.,]?\d)")
-_UNIT_CONFUSIONS = {"mm": ("nm",), "pm": ("µm",), "m": ("nm", "µm")}
+# OCR drops or mangles the micro sign more often than it loses an "n": a bare "m" is "µm".
+_UNIT_CONFUSIONS = {"mm": ("nm",), "pm": ("µm",), "m": ("µm", "nm")}
 
 _MIN_CONTRAST = 0.2
-_MAX_OCR_CALLS = 4
+_MAX_OCR_CALLS = 5
 _MAX_CANDIDATES = 3
 _THRESHOLD_LEVELS = (0.5, 0.3)
 # A pixel outside this range is no SEM/TEM micrograph's: used to catch OCR unit confusions.
@@ -55,6 +56,8 @@ class BarCandidate:
     bright: bool
     score: float
     gap: tuple[int, int] | None = None  # x range of a label drawn inside the bar
+    bar_level: float = 1.0  # in the polarity view (bar bright), for the label threshold
+    bg_level: float = 0.0
 
     @property
     def length_px(self) -> float:
@@ -93,12 +96,18 @@ def find_scale_bar(
         for cand in candidates[:_MAX_CANDIDATES]:
             if not read_label:
                 return _to_scale_bar(cand, None, None, 0.0)
-            for crop in label_crops(grey, region, cand):
+            for crop in label_crops(grey, region, cand, clip_to_region=region == data_bar):
                 if ocr_calls >= _MAX_OCR_CALLS:
                     break
                 ocr_calls += 1
-                text, score = read_text(grey[crop.y0 : crop.y1, crop.x0 : crop.x1])
+                pixels = grey[crop.y0 : crop.y1, crop.x0 : crop.x1]
+                text, score = read_text(pixels)
                 parsed = interpret_label(text, cand.length_px)
+                if parsed is None and any(ch.isdigit() for ch in text):
+                    # A number without a unit: read again at another scale (costs one call).
+                    ocr_calls += 1
+                    text, score = read_text(pixels, scale=3 if pixels.shape[0] < 32 else 2)
+                    parsed = interpret_label(text, cand.length_px)
                 if parsed is not None:
                     return _to_scale_bar(cand, text, parsed, score)
             if unlabeled is None:
@@ -228,7 +237,7 @@ def _merge_collinear(
             gap = xb - (xa + wa)
             if j in used or abs(ya - yb) > 1 or abs(ha - hb) > 1 or gap <= 2:
                 continue
-            if gap > 1.5 * (wa + wb) or abs(wa - wb) > 0.5 * max(wa, wb):
+            if gap > 4 * (wa + wb) or abs(wa - wb) > 0.5 * max(wa, wb):
                 continue
             rows = slice(max(0, ya - 2 * ha - 6), min(mask.shape[0], ya + 3 * ha + 6))
             if not mask[rows, xa + wa : xb].any():
@@ -295,6 +304,8 @@ def _measure(
         bright=bright,
         score=score,
         gap=(region.x0 + gap[0], region.x0 + gap[1]) if gap else None,
+        bar_level=bar_level,
+        bg_level=bg_level,
     )
 
 
@@ -335,8 +346,13 @@ def _tick_centres(
 # label
 
 
-def label_crops(grey: np.ndarray, region: Region, cand: BarCandidate) -> list[Region]:
-    """Text-line crops next to the bar, most likely first, each excluding the bar itself."""
+def label_crops(
+    grey: np.ndarray, region: Region, cand: BarCandidate, *, clip_to_region: bool = False
+) -> list[Region]:
+    """Text-line crops next to the bar, most likely first, each excluding the bar itself.
+
+    ``clip_to_region`` keeps the search inside ``region`` (a data bar holds its own label).
+    """
     import cv2
 
     h_img, w_img = grey.shape
@@ -344,18 +360,19 @@ def label_crops(grey: np.ndarray, region: Region, cand: BarCandidate) -> list[Re
     thick = cand.y1 - cand.y0
     reach = int(max(40, 0.6 * length, 4 * thick))
     # The label may sit just outside the search region (a corner bar's label above it).
+    lim = region if clip_to_region else Region(0, 0, w_img, h_img)
     win = Region(
-        max(0, int(cand.x0_px - 1.6 * length) - 4),
-        max(0, cand.y0 - reach),
-        min(w_img, int(cand.x1_px + 1.6 * length) + 4),
-        min(h_img, cand.y1 + reach),
+        max(lim.x0, int(cand.x0_px - 1.6 * length) - 4),
+        max(lim.y0, cand.y0 - reach),
+        min(lim.x1, int(cand.x1_px + 1.6 * length) + 4),
+        min(lim.y1, cand.y1 + reach),
     )
     sub = grey[win.y0 : win.y1, win.x0 : win.x1]
     v = sub if cand.bright else 1.0 - sub
-    bx0i, bx1i = int(cand.x0_px) - win.x0 + 1, int(cand.x1_px) - win.x0 - 1
-    bar_v = float(np.median(v[cand.y0 - win.y0 : cand.y1 - win.y0, bx0i:bx1i]))
-    med = float(np.median(v))
-    mask = (v >= (bar_v + med) / 2.0).astype(np.uint8)
+    # Relative to the background next to the bar, and lower than the bar's own threshold:
+    # thin anti-aliased glyphs never reach the bar's level.
+    level = cand.bg_level + 0.35 * (cand.bar_level - cand.bg_level)
+    mask = (v >= level).astype(np.uint8)
     n, _lab, stats, _c = cv2.connectedComponentsWithStats(mask, connectivity=8)
     bx0, bx1 = cand.x0_px - win.x0, cand.x1_px - win.x0
     by0, by1 = cand.y0 - win.y0, cand.y1 - win.y0
@@ -372,7 +389,7 @@ def label_crops(grey: np.ndarray, region: Region, cand: BarCandidate) -> list[Re
     if cand.gap is not None:
         gx0, gx1 = cand.gap[0] - win.x0, cand.gap[1] - win.x0
         inside = [c for c in comps if c[0] >= gx0 - 2 and c[2] <= gx1 + 2]
-        crops.append(_line_crop(inside, None, sub.shape, by0 - thick, by1 + thick))
+        crops.append(_line_crop(inside, None, sub.shape, 0, sub.shape[0]))
     above = [c for c in comps if c[3] <= by0 + 1 and c[3] >= by0 - reach]
     below = [c for c in comps if c[1] >= by1 - 1 and c[1] <= by1 + reach]
     crops.append(_line_crop(above, "above", sub.shape, 0, by0, (bx0, bx1)))
@@ -443,10 +460,11 @@ def _line_crop(
     ):
         return None  # too far from the bar to be its label
     pad = max(2, line_h // 6)
+    pad_x = max(pad, line_h // 2)  # glyph pieces below threshold at the line's ends
     return Region(
-        max(0, x0 - pad),
+        max(0, x0 - pad_x),
         max(y_min, y0 - pad, 0),
-        min(shape[1], x1 + pad),
+        min(shape[1], x1 + pad_x),
         min(y_max, y1 + pad, shape[0]),
     )
 
