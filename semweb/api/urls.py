@@ -1,3 +1,38 @@
-"""URLs of the api app."""
+"""URLs of the api app: `/api/v1/…` (REST), `/api/schema/` (OpenAPI), docs and token pages."""
 
-urlpatterns: list = []
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from semweb.api import pages, views
+
+v1 = [
+    path("labs/", views.LabList.as_view(), name="api_labs"),
+    path("labs/<int:pk>/", views.LabDetail.as_view(), name="api_lab"),
+    path("projects/", views.ProjectList.as_view(), name="api_projects"),
+    path("projects/<int:pk>/", views.ProjectDetail.as_view(), name="api_project"),
+    path("samples/", views.SampleList.as_view(), name="api_samples"),
+    path("samples/<int:pk>/", views.SampleDetail.as_view(), name="api_sample"),
+    path("micrographs/", views.MicrographList.as_view(), name="api_micrographs"),
+    path("micrographs/<int:pk>/", views.MicrographDetail.as_view(), name="api_micrograph"),
+    path(
+        "micrographs/<int:pk>/analyze",
+        views.MicrographAnalyze.as_view(),
+        name="api_micrograph_analyze",
+    ),
+    path("runs/", views.RunList.as_view(), name="api_runs"),
+    path("runs/<int:pk>", views.RunDetail.as_view(), name="api_run"),
+    path("runs/<int:pk>/particles", views.RunParticles.as_view(), name="api_run_particles"),
+    path("runs/<int:pk>/review", views.RunReview.as_view(), name="api_run_review"),
+    path("datasets/", views.DatasetList.as_view(), name="api_datasets"),
+    path("datasets/<int:pk>/", views.DatasetDetail.as_view(), name="api_dataset"),
+    path("datasets/<int:pk>/runs", views.DatasetRuns.as_view(), name="api_dataset_runs"),
+    path("datasets/<int:pk>/exports", views.DatasetExports.as_view(), name="api_dataset_exports"),
+    path("exports/<int:pk>", views.ExportDetail.as_view(), name="api_export"),
+]
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("docs/", pages.docs_page, name="api_docs"),
+    path("token/", pages.token_page, name="api_token"),
+    path("v1/", include(v1)),
+]

@@ -39,6 +39,9 @@ class DatasetShare(models.Model):
             models.UniqueConstraint(fields=["dataset", "lab"], name="one_share_per_dataset_lab")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.dataset} → {self.lab} ({self.level})"
+
 
 class ExportStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
@@ -71,3 +74,6 @@ class DatasetExport(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_format_display()} export of {self.dataset} ({self.status})"

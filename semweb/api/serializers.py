@@ -1,0 +1,203 @@
+"""Serializers: shapes only. Every write goes through a service; every read through a selector
+or `semweb.labs.permissions.visible`."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from semweb.analyses.models import AnalysisRun, Particle
+from semweb.catalogue.models import Micrograph, Project, Sample
+from semweb.datasets.models import Dataset, DatasetExport
+from semweb.labs.models import Lab
+
+
+class LabSerializer(serializers.ModelSerializer):
+    role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Lab
+        fields = ["id", "name", "slug", "description", "role"]
+
+    def get_role(self, lab: Lab) -> str | None:
+        roles = self.context.get("roles") or {}
+        return roles.get(lab.pk)
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    lab = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Project
+        fields = ["id", "lab", "name", "description", "created_at", "updated_at"]
+
+
+class ProjectCreateSerializer(serializers.Serializer):
+    lab = serializers.SlugField()
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class SampleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Sample
+        fields = ["id", "project", "name", "material", "synthesis_notes", "tags", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class SampleCreateSerializer(serializers.Serializer):
+    project = serializers.IntegerField()
+    name = serializers.CharField(max_length=200)
+    material = serializers.CharField(required=False, allow_blank=True, default="")
+    synthesis_notes = serializers.CharField(required=False, allow_blank=True, default="")
+    tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
+
+
+class MicrographSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Micrograph
+        fields = [
+            "id",
+            "sample",
+            "original_filename",
+            "sha256",
+            "file_size",
+            "format",
+            "width",
+            "height",
+            "bit_depth",
+            "pixel_size_nm",
+            "pixel_size_source",
+            "calibration",
+            "uploaded_at",
+        ]
+
+
+class MicrographUploadSerializer(serializers.Serializer):
+    sample = serializers.IntegerField()
+    file = serializers.FileField()
+    sidecar = serializers.FileField(required=False)
+
+
+class AnalyzeSerializer(serializers.Serializer):
+    method = serializers.ChoiceField(choices=["auto", "model", "classical"], default="auto")
+    parameters = serializers.DictField(required=False, default=dict)
+
+
+class RunSerializer(serializers.ModelSerializer):
+    micrograph = serializers.PrimaryKeyRelatedField(read_only=True)
+    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = AnalysisRun
+        fields = [
+            "id",
+            "micrograph",
+            "created_by",
+            "created_at",
+            "method",
+            "parameters",
+            "engine_version",
+            "model_version",
+            "path_taken",
+            "status",
+            "stage",
+            "progress",
+            "error",
+            "started_at",
+            "finished_at",
+            "pixel_size_nm",
+            "calibration",
+            "summary",
+            "particle_count",
+            "warnings",
+            "review_state",
+            "approved_by",
+            "approved_at",
+            "revision",
+        ]
+
+
+class ParticleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Particle
+        fields = [
+            "id",
+            "index",
+            "polygon",
+            "bbox_x0",
+            "bbox_y0",
+            "bbox_x1",
+            "bbox_y1",
+            "measurements",
+            "ecd_nm",
+            "area_px",
+            "shape_class",
+            "score",
+            "touches_border",
+            "accepted",
+        ]
+
+
+class AcceptanceSerializer(serializers.Serializer):
+    indices = serializers.ListField(child=serializers.IntegerField(min_value=0), max_length=100_000)
+    accepted = serializers.BooleanField()
+
+
+class ReviewActionSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["submit", "approve", "request_changes", "comment"])
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    revision = serializers.IntegerField(
+        required=False,
+        help_text="The run revision the reviewer saw; an approval is refused if it changed.",
+    )
+
+
+class DatasetSerializer(serializers.ModelSerializer):
+    lab = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    run_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Dataset
+        fields = ["id", "lab", "name", "description", "created_at", "run_count"]
+
+
+class DatasetCreateSerializer(serializers.Serializer):
+    lab = serializers.SlugField()
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    runs = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+
+
+class DatasetRunsSerializer(serializers.Serializer):
+    add = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+    remove = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+
+
+class ExportSerializer(serializers.ModelSerializer):
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DatasetExport
+        fields = [
+            "id",
+            "dataset",
+            "format",
+            "status",
+            "progress",
+            "error",
+            "created_at",
+            "finished_at",
+            "download_url",
+        ]
+
+    def get_download_url(self, export: DatasetExport) -> str | None:
+        from django.urls import reverse
+
+        if export.status != "succeeded" or not export.file:
+            return None
+        return reverse("datasets:export_download", args=[export.pk])
+
+
+class ExportCreateSerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=["coco", "yolo"])

@@ -1,0 +1,429 @@
+"""REST API v1. Thin views: the permission helper decides access, services do the writes.
+
+Invisible objects answer 404 and visible-but-forbidden ones 403, exactly as the pages do.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Count
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from semweb.analyses.models import AnalysisRun
+from semweb.api import serializers as s
+from semweb.catalogue.models import Micrograph, Project, Sample
+from semweb.datasets.models import Dataset, DatasetExport
+from semweb.labs.models import Lab
+from semweb.labs.permissions import (
+    Access,
+    _lab_roles,
+    get_for_user,
+    lab_role_access,
+    visible,
+    visible_datasets,
+)
+from semweb.labs.selectors import labs_for_user
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationError({name: "must be an integer"}) from None
+
+
+def _as_drf(exc: DjangoValidationError) -> ValidationError:
+    detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+    return ValidationError(detail)
+
+
+def _lab_for_write(user, slug: str) -> Lab:
+    """A lab the user is a member of (any role), for creating things in it."""
+    lab = Lab.objects.filter(slug=slug).first()
+    if lab is None or lab_role_access(user, lab.pk) < Access.MEMBER:
+        raise ValidationError({"lab": "No lab with that identifier among your labs."})
+    return lab
+
+
+# --- labs --------------------------------------------------------------------------------------
+
+
+class LabList(generics.ListAPIView):
+    """The labs you belong to, with your role in each."""
+
+    serializer_class = s.LabSerializer
+
+    def get_queryset(self):
+        return labs_for_user(self.request.user).order_by("name", "id")
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "roles": _lab_roles(self.request.user)}
+
+
+class LabDetail(generics.RetrieveAPIView):
+    serializer_class = s.LabSerializer
+
+    def get_object(self):
+        lab, _ = get_for_user(self.request.user, Lab, self.kwargs["pk"])
+        return lab
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "roles": _lab_roles(self.request.user)}
+
+
+# --- projects and samples -----------------------------------------------------------------------
+
+
+class ProjectList(generics.ListCreateAPIView):
+    """Projects you can see (your labs' and those shared with them). Filter: `?lab=<slug>`."""
+
+    serializer_class = s.ProjectSerializer
+
+    def get_queryset(self):
+        qs = visible(self.request.user, Project.objects.select_related("lab"))
+        if lab := self.request.query_params.get("lab"):
+            qs = qs.filter(lab__slug=lab)
+        return qs.order_by("-created_at", "-id")
+
+    @extend_schema(request=s.ProjectCreateSerializer, responses=s.ProjectSerializer)
+    def post(self, request: Request) -> Response:
+        from semweb.catalogue.services import project_create
+
+        data = s.ProjectCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        lab = _lab_for_write(request.user, data.validated_data["lab"])
+        project = project_create(
+            lab=lab,
+            user=request.user,
+            name=data.validated_data["name"],
+            description=data.validated_data["description"],
+        )
+        return Response(s.ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectDetail(generics.RetrieveAPIView):
+    serializer_class = s.ProjectSerializer
+
+    def get_object(self):
+        return get_for_user(self.request.user, Project, self.kwargs["pk"])[0]
+
+
+class SampleList(generics.ListCreateAPIView):
+    """Samples you can see. Filter: `?project=<id>`."""
+
+    serializer_class = s.SampleSerializer
+
+    def get_queryset(self):
+        qs = visible(self.request.user, Sample.objects.all(), "project__")
+        if (project := _int_param(self.request, "project")) is not None:
+            qs = qs.filter(project_id=project)
+        return qs.order_by("project_id", "name", "id")
+
+    @extend_schema(request=s.SampleCreateSerializer, responses=s.SampleSerializer)
+    def post(self, request: Request) -> Response:
+        from semweb.catalogue.services import sample_create
+
+        data = s.SampleCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        project, _ = get_for_user(request.user, Project, values.pop("project"), need=Access.MEMBER)
+        sample = sample_create(project=project, user=request.user, **values)
+        return Response(s.SampleSerializer(sample).data, status=status.HTTP_201_CREATED)
+
+
+class SampleDetail(generics.RetrieveAPIView):
+    serializer_class = s.SampleSerializer
+
+    def get_object(self):
+        return get_for_user(self.request.user, Sample, self.kwargs["pk"])[0]
+
+
+# --- micrographs --------------------------------------------------------------------------------
+
+
+class MicrographList(generics.ListCreateAPIView):
+    """Micrographs you can see. Filter: `?sample=<id>`. POST (multipart): `sample`, `file`,
+    optional `sidecar` (instrument metadata text)."""
+
+    serializer_class = s.MicrographSerializer
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def get_queryset(self):
+        qs = visible(self.request.user, Micrograph.objects.all(), "sample__project__")
+        if (sample := _int_param(self.request, "sample")) is not None:
+            qs = qs.filter(sample_id=sample)
+        return qs.order_by("-uploaded_at", "-id")
+
+    @extend_schema(request=s.MicrographUploadSerializer, responses=s.MicrographSerializer)
+    def post(self, request: Request) -> Response:
+        from semweb.catalogue.services import (
+            DuplicateMicrograph,
+            UploadRejected,
+            max_upload_bytes,
+            micrograph_create,
+        )
+
+        data = s.MicrographUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        sample, _ = get_for_user(
+            request.user, Sample, data.validated_data["sample"], need=Access.MEMBER
+        )
+        upload = data.validated_data["file"]
+        if upload.size > max_upload_bytes():
+            raise ValidationError({"file": [f"{upload.size} bytes is over the upload limit"]})
+        sidecar = data.validated_data.get("sidecar")
+        try:
+            micrograph = micrograph_create(
+                sample=sample,
+                user=request.user,
+                data=upload.read(),
+                filename=upload.name or "upload",
+                sidecar_data=sidecar.read() if sidecar is not None else None,
+                sidecar_filename=sidecar.name if sidecar is not None else "",
+            )
+        except UploadRejected as exc:
+            raise ValidationError({"file": [str(exc)]}) from None
+        except DuplicateMicrograph as exc:
+            return Response(
+                {"detail": str(exc), "micrograph": exc.existing.pk},
+                status=status.HTTP_409_CONFLICT,
+            )
+        return Response(s.MicrographSerializer(micrograph).data, status=status.HTTP_201_CREATED)
+
+
+class MicrographDetail(generics.RetrieveAPIView):
+    serializer_class = s.MicrographSerializer
+
+    def get_object(self):
+        return get_for_user(self.request.user, Micrograph, self.kwargs["pk"])[0]
+
+
+class MicrographAnalyze(APIView):
+    """Start an analysis run of the micrograph (members and annotate-shared labs)."""
+
+    @extend_schema(request=s.AnalyzeSerializer, responses={202: s.RunSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        from semweb.analyses.services import run_create
+
+        micrograph, _ = get_for_user(request.user, Micrograph, pk, need=Access.ANNOTATE)
+        data = s.AnalyzeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            run = run_create(
+                micrograph=micrograph,
+                user=request.user,
+                method=data.validated_data["method"],
+                parameters=data.validated_data["parameters"],
+            )
+        except DjangoValidationError as exc:
+            raise _as_drf(exc) from None
+        return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+# --- runs, particles, review -------------------------------------------------------------------
+
+
+class RunList(generics.ListAPIView):
+    """Runs you can see. Filters: `?micrograph=<id>`, `?status=`, `?review_state=`."""
+
+    serializer_class = s.RunSerializer
+
+    def get_queryset(self):
+        qs = visible(
+            self.request.user,
+            AnalysisRun.objects.select_related("created_by", "approved_by"),
+            "micrograph__sample__project__",
+        )
+        if (micrograph := _int_param(self.request, "micrograph")) is not None:
+            qs = qs.filter(micrograph_id=micrograph)
+        for field in ("status", "review_state"):
+            if value := self.request.query_params.get(field):
+                qs = qs.filter(**{field: value})
+        return qs.order_by("-created_at", "-id")
+
+
+class RunDetail(generics.RetrieveAPIView):
+    """Status, progress, calibration and summary of one run (poll this while it runs)."""
+
+    serializer_class = s.RunSerializer
+
+    def get_object(self):
+        return get_for_user(self.request.user, AnalysisRun, self.kwargs["pk"])[0]
+
+
+class RunParticles(generics.ListAPIView):
+    """The run's particles, paginated by label index. Filter: `?accepted=true|false`.
+    PATCH `{"indices": [...], "accepted": false}` rejects (or restores) particles."""
+
+    serializer_class = s.ParticleSerializer
+
+    def get_queryset(self):
+        run, _ = get_for_user(self.request.user, AnalysisRun, self.kwargs["pk"])
+        qs = run.particles.all()
+        accepted = self.request.query_params.get("accepted")
+        if accepted in ("true", "false"):
+            qs = qs.filter(accepted=accepted == "true")
+        return qs.order_by("index")
+
+    @extend_schema(request=s.AcceptanceSerializer, responses={200: s.RunSerializer})
+    def patch(self, request: Request, pk: int) -> Response:
+        from semweb.analyses.services import particles_set_accepted
+
+        run, _ = get_for_user(request.user, AnalysisRun, pk, need=Access.ANNOTATE)
+        data = s.AcceptanceSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            changed = particles_set_accepted(
+                run=run,
+                user=request.user,
+                indices=data.validated_data["indices"],
+                accepted=data.validated_data["accepted"],
+            )
+        except DjangoValidationError as exc:
+            return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
+        run.refresh_from_db()
+        return Response({"changed": changed, "run": s.RunSerializer(run).data})
+
+
+REVIEW_NEEDS = {
+    "comment": Access.ANNOTATE,
+    "submit": Access.ANNOTATE,
+    "approve": Access.SUPERVISOR,
+    "request_changes": Access.SUPERVISOR,
+}
+
+
+class RunReview(APIView):
+    """Submit for review, approve, request changes (with a comment), or just comment.
+
+    Approval accepts the `revision` the reviewer saw and is refused (409) if the run changed
+    since, so an approval racing an edit never approves unseen changes."""
+
+    @extend_schema(request=s.ReviewActionSerializer, responses={200: s.RunSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        from semweb.review import services as review
+
+        data = s.ReviewActionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        action = data.validated_data["action"]
+        run, _ = get_for_user(request.user, AnalysisRun, pk, need=REVIEW_NEEDS[action])
+        comment = data.validated_data["comment"]
+        kwargs = {"run": run, "user": request.user}
+        try:
+            if action == "comment":
+                review.comment_add(**kwargs, body=comment)
+            elif action == "submit":
+                review.run_submit(**kwargs, comment=comment)
+            elif action == "approve":
+                review.run_approve(
+                    **kwargs, comment=comment, revision=data.validated_data.get("revision")
+                )
+            else:
+                review.run_request_changes(**kwargs, comment=comment)
+        except DjangoValidationError as exc:
+            return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
+        run.refresh_from_db()
+        return Response(s.RunSerializer(run).data)
+
+
+# --- datasets and exports ---------------------------------------------------------------------
+
+
+class DatasetList(generics.ListCreateAPIView):
+    """Datasets you can see (your labs' and those shared with them)."""
+
+    serializer_class = s.DatasetSerializer
+
+    def get_queryset(self):
+        return (
+            visible_datasets(self.request.user, Dataset.objects.select_related("lab"))
+            .annotate(run_count=Count("runs"))
+            .order_by("-created_at", "-id")
+        )
+
+    @extend_schema(request=s.DatasetCreateSerializer, responses=s.DatasetSerializer)
+    def post(self, request: Request) -> Response:
+        from semweb.datasets.services import dataset_create
+
+        data = s.DatasetCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        lab = _lab_for_write(request.user, data.validated_data["lab"])
+        try:
+            dataset = dataset_create(
+                lab=lab,
+                user=request.user,
+                name=data.validated_data["name"],
+                description=data.validated_data["description"],
+                run_ids=data.validated_data["runs"],
+            )
+        except DjangoValidationError as exc:
+            raise _as_drf(exc) from None
+        dataset.run_count = dataset.runs.count()
+        return Response(s.DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
+
+
+class DatasetDetail(generics.RetrieveAPIView):
+    serializer_class = s.DatasetSerializer
+
+    def get_object(self):
+        dataset, _ = get_for_user(self.request.user, Dataset, self.kwargs["pk"])
+        dataset.run_count = dataset.runs.count()
+        return dataset
+
+
+class DatasetRuns(APIView):
+    """Curate: add or remove approved runs (members of the owning lab)."""
+
+    @extend_schema(request=s.DatasetRunsSerializer, responses=s.DatasetSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        from semweb.datasets.services import dataset_runs_update
+
+        dataset, _ = get_for_user(request.user, Dataset, pk, need=Access.MEMBER)
+        data = s.DatasetRunsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            dataset_runs_update(dataset=dataset, user=request.user, **data.validated_data)
+        except DjangoValidationError as exc:
+            raise _as_drf(exc) from None
+        dataset.run_count = dataset.runs.count()
+        return Response(s.DatasetSerializer(dataset).data)
+
+
+class DatasetExports(generics.ListCreateAPIView):
+    """The dataset's exports; POST `{"format": "coco"|"yolo"}` starts one in the background."""
+
+    serializer_class = s.ExportSerializer
+
+    def get_queryset(self):
+        dataset, _ = get_for_user(self.request.user, Dataset, self.kwargs["pk"])
+        return dataset.exports.order_by("-created_at", "-id")
+
+    @extend_schema(request=s.ExportCreateSerializer, responses={202: s.ExportSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        from semweb.datasets.services import export_request
+
+        dataset, _ = get_for_user(request.user, Dataset, pk, need=Access.VIEW)
+        data = s.ExportCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        export = export_request(
+            dataset=dataset, user=request.user, format=data.validated_data["format"]
+        )
+        return Response(s.ExportSerializer(export).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ExportDetail(generics.RetrieveAPIView):
+    """Poll an export's progress; `download_url` appears when it succeeded."""
+
+    serializer_class = s.ExportSerializer
+
+    def get_object(self):
+        return get_for_user(self.request.user, DatasetExport, self.kwargs["pk"])[0]

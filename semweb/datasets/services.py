@@ -1,0 +1,311 @@
+"""Writes for datasets: curation, background exports (COCO / YOLO-seg zips) and imports.
+
+Imports create micrographs through the catalogue's one upload path (`micrograph_create`) and
+runs holding the imported outlines as reviewed annotations.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import statistics
+import tempfile
+import zipfile
+from collections.abc import Iterable
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from semweb.analyses.models import AnalysisRun, Particle, ReviewState, RunStatus
+from semweb.audit.services import audit_record
+from semweb.datasets import formats
+from semweb.datasets.measure import polygon_measurements
+from semweb.datasets.models import Dataset, DatasetExport, ExportFormat, ExportStatus
+from semweb.labs.permissions import Access, access_to, lab_role_access
+
+log = logging.getLogger(__name__)
+
+
+def _require_member(user, dataset: Dataset) -> None:
+    if lab_role_access(user, dataset.lab_id) < Access.MEMBER:
+        raise PermissionDenied("Only members of the dataset's lab may curate it.")
+
+
+def _curatable_runs(dataset: Dataset, run_ids: Iterable[int]) -> list[AnalysisRun]:
+    """Approved runs of the dataset's own lab's projects; anything else is refused by id
+    without saying whether it exists."""
+    run_ids = sorted({int(i) for i in run_ids})
+    runs = list(
+        AnalysisRun.objects.filter(
+            pk__in=run_ids,
+            review_state=ReviewState.APPROVED,
+            micrograph__sample__project__lab_id=dataset.lab_id,
+        )
+    )
+    missing = sorted(set(run_ids) - {r.pk for r in runs})
+    if missing:
+        raise ValidationError(
+            {"runs": f"not approved runs of this lab's projects: {', '.join(map(str, missing))}"}
+        )
+    return runs
+
+
+def dataset_create(
+    *, lab, user, name: str, description: str = "", run_ids: Iterable[int] = ()
+) -> Dataset:
+    if lab_role_access(user, lab.pk) < Access.MEMBER:
+        raise PermissionDenied("Only members may create datasets in this lab.")
+    with transaction.atomic():
+        dataset = Dataset.objects.create(
+            lab=lab, name=name.strip(), description=description, created_by=user
+        )
+        runs = _curatable_runs(dataset, run_ids)
+        dataset.runs.add(*runs)
+        audit_record(
+            actor=user, verb="dataset.create", target=dataset, lab=lab, runs=[r.pk for r in runs]
+        )
+    return dataset
+
+
+def dataset_runs_update(
+    *, dataset: Dataset, user, add: Iterable[int] = (), remove: Iterable[int] = ()
+) -> Dataset:
+    _require_member(user, dataset)
+    with transaction.atomic():
+        added = _curatable_runs(dataset, add)
+        dataset.runs.add(*added)
+        removed = sorted({int(i) for i in remove})
+        dataset.runs.remove(*dataset.runs.filter(pk__in=removed))
+        audit_record(
+            actor=user,
+            verb="dataset.curate",
+            target=dataset,
+            lab=dataset.lab,
+            added=[r.pk for r in added],
+            removed=removed,
+        )
+    return dataset
+
+
+# --- exports -----------------------------------------------------------------------------------
+
+
+def export_request(*, dataset: Dataset, user, format: str) -> DatasetExport:
+    """Queue an export (anyone who can see the dataset may export it)."""
+    from semweb.datasets.tasks import build_export
+
+    if access_to(user, dataset) < Access.VIEW:
+        raise PermissionDenied("You may not export this dataset.")
+    if format not in ExportFormat.values:
+        raise ValidationError({"format": f"unknown export format {format!r}"})
+    with transaction.atomic():
+        export = DatasetExport.objects.create(dataset=dataset, format=format, created_by=user)
+        audit_record(
+            actor=user,
+            verb="dataset.export",
+            target=dataset,
+            lab=dataset.lab,
+            export=export.pk,
+            format=format,
+        )
+        export_id = export.pk
+        transaction.on_commit(lambda: build_export.delay(export_id))
+    return export
+
+
+def _records_of(dataset: Dataset, on_progress) -> list[formats.ImageRecord]:
+    from semweb.datasets.selectors import dataset_runs
+
+    runs = list(dataset_runs(dataset))
+    records = []
+    for i, run in enumerate(runs, start=1):
+        micrograph = run.micrograph
+        with micrograph.original.open("rb") as fh:
+            data = fh.read()
+        polygons = list(
+            run.particles.filter(accepted=True).order_by("index").values_list("polygon", flat=True)
+        )
+        records.append(
+            formats.ImageRecord(
+                filename=micrograph.original_filename,
+                data=data,
+                width=micrograph.width,
+                height=micrograph.height,
+                polygons=polygons,
+                pixel_size_nm=run.pixel_size_nm,
+                source={"run": run.pk, "micrograph": micrograph.pk},
+            )
+        )
+        on_progress(0.9 * i / max(len(runs), 1))
+    formats.unique_names(records)
+    return records
+
+
+def export_build(*, export_id: int) -> DatasetExport | None:
+    """Build the zip of a queued export (the worker's side). Claimed by a conditional UPDATE,
+    so a redelivered message never builds the same export twice."""
+    claimed = DatasetExport.objects.filter(pk=export_id, status=ExportStatus.QUEUED).update(
+        status=ExportStatus.RUNNING, progress=0.0
+    )
+    if not claimed:
+        log.info("export %s is not queued (gone, or taken by another worker)", export_id)
+        return None
+    export = DatasetExport.objects.select_related("dataset__lab").get(pk=export_id)
+
+    def on_progress(fraction: float) -> None:
+        DatasetExport.objects.filter(pk=export_id).update(progress=round(fraction, 3))
+
+    try:
+        records = _records_of(export.dataset, on_progress)
+        info = {
+            "description": export.dataset.name,
+            "lab": export.dataset.lab.slug,
+            "dataset": export.dataset.pk,
+            "exported_at": timezone.now().isoformat(timespec="seconds"),
+        }
+        with tempfile.TemporaryFile() as tmp:
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+                writer = formats.write_coco if export.format == "coco" else formats.write_yolo
+                writer(archive, records, info=info)
+            tmp.seek(0)
+            name = f"exports/dataset-{export.dataset_id}-{export.pk}-{export.format}.zip"
+            export.file.name = default_storage.save(name, File(tmp))
+    except Exception as exc:
+        log.exception("export %s failed", export_id)
+        DatasetExport.objects.filter(pk=export_id).update(
+            status=ExportStatus.FAILED, error=str(exc)[:4000], finished_at=timezone.now()
+        )
+        return None
+    export.status = ExportStatus.SUCCEEDED
+    export.progress = 1.0
+    export.finished_at = timezone.now()
+    export.save(update_fields=["file", "status", "progress", "finished_at"])
+    return export
+
+
+# --- imports -----------------------------------------------------------------------------------
+
+
+def _summary(ecds: list[float]) -> dict:
+    """Count and the usual diameter statistics of the imported outlines (nm)."""
+    if not ecds:
+        return {"count": 0}
+    ordered = sorted(ecds)
+
+    def quantile(q: float) -> float:
+        return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+    return {
+        "count": len(ordered),
+        "mean_nm": statistics.fmean(ordered),
+        "sd_nm": statistics.stdev(ordered) if len(ordered) > 1 else 0.0,
+        "d10_nm": quantile(0.1),
+        "d50_nm": quantile(0.5),
+        "d90_nm": quantile(0.9),
+    }
+
+
+def _particles(run: AnalysisRun, polygons, width: int, height: int, pixel_size_nm):
+    rows = []
+    for index, polygon in enumerate(polygons, start=1):
+        xs = [p[0] for p in polygon]
+        ys = [p[1] for p in polygon]
+        measurements = polygon_measurements(polygon, pixel_size_nm)
+        x0, y0 = int(math.floor(min(xs))), int(math.floor(min(ys)))
+        x1, y1 = int(math.ceil(max(xs))), int(math.ceil(max(ys)))
+        rows.append(
+            Particle(
+                run=run,
+                index=index,
+                polygon=[[round(x, 2), round(y, 2)] for x, y in polygon],
+                bbox_x0=x0,
+                bbox_y0=y0,
+                bbox_x1=x1,
+                bbox_y1=y1,
+                measurements=measurements,
+                ecd_nm=measurements.get("ecd_nm"),
+                area_px=measurements["area_px2"],
+                touches_border=x0 <= 0 or y0 <= 0 or x1 >= width - 1 or y1 >= height - 1,
+            )
+        )
+    return rows
+
+
+def dataset_import(*, sample, user, fileobj, source_name: str = "") -> list[AnalysisRun]:
+    """Import a COCO or YOLO-seg zip into `sample`: one micrograph (reused when the same bytes
+    are already there) and one run with the imported outlines per image.
+
+    Runs are approved by the importer when they may approve (supervisor or admin), else
+    submitted for review. Unsafe or malformed archives raise `ValidationError` before anything
+    is stored.
+    """
+    from semweb.catalogue.services import DuplicateMicrograph, UploadRejected, micrograph_create
+
+    access = access_to(user, sample)
+    if access < Access.MEMBER:
+        raise PermissionDenied("Only members of the project's lab may import into it.")
+    try:
+        archive, members = formats.open_archive(fileobj)
+        kind = formats.detect_format(members)
+        reader = formats.read_coco if kind == "coco" else formats.read_yolo
+        records = list(reader(archive, members))
+    except formats.ArchiveRejected as exc:
+        raise ValidationError(str(exc)) from None
+    approve = access >= Access.SUPERVISOR
+    runs = []
+    for record in records:
+        try:
+            micrograph = micrograph_create(
+                sample=sample, user=user, data=record.data, filename=record.filename
+            )
+        except DuplicateMicrograph as exc:
+            micrograph = exc.existing
+        except UploadRejected as exc:
+            raise ValidationError(str(exc)) from None
+        polygons = record.polygons
+        if record.normalised:
+            polygons = [
+                [[x * micrograph.width, y * micrograph.height] for x, y in p] for p in polygons
+            ]
+        pixel_size_nm = record.pixel_size_nm or micrograph.pixel_size_nm
+        now = timezone.now()
+        with transaction.atomic():
+            run = AnalysisRun.objects.create(
+                micrograph=micrograph,
+                created_by=user,
+                path_taken="imported",
+                parameters={"imported_from": kind, "archive": source_name[:200]},
+                status=RunStatus.SUCCEEDED,
+                progress=1.0,
+                started_at=now,
+                finished_at=now,
+                pixel_size_nm=pixel_size_nm,
+                calibration={
+                    "pixel_size_nm": pixel_size_nm,
+                    "source": "import" if record.pixel_size_nm else micrograph.pixel_size_source,
+                },
+                review_state=ReviewState.APPROVED if approve else ReviewState.IN_REVIEW,
+                approved_by=user if approve else None,
+                approved_at=now if approve else None,
+            )
+            particles = _particles(
+                run, polygons, micrograph.width, micrograph.height, pixel_size_nm
+            )
+            Particle.objects.bulk_create(particles, batch_size=1000)
+            run.particle_count = len(particles)
+            run.summary = _summary([p.ecd_nm for p in particles if p.ecd_nm is not None])
+            run.save(update_fields=["particle_count", "summary"])
+            audit_record(
+                actor=user,
+                verb="run.import",
+                target=run,
+                lab=sample.project.lab,
+                format=kind,
+                particles=len(particles),
+                review_state=run.review_state,
+            )
+        runs.append(run)
+    return runs

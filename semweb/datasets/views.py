@@ -1,0 +1,264 @@
+"""Dataset pages (curate, export, import) and the per-run/sample/project export files.
+
+Every response, files included, passes `get_for_user`: nothing is served from a public URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from semweb.analyses.models import AnalysisRun
+from semweb.catalogue.models import Micrograph, Project, Sample
+from semweb.datasets import exports, selectors, services
+from semweb.datasets.models import Dataset, DatasetExport, ExportFormat, ExportStatus
+from semweb.labs.models import Lab
+from semweb.labs.permissions import Access, get_for_user, lab_role_access, visible_datasets
+from semweb.labs.selectors import labs_for_user
+
+SCOPES = {"run": AnalysisRun, "sample": Sample, "project": Project}
+
+
+def _report_errors(request: HttpRequest, exc: ValidationError) -> None:
+    messages.error(request, " ".join(exc.messages))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dataset_list(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        lab = Lab.objects.filter(slug=request.POST.get("lab", "")).first()
+        if lab is None or lab_role_access(request.user, lab.pk) < Access.MEMBER:
+            raise PermissionDenied("You may not create datasets in that lab.")
+        try:
+            dataset = services.dataset_create(
+                lab=lab,
+                user=request.user,
+                name=request.POST.get("name", "") or "Dataset",
+                description=request.POST.get("description", ""),
+            )
+        except ValidationError as exc:
+            _report_errors(request, exc)
+            return redirect("datasets:list")
+        return redirect("datasets:detail", pk=dataset.pk)
+    datasets = (
+        visible_datasets(request.user, Dataset.objects.select_related("lab"))
+        .annotate(run_count=Count("runs"))
+        .order_by("-created_at", "-id")
+    )
+    return render(
+        request,
+        "datasets/list.html",
+        {"datasets": datasets, "labs": labs_for_user(request.user).order_by("name")},
+    )
+
+
+@login_required
+def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    dataset, access = get_for_user(request.user, Dataset, pk)
+    context = {
+        "dataset": dataset,
+        "runs": selectors.dataset_runs(dataset),
+        "exports": dataset.exports.order_by("-created_at")[:20],
+        "can_curate": access >= Access.MEMBER,
+        "can_share": access >= Access.ADMIN,
+        "formats": ExportFormat.choices,
+    }
+    return render(request, "datasets/detail.html", context)
+
+
+@login_required
+@require_POST
+def dataset_runs(request: HttpRequest, pk: int) -> HttpResponse:
+    dataset, _ = get_for_user(request.user, Dataset, pk, need=Access.MEMBER)
+
+    def ids(name: str) -> list[int]:
+        raw = request.POST.get(name, "").replace(",", " ").split()
+        return [int(v) for v in raw if v.isdigit()]
+
+    try:
+        services.dataset_runs_update(
+            dataset=dataset, user=request.user, add=ids("add"), remove=ids("remove")
+        )
+    except ValidationError as exc:
+        _report_errors(request, exc)
+    return redirect("datasets:detail", pk=dataset.pk)
+
+
+@login_required
+@require_POST
+def dataset_export(request: HttpRequest, pk: int) -> HttpResponse:
+    dataset, _ = get_for_user(request.user, Dataset, pk)
+    try:
+        services.export_request(
+            dataset=dataset, user=request.user, format=request.POST.get("format", "")
+        )
+        messages.success(request, "Export started; it appears below when ready.")
+    except ValidationError as exc:
+        _report_errors(request, exc)
+    return redirect("datasets:detail", pk=dataset.pk)
+
+
+@login_required
+def export_download(request: HttpRequest, pk: int) -> FileResponse:
+    export, _ = get_for_user(request.user, DatasetExport, pk)
+    if export.status != ExportStatus.SUCCEEDED or not export.file:
+        raise Http404("Not ready")
+    filename = f"dataset-{export.dataset_id}-{export.format}.zip"
+    return FileResponse(export.file.open("rb"), as_attachment=True, filename=filename)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dataset_import(request: HttpRequest) -> HttpResponse:
+    """Upload a COCO or YOLO-seg zip into one of your samples."""
+    if request.method == "POST":
+        upload = request.FILES.get("archive")
+        try:
+            sample_id = int(request.POST.get("sample", ""))
+        except ValueError:
+            raise Http404("Not found") from None
+        sample, _ = get_for_user(request.user, Sample, sample_id, need=Access.MEMBER)
+        if upload is None:
+            messages.error(request, "Choose a zip file.")
+            return redirect("datasets:import")
+        try:
+            runs = services.dataset_import(
+                sample=sample, user=request.user, fileobj=upload, source_name=upload.name or ""
+            )
+        except ValidationError as exc:
+            _report_errors(request, exc)
+            return redirect("datasets:import")
+        messages.success(request, f"Imported {len(runs)} micrographs with their annotations.")
+        return redirect("datasets:import")
+    return render(request, "datasets/import.html")
+
+
+# --- per-run / sample / project exports ----------------------------------------------------
+
+
+def _scope_runs(user, scope: str, pk: int):
+    obj, _ = get_for_user(user, SCOPES[scope], pk)
+    if scope == "run":
+        return obj, AnalysisRun.objects.filter(pk=obj.pk).select_related(
+            "micrograph__sample__project", "approved_by"
+        )
+    micrographs = Micrograph.objects.filter(
+        **({"sample": obj} if scope == "sample" else {"sample__project": obj})
+    )
+    return obj, selectors.export_runs(micrographs=micrographs)
+
+
+def _filename(scope: str, pk: int, suffix: str) -> str:
+    return f"semweb-{scope}-{pk}-{suffix}"
+
+
+@login_required
+def particles_file(request: HttpRequest, scope: str, pk: int, fmt: str) -> HttpResponse:
+    _, runs = _scope_runs(request.user, scope, pk)
+    particles = list(selectors.accepted_particles(runs))
+    header, rows = exports.particle_table(particles)
+    if fmt == "csv":
+        body, content_type = exports.to_csv(header, rows), "text/csv; charset=utf-8"
+    else:
+        summary = exports.summarize_ecd([p.ecd_nm for p in particles if p.ecd_nm is not None])
+        body = exports.to_xlsx(header, rows, summary=summary)
+        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    response = HttpResponse(body, content_type=content_type)
+    name = _filename(scope, pk, f"particles.{fmt}")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+def _summary_document(scope: str, obj, runs) -> dict:
+    runs = list(runs)
+    particles = list(selectors.accepted_particles(runs).only("ecd_nm", "run_id"))
+    return {
+        "scope": scope,
+        "id": obj.pk,
+        "name": str(obj),
+        "runs": [
+            {
+                "id": r.pk,
+                "micrograph": r.micrograph_id,
+                "review_state": r.review_state,
+                "approved_by": r.approved_by.username if r.approved_by else None,
+                "approved_at": r.approved_at.isoformat() if r.approved_at else None,
+                "pixel_size_nm": r.pixel_size_nm,
+                "calibration_source": (r.calibration or {}).get("source"),
+                "engine_version": r.engine_version,
+                "model_version": r.model_version,
+                "summary": r.summary,
+            }
+            for r in runs
+        ],
+        "accepted_particles": len(particles),
+        "ecd_nm": exports.summarize_ecd([p.ecd_nm for p in particles if p.ecd_nm is not None]),
+    }
+
+
+@login_required
+def summary_json(request: HttpRequest, scope: str, pk: int) -> HttpResponse:
+    obj, runs = _scope_runs(request.user, scope, pk)
+    response = HttpResponse(
+        json.dumps(_summary_document(scope, obj, runs), indent=2, default=str),
+        content_type="application/json",
+    )
+    name = _filename(scope, pk, "summary.json")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+def _preview_data_uri(micrograph: Micrograph) -> str | None:
+    if not micrograph.preview:
+        return None
+    try:
+        with micrograph.preview.open("rb") as fh:
+            return "data:image/png;base64," + base64.b64encode(fh.read()).decode()
+    except OSError:
+        return None
+
+
+@login_required
+def report(request: HttpRequest, scope: str, pk: int) -> HttpResponse:
+    """Printable report: each micrograph with outlines, histograms, summary table,
+    calibration source, engine/model version, reviewer and approval date."""
+    obj, runs = _scope_runs(request.user, scope, pk)
+    runs = list(runs)
+    document = _summary_document(scope, obj, runs)
+    figures = []
+    for run in runs[:50]:  # a printable report, not an archive: the first 50 micrographs
+        particles = list(run.particles.filter(accepted=True).only("polygon", "ecd_nm"))
+        figures.append(
+            {
+                "run": run,
+                "micrograph": run.micrograph,
+                "image": _preview_data_uri(run.micrograph),
+                "outlines": [" ".join(f"{x:.1f},{y:.1f}" for x, y in p.polygon) for p in particles],
+            }
+        )
+    ecds = [
+        p.ecd_nm for p in selectors.accepted_particles(runs).only("ecd_nm") if p.ecd_nm is not None
+    ]
+    context = {
+        "scope": scope,
+        "obj": obj,
+        "doc": document,
+        "figures": figures,
+        "more": max(0, len(runs) - 50),
+        "histogram": exports.histogram(ecds),
+        "summary_rows": [
+            (exports.header_for(k), v)
+            for k, v in document["ecd_nm"].items()
+            if isinstance(v, int | float)
+        ],
+    }
+    return render(request, "datasets/report.html", context)
