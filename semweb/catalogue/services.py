@@ -224,9 +224,7 @@ def micrograph_create(
     sidecar_name = ""
     if sidecar_data is not None:
         sidecar_name = uploads.clean_filename(sidecar_filename or "sidecar.txt")
-        if len(sidecar_data) > uploads.MAX_SIDECAR_BYTES or not uploads.looks_like_text(
-            sidecar_data
-        ):
+        if not uploads.is_valid_sidecar(sidecar_data):
             raise UploadRejected(f"{sidecar_name}: not an instrument sidecar text file")
         sidecar_text = uploads.decode_sidecar(sidecar_data)
 
@@ -365,8 +363,19 @@ def micrographs_upload(*, sample: Sample, user, items: list[UploadItem]) -> list
     for item in images:
         shown = uploads.clean_filename(item.name)
         side = sidecars.get(uploads.stem_of(shown))
+        if side is not None:
+            used.add(uploads.stem_of(shown))
+        side_data = side.read() if side is not None else None
+        if side is not None and not uploads.is_valid_sidecar(side_data):
+            # A bad sidecar must not cost the user the image: store it without one.
+            side_name = uploads.clean_filename(side.name)
+            outcomes.append(
+                UploadOutcome(
+                    side_name, "rejected", f"{side_name}: not an instrument sidecar text file"
+                )
+            )
+            side = side_data = None
         try:
-            side_data = side.read() if side is not None else None
             micrograph = micrograph_create(
                 sample=sample,
                 user=user,
@@ -381,9 +390,6 @@ def micrographs_upload(*, sample: Sample, user, items: list[UploadItem]) -> list
         except DuplicateMicrograph as exc:
             outcomes.append(UploadOutcome(shown, "duplicate", f"{shown}: {exc}", exc.existing))
             continue
-        finally:
-            if side is not None:
-                used.add(uploads.stem_of(shown))
         with_sidecar = f", with sidecar {micrograph.sidecar_filename}" if side is not None else ""
         outcomes.append(
             UploadOutcome(

@@ -59,8 +59,9 @@ def decode_sidecar(data: bytes) -> str:
         return data.decode("latin-1")
 
 
-def looks_like_text(data: bytes) -> bool:
-    if not data:
+def is_valid_sidecar(data: bytes) -> bool:
+    """Text (no NUL outside UTF-16) and small: vendor sidecars are a few kilobytes."""
+    if not data or len(data) > MAX_SIDECAR_BYTES:
         return False
     sample = data[:4096]
     if sample.startswith((b"\xff\xfe", b"\xfe\xff")):

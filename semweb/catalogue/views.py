@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -183,9 +184,16 @@ def sample_upload(request: HttpRequest, pk: int) -> HttpResponse:
 @csrf_protect
 def _sample_upload(request: HttpRequest, pk: int, limiter: SizeLimitUploadHandler) -> HttpResponse:
     sample, _ = get_for_user(request.user, Sample, pk, need=Access.MEMBER)
+    try:
+        received = request.FILES.getlist("files")
+    except MultiPartParserError as exc:  # e.g. a part header over Django's 1 kB limit
+        message = f"The upload could not be read ({exc}); send fewer or shorter-named files."
+        if _wants_json(request):
+            return JsonResponse({"error": message, "results": []}, status=400)
+        messages.error(request, message)
+        return redirect("catalogue:sample_detail", pk=sample.pk)
     items = [
-        services.UploadItem(name=f.name or "upload", size=f.size, read=f.read)
-        for f in request.FILES.getlist("files")
+        services.UploadItem(name=f.name or "upload", size=f.size, read=f.read) for f in received
     ]
     items += [services.UploadItem(name=n, size=0, refused=why) for n, why in limiter.refused]
     if not items:

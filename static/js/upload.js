@@ -95,7 +95,9 @@
         finish(ui, "error", main.name + ": the server answered " + xhr.status);
         return done(false);
       }
-      var first = body.results[0] || { status: "error", message: body.error || "no result" };
+      // The image's own result decides the row (a refused sidecar is reported in the text).
+      var first = body.results.filter(function (r) { return !SIDECAR.test(r.name); })[0] ||
+        body.results[0] || { status: "error", message: body.error || "no result" };
       var text = body.results.map(function (r) { return r.message; }).join(" ");
       finish(ui, first.status, text);
       done(first.status === "created");
