@@ -289,3 +289,20 @@ def load_default_model() -> ParticleModel | None:
             except Exception:  # noqa: BLE001  (a broken model must not break classical runs)
                 continue
     return None
+
+
+def export_onnx(weights: Path, imgsz: int = 512, out: Path | None = None) -> Path:
+    """Export ``.pt`` weights to ONNX (fixed input ``imgsz``) for the onnxruntime CPU path.
+
+    onnx, onnxslim and onnxruntime must already be installed (else ultralytics tries pip).
+    """
+    yolo = _ultralytics()
+    produced = Path(
+        yolo.YOLO(str(weights), task="segment").export(
+            format="onnx", imgsz=imgsz, simplify=True, dynamic=False, opset=17, device="cpu"
+        )
+    )
+    if out is not None and produced != Path(out):
+        shutil.move(produced, out)
+        return Path(out)
+    return produced
