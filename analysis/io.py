@@ -58,7 +58,8 @@ class LoadedImage:
     bit_depth : int
         Bits per sample of ``raw`` (8, 16 or 32).
     format : str
-        ``"TIFF"``, ``"PNG"``, ``"JPEG"`` or ``"BMP"``.
+        ``"TIFF"``, ``"PNG"``, ``"JPEG"`` or ``"BMP"`` (``"ARRAY"`` from
+        :func:`image_from_array`).
     metadata : dict
         JSON-able: ``tags`` (TIFF tags by name), ``vendor`` (parsed vendor blocks such as
         ``FEI_HELIOS`` or ``CZ_SEM``), ``text`` (raw text blocks: ImageDescription, JEOL
@@ -115,6 +116,36 @@ def read_image_bytes(
     if fmt == "TIFF":
         return _read_tiff(data, name, max_pixels)
     return _read_pillow(data, name, fmt, max_pixels)
+
+
+def image_from_array(
+    array: np.ndarray, *, metadata: dict[str, Any] | None = None, name: str | None = None
+) -> LoadedImage:
+    """Wrap an in-memory array (grey or RGB) as a :class:`LoadedImage` (tests, pipelines).
+
+    Integer arrays are normalised by their dtype range, float arrays are taken as already in
+    [0, 1] (clipped) so a synthetic image keeps its exact values.
+    """
+    raw = np.asarray(array)
+    if raw.ndim not in (2, 3):
+        raise ValueError(f"expected an (H, W) or (H, W, C) array, got shape {raw.shape}")
+    if np.issubdtype(raw.dtype, np.floating):
+        grey = raw if raw.ndim == 2 else _to_grey((np.clip(raw, 0, 1) * 65535).astype(np.uint16))
+        grey = np.clip(grey, 0.0, 1.0).astype(np.float32)
+    else:
+        grey = _to_grey(raw)
+    meta = {"tags": {}, "vendor": {}, "text": {}}
+    meta.update(metadata or {})
+    return LoadedImage(
+        grey=grey,
+        raw=raw,
+        bit_depth=_bit_depth(raw),
+        format="ARRAY",
+        width=int(raw.shape[1]),
+        height=int(raw.shape[0]),
+        metadata=meta,
+        path=name,
+    )
 
 
 def detect_format(data: bytes) -> str | None:
