@@ -11,55 +11,38 @@ from django.db.models import Count, Q, QuerySet
 
 from semweb.analyses.models import AnalysisRun, Particle, ReviewState, RunStatus
 
-# ISO 13322-1 / common practice: at least 250 particles for a trustworthy number distribution.
-RULE_OF_250 = 250
-_MAX_BINS = 60
+RULE_OF_250 = 250  # analysis.stats.REPRESENTATIVE_MIN_COUNT; shown on sample pages
+_FIT_POINTS = 200
 
 
-def summarize_values(values_nm: list[float] | np.ndarray) -> dict[str, Any]:
-    """n, mean ± sd, D10/D50/D90, 95 % CI of the mean, log-normal fit and representativeness
-    of a set of equivalent circular diameters (nm). Empty input gives ``{"n": 0}``."""
-    try:  # the engine's statistics, when present, are the single source of truth
-        from analysis.stats import summarize as engine_summarize
-    except ImportError:
-        engine_summarize = None
-    x = np.asarray([v for v in values_nm if v is not None and math.isfinite(v)], dtype=float)
-    out = dict(engine_summarize(x)) if engine_summarize is not None else _summarize_numpy(x)
-    out.setdefault("n", int(x.size))
-    out["meets_250_rule"] = int(out["n"]) >= RULE_OF_250
+def summarize_values(
+    values_nm: list[float] | np.ndarray, classes: list[str] | None = None
+) -> dict[str, Any]:
+    """The engine's statistics (``analysis.stats.summarize``: count, mean, sd, d10/d50/d90,
+    ci95_mean, lognormal, histogram, class_counts, representative) of ECDs in nm, plus what
+    the pages show beside them: ``span``, ``ci95_rel`` and the log-normal curve over the
+    histogram (``fit_x``/``fit_y``, scaled to counts)."""
+    from analysis.stats import summarize
+
+    out = summarize(list(values_nm), classes, unit="nm")
+    mean, d10, d50, d90 = out["mean"], out["d10"], out["d50"], out["d90"]
+    out["span"] = (d90 - d10) / d50 if d50 else None
+    ci = out.get("ci95_mean")
+    out["ci95_rel"] = (ci[1] - ci[0]) / 2 / mean if ci and mean else None
+    out["histogram"] = {**out["histogram"], **_lognormal_curve(out)}
     return _plain(out)
 
 
-def _summarize_numpy(x: np.ndarray) -> dict[str, Any]:
-    n = int(x.size)
-    if n == 0:
-        return {"n": 0}
-    mean = float(x.mean())
-    sd = float(x.std(ddof=1)) if n > 1 else 0.0
-    half = 1.96 * sd / math.sqrt(n) if n > 1 else None
-    d10, d50, d90 = (float(v) for v in np.percentile(x, [10, 50, 90]))
-    pos = x[x > 0]
-    lognormal = None
-    if pos.size >= 2:
-        logs = np.log(pos)
-        lognormal = {"mu": float(logs.mean()), "sigma": float(logs.std(ddof=1))}
-        lognormal["median_nm"] = math.exp(lognormal["mu"])
-        lognormal["gsd"] = math.exp(lognormal["sigma"])
-    return {
-        "n": n,
-        "mean_nm": mean,
-        "sd_nm": sd,
-        "cv": sd / mean if mean else None,
-        "d10_nm": d10,
-        "d50_nm": d50,
-        "d90_nm": d90,
-        "span": (d90 - d10) / d50 if d50 else None,
-        "min_nm": float(x.min()),
-        "max_nm": float(x.max()),
-        "ci95_mean_nm": [mean - half, mean + half] if half is not None else None,
-        "ci95_rel": (half / mean) if (half is not None and mean) else None,
-        "lognormal": lognormal,
-    }
+def _lognormal_curve(summary: dict[str, Any]) -> dict[str, list[float]]:
+    hist, fit = summary["histogram"], summary.get("lognormal")
+    edges = hist.get("edges") or []
+    if not fit or len(edges) < 2 or not fit.get("sigma"):
+        return {"fit_x": [], "fit_y": []}
+    mu, sigma = fit["mu"], fit["sigma"]
+    x = np.linspace(max(edges[0], 1e-9), edges[-1], _FIT_POINTS)
+    pdf = np.exp(-((np.log(x) - mu) ** 2) / (2 * sigma**2)) / (x * sigma * math.sqrt(2 * math.pi))
+    width = (edges[-1] - edges[0]) / (len(edges) - 1)
+    return {"fit_x": x.tolist(), "fit_y": (pdf * summary["count"] * width).tolist()}
 
 
 def _plain(value: Any) -> Any:
@@ -76,34 +59,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def histogram(values_nm: list[float], *, bins: int | None = None) -> dict[str, Any]:
-    """Bin edges/counts for the ECD histogram plus the log-normal fit scaled to the counts."""
-    x = np.asarray([v for v in values_nm if v is not None and v > 0], dtype=float)
-    if x.size == 0:
-        return {"edges": [], "counts": [], "fit_x": [], "fit_y": []}
-    if bins is None:
-        bins = int(min(_MAX_BINS, max(8, math.ceil(math.sqrt(x.size)))))
-    counts, edges = np.histogram(x, bins=bins)
-    out = {"edges": edges.tolist(), "counts": counts.tolist(), "fit_x": [], "fit_y": []}
-    if x.size >= 2:
-        logs = np.log(x)
-        mu, sigma = float(logs.mean()), float(logs.std(ddof=1))
-        if sigma > 0:
-            fx = np.linspace(edges[0], edges[-1], 200)
-            fx = fx[fx > 0]
-            pdf = np.exp(-((np.log(fx) - mu) ** 2) / (2 * sigma**2)) / (
-                fx * sigma * math.sqrt(2 * math.pi)
-            )
-            out["fit_x"] = fx.tolist()
-            out["fit_y"] = (pdf * x.size * (edges[1] - edges[0])).tolist()
-    return out
-
-
 def run_statistics(run: AnalysisRun) -> dict[str, Any]:
     """Everything the statistics panel of the review page shows, from the accepted particles."""
     rows = list(run.particles.values_list("ecd_nm", "shape_class", "accepted"))
     accepted = [r for r in rows if r[2]]
-    ecd = [r[0] for r in accepted if r[0] is not None]
+    with_size = [r for r in accepted if r[0] is not None]
+    summary = summarize_values(
+        [r[0] for r in with_size], [r[1] or "unclassified" for r in with_size]
+    )
     return {
         "revision": run.revision,
         "n_total": len(rows),
@@ -111,8 +74,8 @@ def run_statistics(run: AnalysisRun) -> dict[str, Any]:
         "n_rejected": len(rows) - len(accepted),
         "calibrated": run.pixel_size_nm is not None,
         "pixel_size_nm": run.pixel_size_nm,
-        "summary": summarize_values(ecd),
-        "histogram": histogram(ecd),
+        "summary": summary,
+        "histogram": summary["histogram"],
         "classes": dict(Counter(r[1] or "unclassified" for r in accepted).most_common()),
     }
 
@@ -149,7 +112,7 @@ def particles_payload(run: AnalysisRun) -> dict[str, Any]:
     cols: dict[str, list] = {
         k: [] for k in ("index", "poly", "cx", "cy", "cls", "score", "border", "accepted", "m")
     }
-    fields = [f for f in HOVER_FIELDS]
+    fields = list(HOVER_FIELDS)
     for index, polygon, m, cls, score, border, accepted, x0, y0, x1, y1 in rows:
         cols["index"].append(index)
         flat: list[float] = []
@@ -239,9 +202,10 @@ def sample_statistics(sample) -> dict[str, Any]:
     total = len(pooled)
     for c in contributions:
         c["share"] = c["n"] / total if total else 0.0
+    summary = summarize_values(pooled)
     return {
-        "summary": summarize_values(pooled),
-        "histogram": histogram(pooled),
+        "summary": summary,
+        "histogram": summary["histogram"],
         "contributions": contributions,
         "n": total,
         "rule": RULE_OF_250,

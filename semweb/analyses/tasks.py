@@ -81,7 +81,7 @@ def run_analysis(self, run_id: int) -> str:
             sidecar_text=sidecar_text,
             progress=progress,
         )
-        progress("saving", 0.97)
+        progress("saving", 0.0)
         services.run_complete(run_id=run_id, attempt=attempt, result=result)
         return "succeeded"
     except services.RunAborted:

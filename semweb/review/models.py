@@ -30,3 +30,6 @@ class ReviewComment(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["run", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on run {self.run_id} by {self.author_id}"

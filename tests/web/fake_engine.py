@@ -37,11 +37,11 @@ def disc_image(path, discs: list[tuple[int, int, int]], size: tuple[int, int] = 
 def analyze(path, parameters, *, method, sidecar_text=None, progress=None):
     progress = progress or (lambda stage, fraction: None)
     t0 = time.perf_counter()
-    progress("reading", 0.05)
+    progress("reading", 0.0)
     grey = np.asarray(Image.open(path).convert("L"))
-    progress("calibrating", 0.15)
+    progress("calibrating", 0.0)
     ps = parameters.get("pixel_size_nm") or DEFAULT_PIXEL_SIZE_NM
-    progress("segmenting", 0.3)
+    progress("segmenting", 0.0)
     hold = float(os.environ.get("FAKE_ENGINE_HOLD_S", "0"))
     end = time.monotonic() + hold
     while time.monotonic() < end:
@@ -49,7 +49,7 @@ def analyze(path, parameters, *, method, sidecar_text=None, progress=None):
     if os.environ.get("FAKE_ENGINE_FAIL"):
         raise ValueError(os.environ["FAKE_ENGINE_FAIL"])
     labels, n = ndi.label(grey > 127)
-    progress("measuring", 0.7)
+    progress("measuring", 0.0)
     h, w = grey.shape
     particles = []
     for i, sl in enumerate(ndi.find_objects(labels), start=1):
@@ -79,6 +79,8 @@ def analyze(path, parameters, *, method, sidecar_text=None, progress=None):
                 touches_border=x0 == 0 or y0 == 0 or x1 == w or y1 == h,
             )
         )
+    progress("summarising", 0.0)
+    progress("done", 1.0)
     return AnalysisResult(
         width=w,
         height=h,

@@ -47,7 +47,15 @@ def test_task_records_each_stage_it_passes(run, monkeypatch):
 
     monkeypatch.setattr(services, "run_record_progress", spy)
     tasks.run_analysis.apply(args=(run.pk,))
-    assert seen == ["reading", "calibrating", "segmenting", "measuring", "saving"]
+    assert seen == [
+        "reading",
+        "calibrating",
+        "segmenting",
+        "measuring",
+        "summarising",
+        "done",
+        "saving",
+    ]
 
 
 def test_engine_error_fails_the_run_with_the_reason(run, monkeypatch):

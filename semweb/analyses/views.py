@@ -1,0 +1,352 @@
+"""Pages and small JSON endpoints of analysis runs. Thin: permission helper, then one service
+or selector call. Every object is fetched through `get_for_user` (404 when invisible)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+)
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from semweb.analyses import selectors, services
+from semweb.analyses.models import AnalysisRun, Method, ReviewState, RunStatus
+from semweb.catalogue.models import Micrograph, Project, Sample
+from semweb.labs.permissions import Access, get_for_user, run_edit_allowed
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _json_body(request: HttpRequest) -> dict:
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _error(message: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def progress_payload(run: AnalysisRun) -> dict:
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "stage": run.stage,
+        "progress": round(run.progress, 3),
+        "finished": run.is_finished,
+        "particle_count": run.particle_count,
+        "review_state": run.review_state,
+        "error": run.error if run.status == RunStatus.FAILED else "",
+        "url": reverse("analyses:run", args=[run.pk]),
+    }
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+def _parameters_from_post(request: HttpRequest) -> tuple[str, dict]:
+    method = request.POST.get("method") or Method.AUTO
+    params = {
+        "pixel_size_nm": request.POST.get("pixel_size_nm") or None,
+        "min_size_nm": request.POST.get("min_size_nm") or None,
+        "exclude_edge": request.POST.get("exclude_edge") in {"on", "1", "true"},
+    }
+    return method, params
+
+
+@login_required
+def micrograph_analyse(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the parameters form with defaults; POST: create a run and go to its page."""
+    micrograph, access = get_for_user(request.user, Micrograph, pk, need=Access.ANNOTATE)
+    if request.method == "POST":
+        method, params = _parameters_from_post(request)
+        try:
+            run = services.run_create(
+                micrograph=micrograph, user=request.user, method=method, parameters=params
+            )
+        except ValidationError as exc:
+            messages.error(request, "; ".join(exc.messages))
+        else:
+            return redirect("analyses:run", run.pk)
+    return render(
+        request,
+        "analyses/analyse_form.html",
+        {
+            "micrograph": micrograph,
+            "methods": Method.choices,
+            "runs": selectors.runs_of_micrograph(micrograph)[:20],
+        },
+    )
+
+
+@login_required
+@require_POST
+def sample_analyse(request: HttpRequest, pk: int) -> HttpResponse:
+    """Analyse every micrograph of a sample (or the ids posted as `micrograph`)."""
+    sample, access = get_for_user(request.user, Sample, pk, need=Access.ANNOTATE)
+    micrographs = sample.micrographs.all()
+    ids = request.POST.getlist("micrograph")
+    if ids:
+        micrographs = micrographs.filter(pk__in=[int(i) for i in ids if i.isdigit()])
+    method, params = _parameters_from_post(request)
+    try:
+        runs = services.runs_create(
+            micrographs=micrographs, user=request.user, method=method, parameters=params
+        )
+    except ValidationError as exc:
+        messages.error(request, "; ".join(exc.messages))
+    else:
+        messages.success(request, f"{len(runs)} analyses queued.")
+    return redirect("analyses:sample_stats", sample.pk)
+
+
+@login_required
+@require_POST
+def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    run, _ = get_for_user(request.user, AnalysisRun, pk, need=Access.ANNOTATE)
+    try:
+        services.run_cancel(run=run, user=request.user)
+    except services.TransitionError as exc:
+        messages.error(request, "; ".join(exc.messages))
+    return redirect("analyses:run", run.pk)
+
+
+@login_required
+@require_GET
+def run_progress(request: HttpRequest, pk: int) -> JsonResponse:
+    run, _ = get_for_user(request.user, AnalysisRun, pk)
+    return JsonResponse(progress_payload(run))
+
+
+# --- the review page --------------------------------------------------------------------------
+
+
+@login_required
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    from semweb.review.selectors import run_timeline
+
+    run, access = get_for_user(request.user, AnalysisRun, pk)
+    micrograph = run.micrograph
+    can_edit = run.status == RunStatus.SUCCEEDED and run_edit_allowed(request.user, run, access)
+    can_submit = can_edit and run.review_state in {
+        ReviewState.UNREVIEWED,
+        ReviewState.CHANGES_REQUESTED,
+    }
+    can_decide = (
+        access >= Access.SUPERVISOR
+        and run.status == RunStatus.SUCCEEDED
+        and run.review_state == ReviewState.IN_REVIEW
+    )
+    config = {
+        "run": run.pk,
+        "width": micrograph.width,
+        "height": micrograph.height,
+        "image": reverse("analyses:micrograph_image", args=[micrograph.pk]),
+        "particles": reverse("analyses:particles", args=[run.pk]),
+        "stats": reverse("analyses:stats", args=[run.pk]),
+        "accept": reverse("analyses:accept", args=[run.pk]),
+        "calibration": reverse("analyses:calibration", args=[run.pk]),
+        "editable": can_edit,
+        "pixel_size_nm": run.pixel_size_nm,
+        "analysed_region": run.analysed_region or None,
+        "data_bar": (run.calibration or {}).get("data_bar"),
+        "scale_bar": (run.calibration or {}).get("scale_bar"),
+    }
+    return render(
+        request,
+        "analyses/run_detail.html",
+        {
+            "run": run,
+            "micrograph": micrograph,
+            "sample": micrograph.sample,
+            "project": micrograph.sample.project,
+            "access": access,
+            "can_edit": can_edit,
+            "can_submit": can_submit,
+            "can_decide": can_decide,
+            "can_cancel": not run.is_finished and access >= Access.ANNOTATE,
+            "config": config,
+            "stats": selectors.run_statistics(run) if run.status == RunStatus.SUCCEEDED else None,
+            "timeline": run_timeline(run),
+        },
+    )
+
+
+@login_required
+@require_GET
+def run_particles(request: HttpRequest, pk: int) -> JsonResponse:
+    run, _ = get_for_user(request.user, AnalysisRun, pk)
+    return JsonResponse(selectors.particles_payload(run))
+
+
+@login_required
+@require_GET
+def run_stats(request: HttpRequest, pk: int) -> JsonResponse:
+    run, _ = get_for_user(request.user, AnalysisRun, pk)
+    return JsonResponse(selectors.run_statistics(run))
+
+
+@login_required
+@require_POST
+def run_accept(request: HttpRequest, pk: int) -> JsonResponse:
+    """Body: {"indices": [label, ...], "accepted": true|false}; answers the new statistics."""
+    run, _ = get_for_user(request.user, AnalysisRun, pk, need=Access.ANNOTATE)
+    body = _json_body(request)
+    indices = body.get("indices")
+    if not isinstance(indices, list) or not isinstance(body.get("accepted"), bool):
+        return _error("expected {indices: [...], accepted: bool}", 400)
+    try:
+        changed = services.particles_set_accepted(
+            run=run, user=request.user, indices=indices, accepted=body["accepted"]
+        )
+    except services.TransitionError as exc:
+        return _error(" ".join(exc.messages), 409)
+    except (TypeError, ValueError):
+        return _error("indices must be integers", 400)
+    run.refresh_from_db()
+    return JsonResponse({"changed": changed, "stats": selectors.run_statistics(run)})
+
+
+@login_required
+@require_POST
+def run_calibration(request: HttpRequest, pk: int) -> JsonResponse:
+    """Body: {"pixel_size_nm": x} or {"line_px": L, "length_nm": N} (a line over the bar)."""
+    run, _ = get_for_user(request.user, AnalysisRun, pk, need=Access.ANNOTATE)
+    body = _json_body(request)
+    try:
+        if body.get("line_px") is not None:
+            line_px, length_nm = float(body["line_px"]), float(body["length_nm"])
+            if line_px <= 0:
+                raise ValueError
+            kwargs = {
+                "pixel_size_nm": length_nm / line_px,
+                "method": "line",
+                "line_px": line_px,
+                "length_nm": length_nm,
+            }
+        else:
+            kwargs = {"pixel_size_nm": float(body["pixel_size_nm"]), "method": "typed"}
+    except (KeyError, TypeError, ValueError):
+        return _error("give pixel_size_nm, or line_px and length_nm", 400)
+    try:
+        run = services.run_set_calibration(run=run, user=request.user, **kwargs)
+    except services.TransitionError as exc:
+        return _error(" ".join(exc.messages), 409)
+    except ValidationError as exc:
+        return _error(" ".join(exc.messages), 400)
+    return JsonResponse(
+        {
+            "pixel_size_nm": run.pixel_size_nm,
+            "stats": selectors.run_statistics(run),
+            "particles": selectors.particles_payload(run),
+        }
+    )
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+def _display_png(micrograph: Micrograph) -> str:
+    """Storage name of an 8-bit PNG rendering of the original (derived, regenerable)."""
+    name = f"derived/display/{micrograph.sha256[:2]}/{micrograph.sha256}.png"
+    if default_storage.exists(name):
+        return name
+    import numpy as np
+    from PIL import Image
+
+    from analysis.io import read_image_bytes
+
+    with micrograph.original.open("rb") as fh:
+        data = fh.read()
+    loaded = read_image_bytes(data, micrograph.original_filename)
+    grey = np.clip(np.asarray(loaded.grey, dtype=np.float32) * 255.0 + 0.5, 0, 255)
+    buf = io.BytesIO()
+    Image.fromarray(grey.astype(np.uint8)).save(buf, format="PNG", compress_level=1)
+    return default_storage.save(name, ContentFile(buf.getvalue()))
+
+
+@login_required
+@require_GET
+def micrograph_image(request: HttpRequest, pk: int) -> HttpResponse:
+    """The micrograph at full resolution as a browser-friendly PNG (permission-checked)."""
+    micrograph, _ = get_for_user(request.user, Micrograph, pk)
+    try:
+        name = _display_png(micrograph)
+    except ValueError as exc:
+        return HttpResponseBadRequest(f"cannot render this image: {exc}")
+    response = FileResponse(default_storage.open(name, "rb"), content_type="image/png")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+_PLOTLY_JS = None
+
+
+@login_required
+@require_GET
+def plotly_js(request: HttpRequest) -> HttpResponse:
+    """plotly.min.js from the installed plotly package (never a CDN), for logged-in users."""
+    global _PLOTLY_JS
+    if _PLOTLY_JS is None:
+        import plotly
+
+        _PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    response = FileResponse(_PLOTLY_JS.open("rb"), content_type="text/javascript")
+    response["Cache-Control"] = "private, max-age=604800"
+    return response
+
+
+# --- sample and project statistics ------------------------------------------------------------
+
+
+@login_required
+def sample_stats(request: HttpRequest, pk: int) -> HttpResponse:
+    sample, access = get_for_user(request.user, Sample, pk)
+    stats = selectors.sample_statistics(sample)
+    active = (
+        AnalysisRun.objects.filter(micrograph__sample=sample)
+        .filter(selectors.active_runs_filter())
+        .select_related("micrograph")
+    )
+    return render(
+        request,
+        "analyses/sample_stats.html",
+        {
+            "sample": sample,
+            "project": sample.project,
+            "stats": stats,
+            "active_runs": active,
+            "can_analyse": access >= Access.ANNOTATE,
+            "methods": Method.choices,
+            "chart": {"histogram": stats["histogram"], "values": stats["values"]},
+        },
+    )
+
+
+@login_required
+def project_compare(request: HttpRequest, pk: int) -> HttpResponse:
+    project, _ = get_for_user(request.user, Project, pk)
+    rows = selectors.project_comparison(project)
+    chart = [{"name": r["sample"].name, "values": r["values"]} for r in rows if r["values"]]
+    return render(
+        request,
+        "analyses/project_compare.html",
+        {"project": project, "rows": rows, "chart": chart},
+    )

@@ -1,0 +1,79 @@
+"""Reads for review: a run's timeline (audit log + comments)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from semweb.analyses.models import AnalysisRun
+from semweb.audit.selectors import audit_for_object
+
+# How audit verbs read on the timeline.
+VERB_LABELS = {
+    "run.create": "queued the analysis",
+    "run.start": "worker started",
+    "run.succeed": "analysis finished",
+    "run.fail": "analysis failed",
+    "run.retry": "worker gave the run back (retry)",
+    "run.cancel": "cancelled the analysis",
+    "particles.reject": "rejected particles",
+    "particles.accept": "restored particles",
+    "run.calibrate": "corrected the calibration",
+    "run.submit": "submitted for review",
+    "run.approve": "approved",
+    "run.request_changes": "requested changes",
+    "run.comment": "commented",
+}
+
+
+@dataclass
+class TimelineEntry:
+    at: datetime
+    actor: str
+    verb: str
+    label: str
+    detail: str
+    comment: str = ""
+    particle: int | None = None
+
+
+def _detail(verb: str, data: dict) -> str:
+    if verb in {"particles.reject", "particles.accept"}:
+        idx = data.get("indices") or []
+        shown = ", ".join(f"#{i}" for i in idx[:8]) + (" …" if len(idx) > 8 else "")
+        return f"{data.get('count', len(idx))} particle(s): {shown}"
+    if verb == "run.calibrate":
+        return (
+            f"{data.get('previous_pixel_size_nm')} → {data.get('pixel_size_nm')} nm/px "
+            f"({data.get('method')})"
+        )
+    if verb == "run.succeed":
+        return (
+            f"{data.get('particles')} particles, {data.get('pixel_size_nm')} nm/px "
+            f"({data.get('calibration_source')})"
+        )
+    if verb in {"run.fail", "run.retry"}:
+        return str(data.get("reason", ""))
+    return ""
+
+
+def run_timeline(run: AnalysisRun) -> list[TimelineEntry]:
+    """Everything that happened to `run`, oldest first: the audit log carries the comments'
+    text too, so one source gives the whole story (pinned particles included)."""
+    comments = {c.pk: c.body for c in run.comments.all()}
+    entries = []
+    for event in audit_for_object(run):
+        data = event.data or {}
+        comment = comments.get(data.get("comment_id"), data.get("comment", ""))
+        entries.append(
+            TimelineEntry(
+                at=event.created_at,
+                actor=event.actor.get_username() if event.actor else "system",
+                verb=event.verb,
+                label=VERB_LABELS.get(event.verb, event.verb),
+                detail=_detail(event.verb, data),
+                comment=comment,
+                particle=data.get("particle"),
+            )
+        )
+    return entries
