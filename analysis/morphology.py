@@ -6,8 +6,9 @@ The rule, applied in this order (first match wins):
    elongated; the solidity floor still admits gently curved wires but not sprawling chains.
 2. **agglomerate**: ``solidity < 0.85``. Deep concavities mean several primary particles
    fused or clustered (or a failed split); one primary particle is (nearly) convex.
-3. **cube**: ``aspect_ratio < 1.6`` and ``rectangularity ≥ 0.87``. A square or near-square
-   projection fills its minimum bounding rectangle (1.0; a disc fills π/4 = 0.785).
+3. **cube**: ``aspect_ratio < 1.6``, ``rectangularity ≥ 0.87`` and ``solidity ≥ 0.9``. A
+   convex square or near-square projection fills its minimum bounding rectangle (1.0; a
+   disc fills π/4 = 0.785).
 4. **sphere**: ``aspect_ratio < 1.4`` and ``circularity ≥ 0.8``. A round projection;
    slightly oval outlines (AR up to 1.4) are still spheres seen with some noise or tilt.
 5. **plate**: ``solidity ≥ 0.9``. Convex but neither round, square nor long: triangles,
@@ -64,7 +65,7 @@ def classify(columns: Mapping[str, Sequence[float] | np.ndarray | None]) -> list
     conditions = [
         (ar >= ROD_MIN_ASPECT) & (sol >= ROD_MIN_SOLIDITY),
         sol < AGGLOMERATE_MAX_SOLIDITY,
-        (ar < CUBE_MAX_ASPECT) & (rect >= CUBE_MIN_RECTANGULARITY),
+        (ar < CUBE_MAX_ASPECT) & (rect >= CUBE_MIN_RECTANGULARITY) & (sol >= PLATE_MIN_SOLIDITY),
         (ar < SPHERE_MAX_ASPECT) & (circ >= SPHERE_MIN_CIRCULARITY),
         sol >= PLATE_MIN_SOLIDITY,
     ]
