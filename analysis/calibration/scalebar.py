@@ -42,7 +42,7 @@ _MAX_OCR_CALLS = 5
 _MAX_CANDIDATES = 3
 _THRESHOLD_LEVELS = (0.5, 0.3)
 # A pixel outside this range is no SEM/TEM micrograph's: used to catch OCR unit confusions.
-_PLAUSIBLE_PIXEL_NM = (0.005, 20_000.0)
+_PLAUSIBLE_PIXEL_NM = (0.001, 20_000.0)
 
 
 @dataclass(frozen=True)
@@ -103,10 +103,10 @@ def find_scale_bar(
                 pixels = grey[crop.y0 : crop.y1, crop.x0 : crop.x1]
                 text, score = read_text(pixels)
                 parsed = interpret_label(text, cand.length_px)
-                if parsed is None and any(ch.isdigit() for ch in text):
-                    # A number without a unit: read again at another scale (costs one call).
+                if parsed is None and text:
+                    # Text but no length: read again at another scale (costs one call).
                     ocr_calls += 1
-                    text, score = read_text(pixels, scale=3 if pixels.shape[0] < 32 else 2)
+                    text, score = read_text(pixels, scale=4 if pixels.shape[0] < 16 else 3)
                     parsed = interpret_label(text, cand.length_px)
                 if parsed is not None:
                     return _to_scale_bar(cand, text, parsed, score)
@@ -389,7 +389,10 @@ def label_crops(
     if cand.gap is not None:
         gx0, gx1 = cand.gap[0] - win.x0, cand.gap[1] - win.x0
         inside = [c for c in comps if c[0] >= gx0 - 2 and c[2] <= gx1 + 2]
-        crops.append(_line_crop(inside, None, sub.shape, 0, sub.shape[0]))
+        crop = _line_crop(inside, None, sub.shape, 0, sub.shape[0])
+        if crop is not None:  # never let the padding reach into the bar's two halves
+            crop = Region(max(crop.x0, gx0 + 1), crop.y0, min(crop.x1, gx1 - 1), crop.y1)
+        crops.append(crop)
     above = [c for c in comps if c[3] <= by0 + 1 and c[3] >= by0 - reach]
     below = [c for c in comps if c[1] >= by1 - 1 and c[1] <= by1 + reach]
     crops.append(_line_crop(above, "above", sub.shape, 0, by0, (bx0, bx1)))
