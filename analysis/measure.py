@@ -232,21 +232,25 @@ def _moments(lab: np.ndarray, grey: np.ndarray | None, n_max: int) -> dict[str, 
     flat = lab.ravel()
     size = n_max + 1
     h, w = lab.shape
-    area = np.bincount(flat, minlength=size).astype(np.float64)
+    # Only particle pixels matter: in a typical field most pixels are background.
+    idx = np.flatnonzero(flat)
+    ids = flat[idx]
+    ys, xs = np.divmod(idx, w)
+    xs = xs.astype(np.float64)
+    ys = ys.astype(np.float64)
+    area = np.bincount(ids, minlength=size).astype(np.float64)
     safe = np.maximum(area, 1.0)
-    ys, xs = np.divmod(np.arange(flat.size, dtype=np.float64), w)
-    mx = np.bincount(flat, weights=xs, minlength=size) / safe
-    my = np.bincount(flat, weights=ys, minlength=size) / safe
-    dx = xs - mx[flat]
-    dy = ys - my[flat]
-    vxx = np.bincount(flat, weights=dx * dx, minlength=size) / safe
-    vyy = np.bincount(flat, weights=dy * dy, minlength=size) / safe
-    vxy = np.bincount(flat, weights=dx * dy, minlength=size) / safe
+    mx = np.bincount(ids, weights=xs, minlength=size) / safe
+    my = np.bincount(ids, weights=ys, minlength=size) / safe
+    # Central moments from raw ones; coordinates < 1e5 keep float64 exact enough.
+    vxx = np.bincount(ids, weights=xs * xs, minlength=size) / safe - mx * mx
+    vyy = np.bincount(ids, weights=ys * ys, minlength=size) / safe - my * my
+    vxy = np.bincount(ids, weights=xs * ys, minlength=size) / safe - mx * my
     if grey is None:
         mean_int = np.full(size, np.nan)
     else:
-        g = np.asarray(grey, dtype=np.float64).ravel()
-        mean_int = np.bincount(flat, weights=g, minlength=size) / safe
+        g = np.asarray(grey).ravel()[idx].astype(np.float64)
+        mean_int = np.bincount(ids, weights=g, minlength=size) / safe
     return {
         "area": area,
         "mx": mx,

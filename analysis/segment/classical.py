@@ -96,31 +96,24 @@ def flatten_background(grey: np.ndarray, *, grid: int = 8) -> tuple[np.ndarray, 
     h, w = grey.shape
     if h < 2 * grid or w < 2 * grid:
         return grey, False
-    ys = np.linspace(0, h, grid + 1).astype(int)
-    xs = np.linspace(0, w, grid + 1).astype(int)
-    med = np.empty((grid, grid), dtype=np.float64)
-    for i in range(grid):
-        for j in range(grid):
-            med[i, j] = np.median(grey[ys[i] : ys[i + 1] : 2, xs[j] : xs[j + 1] : 2])
-    cy = (ys[:-1] + ys[1:]) / 2 / h - 0.5
-    cx = (xs[:-1] + xs[1:]) / 2 / w - 0.5
+    # Block medians on an area-downsampled copy (16 x 16 samples per block): same estimate,
+    # a fraction of the cost of medians over full-resolution blocks.
+    small = cv2.resize(grey, (grid * 16, grid * 16), interpolation=cv2.INTER_AREA)
+    med = np.median(small.reshape(grid, 16, grid, 16), axis=(1, 3)).astype(np.float64)
+    cy = (np.arange(grid) + 0.5) / grid - 0.5
+    cx = cy
     yy, xx = np.meshgrid(cy, cx, indexing="ij")
     design = np.stack([np.ones_like(yy), xx, yy, xx * xx, xx * yy, yy * yy], axis=-1).reshape(-1, 6)
     coef, *_ = np.linalg.lstsq(design, med.ravel(), rcond=None)
-    fy = (np.arange(h) + 0.5) / h - 0.5
-    fx = (np.arange(w) + 0.5) / w - 0.5
-    surface = (
-        coef[0]
-        + coef[1] * fx[None, :]
-        + coef[2] * fy[:, None]
-        + coef[3] * (fx * fx)[None, :]
-        + coef[4] * fy[:, None] * fx[None, :]
-        + coef[5] * (fy * fy)[:, None]
-    )
+    fy = ((np.arange(h) + 0.5) / h - 0.5).astype(np.float32)
+    fx = ((np.arange(w) + 0.5) / w - 0.5).astype(np.float32)
+    c = coef.astype(np.float32)
+    surface = (c[0] + c[1] * fx + c[3] * fx * fx)[None, :] + (c[2] * fy + c[5] * fy * fy)[:, None]
+    surface = surface + c[4] * fy[:, None] * fx[None, :]
     lo, hi = np.percentile(grey[::4, ::4], [1, 99])
     if float(surface.max() - surface.min()) < 0.04 * max(float(hi - lo), 1e-6):
         return grey, False
-    flat = grey - surface.astype(np.float32) + np.float32(coef[0])
+    flat = grey - surface + c[0]
     return flat.astype(np.float32), True
 
 
@@ -313,4 +306,4 @@ def _clean(fg: np.ndarray) -> np.ndarray:
     """Open with a 3×3 cross (drops 1-px spurs and speckle) and fill enclosed holes."""
     cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
     opened = cv2.morphologyEx(fg.astype(np.uint8), cv2.MORPH_OPEN, cross).astype(bool)
-    return ndi.binary_fill_holes(opened)
+    return postprocess.binary_fill_holes(opened)

@@ -22,6 +22,7 @@ from scipy import ndimage as ndi
 from analysis.result import Region
 
 __all__ = [
+    "binary_fill_holes",
     "fill_holes",
     "keep_labels",
     "label_dtype",
@@ -83,6 +84,21 @@ def remove_small(labels: np.ndarray, min_area_px: float) -> np.ndarray:
     return np.where(keep[labels], labels, 0).astype(labels.dtype, copy=False)
 
 
+def binary_fill_holes(mask: np.ndarray) -> np.ndarray:
+    """``mask`` with every background region not connected to the image edge filled.
+
+    Same result as ``scipy.ndimage.binary_fill_holes`` (4-connected background), via
+    OpenCV connected components: ~10× faster on a megapixel mask.
+    """
+    import cv2
+
+    bg = (~mask).astype(np.uint8)
+    _, comp = cv2.connectedComponents(bg, connectivity=4)
+    edge = np.unique(np.concatenate([comp[0], comp[-1], comp[:, 0], comp[:, -1]]))
+    outside = np.isin(comp, edge[edge > 0])
+    return ~outside
+
+
 def fill_holes(labels: np.ndarray) -> np.ndarray:
     """Fill background holes that are enclosed by exactly one particle.
 
@@ -91,7 +107,7 @@ def fill_holes(labels: np.ndarray) -> np.ndarray:
     thickness in TEM) and would otherwise reduce area and solidity.
     """
     fg = labels > 0
-    holes = ndi.binary_fill_holes(fg) & ~fg
+    holes = binary_fill_holes(fg) & ~fg
     if not holes.any():
         return labels.copy()
     hole_ids, n_holes = ndi.label(holes)
@@ -129,15 +145,15 @@ def split_touching(
     existing label boundary.
 
     Implementation, chosen for speed (``skimage.morphology.h_maxima`` alone took 0.9 s on a
-    1024×768 field on 2 cores; this whole function takes ~0.1 s):
+    1024×768 field on 2 cores):
 
-    1. distance map with OpenCV; candidate peaks = local maxima in a
-       ``peak_window_px`` window that are at least ``min_peak_px`` deep (plateaus, e.g. the
-       ridge of a rod, form one connected marker);
-    2. neighbouring candidates are merged when the saddle between their Voronoi cells is
-       shallower than ``h_px`` (union-find on the cell adjacency graph);
-    3. the watershed of the negated distance map runs only on the bounding boxes of blobs
-       that still hold two or more markers.
+    1. distance map with OpenCV; candidate markers = local maxima in a
+       ``peak_window_px`` window at least ``min_peak_px`` deep (a plateau, e.g. the ridge of
+       a rod, forms one connected marker);
+    2. the watershed of the negated distance map runs only inside blobs holding two or more
+       candidates, on their bounding boxes;
+    3. adjacent basins are merged again when the highest saddle between them is shallower
+       than ``h_px`` below the lower peak (union-find on the basin adjacency graph).
 
     Parameters
     ----------
@@ -151,7 +167,8 @@ def split_touching(
 
     Returns
     -------
-    (H, W) label map; each input label is kept or divided into several new labels.
+    (H, W) label map; each input label is kept or divided into several new labels (numbered
+    after the input's maximum).
     """
     import cv2
 
@@ -165,60 +182,66 @@ def split_touching(
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (peak_window_px, peak_window_px))
     peaks = (dist >= cv2.dilate(dist, kernel) - 1e-4) & (dist >= min_peak_px)
     n_markers, markers = cv2.connectedComponents(peaks.astype(np.uint8), connectivity=8)
-    n_markers -= 1
-    if n_markers < 2:
+    if n_markers < 3:  # background + at most one marker
         return labels.copy()
-    merged = _merge_shallow_markers(markers, n_markers, dist, labels, h_px)
-    markers = merged[markers]
-    # Blobs (input labels) that still hold 2+ distinct markers are the only ones to split.
     lab64 = labels.astype(np.int64)
-    pairs = np.unique(np.stack([lab64[peaks], markers[peaks]]), axis=1)
+    pairs = np.unique(np.stack([lab64[peaks], markers[peaks].astype(np.int64)]), axis=1)
     blob_ids, counts = np.unique(pairs[0], return_counts=True)
     to_split = blob_ids[(counts >= 2) & (blob_ids > 0)]
     if to_split.size == 0:
         return labels.copy()
-    return _watershed_blobs(labels, to_split, markers, dist)
+    basins = _watershed_blobs(labels, to_split, markers, dist)
+    root = _merge_shallow_basins(basins, n_markers - 1, dist, markers, h_px)
+    groups = root[basins]
+    split = basins > 0
+    _, piece = np.unique(groups[split], return_inverse=True)
+    out = lab64.copy()
+    out[split] = int(labels.max()) + 1 + piece.ravel()
+    return out.astype(np.promote_types(labels.dtype, label_dtype(int(out.max()))))
 
 
-def _merge_shallow_markers(
-    markers: np.ndarray, n_markers: int, dist: np.ndarray, labels: np.ndarray, h_px: float
+def _watershed_blobs(
+    labels: np.ndarray, blob_ids: np.ndarray, markers: np.ndarray, dist: np.ndarray
 ) -> np.ndarray:
-    """Map marker id -> representative id, merging markers separated by a shallow saddle.
+    """Basins (marker ids) of the watershed of ``-dist`` inside each blob; 0 elsewhere."""
+    from skimage.segmentation import watershed
 
-    The saddle between two markers is approximated by the highest distance value on the
-    border of their Voronoi cells (restricted to one input label).
-    """
-    import cv2
+    basins = np.zeros(labels.shape, dtype=np.int64)
+    slices = ndi.find_objects(labels)
+    for blob in blob_ids.tolist():
+        sl = slices[blob - 1]
+        mask = labels[sl] == blob
+        mk = np.where(mask, markers[sl], 0)
+        basins[sl][mask] = watershed(-dist[sl], mk, mask=mask)[mask]
+    return basins
 
-    src = np.where(markers > 0, 0, 255).astype(np.uint8)
-    _, cells = cv2.distanceTransformWithLabels(src, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
-    # DIST_LABEL_PIXEL numbers the zero pixels in raster order: map back to marker ids.
-    zero_ids = markers[markers > 0]
-    lut = np.zeros(zero_ids.size + 1, dtype=np.int64)
-    lut[1:] = zero_ids
-    cell = np.where(labels > 0, lut[cells], 0)
+
+def _merge_shallow_basins(
+    basins: np.ndarray, n_markers: int, dist: np.ndarray, markers: np.ndarray, h_px: float
+) -> np.ndarray:
+    """Map basin id -> representative id, merging basins separated by a shallow saddle."""
     peak = np.zeros(n_markers + 1, dtype=np.float64)
-    np.maximum.at(peak, markers[markers > 0], dist[markers > 0])
-
+    on = markers > 0
+    np.maximum.at(peak, markers[on], dist[on])
     keys: list[np.ndarray] = []
     saddles: list[np.ndarray] = []
-    for a, b, da, db, la, lb in (
-        (cell[:, 1:], cell[:, :-1], dist[:, 1:], dist[:, :-1], labels[:, 1:], labels[:, :-1]),
-        (cell[1:, :], cell[:-1, :], dist[1:, :], dist[:-1, :], labels[1:, :], labels[:-1, :]),
+    for a, b, da, db in (
+        (basins[:, 1:], basins[:, :-1], dist[:, 1:], dist[:, :-1]),
+        (basins[1:, :], basins[:-1, :], dist[1:, :], dist[:-1, :]),
     ):
-        m = (a != b) & (a > 0) & (b > 0) & (la == lb)
+        m = (a != b) & (a > 0) & (b > 0)
         lo = np.minimum(a[m], b[m])
         hi = np.maximum(a[m], b[m])
         keys.append(lo * (n_markers + 1) + hi)
         saddles.append(np.minimum(da[m], db[m]))
-    key = np.concatenate(keys)
-    saddle = np.concatenate(saddles)
     parent = np.arange(n_markers + 1)
+    key = np.concatenate(keys)
     if key.size == 0:
         return parent
+    saddle = np.concatenate(saddles)
     order = np.lexsort((saddle, key))
     key, saddle = key[order], saddle[order]
-    last = np.r_[key[1:] != key[:-1], True]  # highest saddle per pair (sorted ascending)
+    last = np.r_[key[1:] != key[:-1], True]  # the highest saddle of each pair
     key, saddle = key[last], saddle[last]
     a_ids, b_ids = key // (n_markers + 1), key % (n_markers + 1)
     shallow = saddle > np.minimum(peak[a_ids], peak[b_ids]) - h_px
@@ -234,31 +257,6 @@ def _merge_shallow_markers(
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
     return np.array([find(i) for i in range(n_markers + 1)])
-
-
-def _watershed_blobs(
-    labels: np.ndarray, blob_ids: np.ndarray, markers: np.ndarray, dist: np.ndarray
-) -> np.ndarray:
-    """Watershed of ``-dist`` from ``markers`` inside each blob in ``blob_ids``; the other
-    labels are copied. New labels are numbered after the existing maximum."""
-    from skimage.segmentation import watershed
-
-    out = labels.astype(np.int64, copy=True)
-    next_label = int(labels.max()) + 1
-    slices = ndi.find_objects(labels)
-    for blob in blob_ids.tolist():
-        sl = slices[blob - 1]
-        mask = labels[sl] == blob
-        mk = np.where(mask, markers[sl], 0)
-        basins = watershed(-dist[sl], mk, mask=mask)
-        ids = np.unique(basins[mask])
-        for k, marker_id in enumerate(ids.tolist()):
-            if k == 0:
-                continue  # the first piece keeps the blob's label
-            out[sl][basins == marker_id] = next_label
-            next_label += 1
-    n = next_label - 1
-    return out.astype(np.promote_types(labels.dtype, label_dtype(n)))
 
 
 def _inter_label_boundary(labels: np.ndarray) -> np.ndarray:
