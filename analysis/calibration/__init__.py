@@ -25,6 +25,8 @@ from .vendors.base import MetadataReading
 __all__ = ["calibrate", "find_data_bar", "find_scale_bar"]
 
 DISAGREEMENT_WARN = 0.05  # metadata vs scale bar: labels are rounded, bars drawn to +-1 px
+_SCALE_BAR_OCR_CALLS = 5
+_CROSS_CHECK_OCR_CALLS = 2
 
 
 def calibrate(
@@ -77,11 +79,15 @@ def calibrate(
         details["data_bar_source"] = (
             "metadata" if reading is not None and reading.data_bar_rows else "detected"
         )
-    bar = find_scale_bar(image.grey, data_bar) if use_scale_bar else None
+    meta_nm = reading.pixel_size_nm if reading is not None else None
+    bar = None
+    if use_scale_bar:
+        # With a metadata value the bar is only a cross-check: spend less OCR time on it.
+        budget = _CROSS_CHECK_OCR_CALLS if meta_nm is not None else _SCALE_BAR_OCR_CALLS
+        bar = find_scale_bar(image.grey, data_bar, max_ocr_calls=budget)
     bar_nm = _bar_pixel_nm(bar)
     if bar is not None:
         details["scale_bar_pixel_size_nm"] = bar_nm
-    meta_nm = reading.pixel_size_nm if reading is not None else None
     warnings = list(reading.warnings) if reading is not None else []
     diff: float | None = None
     if meta_nm is not None and bar_nm is not None:

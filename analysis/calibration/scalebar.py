@@ -82,12 +82,17 @@ def search_regions(shape: tuple[int, int], data_bar: Region | None) -> list[Regi
 
 
 def find_scale_bar(
-    grey: np.ndarray, data_bar: Region | None = None, *, read_label: bool = True
+    grey: np.ndarray,
+    data_bar: Region | None = None,
+    *,
+    read_label: bool = True,
+    max_ocr_calls: int = _MAX_OCR_CALLS,
 ) -> ScaleBar | None:
     """The scale bar of ``grey`` ((H, W) float in [0, 1]) with its label, or ``None``.
 
     A bar whose label cannot be read is returned only if no bar has a readable label (then
     ``value``/``length_nm`` are ``None``): the caller can report it, but cannot calibrate.
+    ``max_ocr_calls`` bounds the time spent (each call is 15-100 ms on these CPUs).
     """
     unlabeled: ScaleBar | None = None
     ocr_calls = 0
@@ -97,13 +102,13 @@ def find_scale_bar(
             if not read_label:
                 return _to_scale_bar(cand, None, None, 0.0)
             for crop in label_crops(grey, region, cand, clip_to_region=region == data_bar):
-                if ocr_calls >= _MAX_OCR_CALLS:
+                if ocr_calls >= max_ocr_calls:
                     break
                 ocr_calls += 1
                 pixels = grey[crop.y0 : crop.y1, crop.x0 : crop.x1]
                 text, score = read_text(pixels)
                 parsed = interpret_label(text, cand.length_px)
-                if parsed is None and text:
+                if parsed is None and _worth_retry(text):
                     # Text but no length: read again at another scale (costs one call).
                     ocr_calls += 1
                     text, score = read_text(pixels, scale=4 if pixels.shape[0] < 16 else 3)
@@ -113,6 +118,16 @@ def find_scale_bar(
             if unlabeled is None:
                 unlabeled = _to_scale_bar(cand, None, None, 0.0)
     return unlabeled
+
+
+def _worth_retry(text: str) -> bool:
+    """A near miss (short, digits or an "m", no date/time punctuation) deserves a 2nd read."""
+    t = text.strip()
+    return (
+        0 < len(t) <= 9
+        and not any(ch in t for ch in "/:")
+        and (any(ch.isdigit() for ch in t) or "m" in t)
+    )
 
 
 def ocr_variants(text: str) -> list[str]:
@@ -194,7 +209,8 @@ def find_bar_candidates(grey: np.ndarray, region: Region) -> list[BarCandidate]:
                 continue
             if area < 0.8 * w * h or x == 0 or x + w >= sub.shape[1]:
                 continue  # not filled, or running into the border (a frame line)
-            if not _free_above_below(mask, x, y, w, h):
+            x, w = _trim_touching_ends(mask, x, y, w, h)
+            if w < min_len or not _free_above_below(mask, x, y, w, h):
                 continue
             segs.append((x, y, w, h))
         for seg, gap in _merge_collinear(segs, mask):
@@ -210,6 +226,26 @@ def find_bar_candidates(grey: np.ndarray, region: Region) -> list[BarCandidate]:
         ):
             unique.append(c)
     return unique
+
+
+def _trim_touching_ends(mask: np.ndarray, x: int, y: int, w: int, h: int) -> tuple[int, int]:
+    """Cut off an object that touches a bar end (a particle under a burned-in bar).
+
+    Columns whose rows just above AND below the bar are bar-coloured belong to something
+    thicker than the bar; a run of them wider than an end tick is removed from that end.
+    """
+    rows = [r for r in (y - 2, y + h + 1) if 0 <= r < mask.shape[0]]
+    if len(rows) < 2:
+        return x, w
+    blocked = mask[rows[0], x : x + w] & mask[rows[1], x : x + w]
+    tick_max = max(4, int(0.06 * w))
+    free = np.flatnonzero(~blocked)
+    if free.size == 0:
+        return x, w
+    left, right = int(free[0]), int(w - 1 - free[-1])
+    new_x0 = x + left if left > tick_max else x
+    new_x1 = x + w - right if right > tick_max else x + w
+    return new_x0, new_x1 - new_x0
 
 
 def _free_above_below(mask: np.ndarray, x: int, y: int, w: int, h: int) -> bool:
@@ -395,13 +431,14 @@ def label_crops(
         crops.append(crop)
     above = [c for c in comps if c[3] <= by0 + 1 and c[3] >= by0 - reach]
     below = [c for c in comps if c[1] >= by1 - 1 and c[1] <= by1 + reach]
-    crops.append(_line_crop(above, "above", sub.shape, 0, by0, (bx0, bx1)))
-    crops.append(_line_crop(below, "below", sub.shape, by1, sub.shape[0], (bx0, bx1)))
     side = [c for c in comps if c[1] < by1 + 2 * thick + 4 and c[3] > by0 - 2 * thick - 4]
     right = [c for c in side if c[0] >= bx1]
     left = [c for c in side if c[2] <= bx0]
     bar_y = (by0 - thick, by1 + thick)
+    # Most common placements first: above (figures, Zeiss), right (JEOL), below, left.
+    crops.append(_line_crop(above, "above", sub.shape, 0, by0, (bx0, bx1)))
     crops.append(_line_crop(right, "right", sub.shape, 0, sub.shape[0], (bx0, bx1), bar_y))
+    crops.append(_line_crop(below, "below", sub.shape, by1, sub.shape[0], (bx0, bx1)))
     crops.append(_line_crop(left, "left", sub.shape, 0, sub.shape[0], (bx0, bx1), bar_y))
     return [
         Region(c.x0 + win.x0, c.y0 + win.y0, c.x1 + win.x0, c.y1 + win.y0)

@@ -1,0 +1,181 @@
+"""``python -m analysis.bench.calibration``: how well and how fast pixel sizes are found.
+
+1. Rendered scale bars (:mod:`analysis.calibration.render`, seeds ``seed..seed+n-1``): share
+   of images whose pixel size is within 2 % and 5 % of the truth, bar length error in px,
+   label read accuracy, and milliseconds per 1024 x 768 image (data bar + bar + OCR).
+2. Real files when ``../shared/data`` is present: the five figure crops of ``scalebar/``
+   (labels.csv) and the five microscope TIFFs of ``calibration/`` (expected.csv), with the
+   time of the metadata path and of the full path (metadata + scale-bar cross-check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from analysis.calibration import calibrate, find_data_bar, find_scale_bar
+from analysis.calibration.render import render_scale_bar_image
+from analysis.calibration.units import to_nm
+from analysis.io import read_image
+
+_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000.0
+
+
+def run_rendered(n: int = 60, seed: int = 0) -> dict[str, Any]:
+    """Score the scale-bar reader on ``n`` rendered images."""
+    within2 = within5 = labels_ok = 0
+    length_err: list[float] = []
+    times: list[float] = []
+    misses: list[dict[str, Any]] = []
+    find_scale_bar(render_scale_bar_image(10_000 + seed).image)  # load the OCR model first
+    for s in range(seed, seed + n):
+        r = render_scale_bar_image(s)
+        t0 = time.perf_counter()
+        bar = find_scale_bar(r.image, find_data_bar(r.image))
+        times.append(_ms(t0))
+        found = bar is not None and bar.length_nm is not None
+        err = abs(bar.length_nm / bar.length_px - r.pixel_size_nm) / r.pixel_size_nm if found else 1
+        within2 += err <= 0.02
+        within5 += err <= 0.05
+        if bar is not None and abs(bar.bbox.y0 - r.bbox.y0) <= 1:
+            length_err.append(abs(bar.length_px - r.length_px))
+        labels_ok += found and bar.value == r.value and bar.unit == r.unit
+        if err > 0.02:
+            misses.append(
+                {"seed": s, "label": r.label, "read": bar.label if bar else None, **r.style}
+            )
+    return {
+        "images": n,
+        "pixel_size_within_2pct": round(within2 / n, 3),
+        "pixel_size_within_5pct": round(within5 / n, 3),
+        "label_read_accuracy": round(labels_ok / n, 3),
+        "bar_found_where_drawn": len(length_err),
+        "bar_length_error_px_median": round(statistics.median(length_err), 2)
+        if length_err
+        else None,
+        "bar_length_error_px_max": round(max(length_err), 2) if length_err else None,
+        "ms_per_image_median": round(statistics.median(times), 1),
+        "ms_per_image_max": round(max(times), 1),
+        "misses": misses,
+    }
+
+
+def run_real_scale_bars(folder: Path = _DATA / "scalebar") -> list[dict[str, Any]] | None:
+    labels = folder / "labels.csv"
+    if not labels.is_file():
+        return None
+    out = []
+    with labels.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            image = read_image(folder / row["file"])
+            t0 = time.perf_counter()
+            cal = calibrate(image)
+            ms = _ms(t0)
+            truth_nm = to_nm(float(row["value"]), row["unit"]) / float(row["bar_length_px"])
+            bar = cal.scale_bar
+            out.append(
+                {
+                    "file": row["file"],
+                    "label": bar.label if bar else None,
+                    "length_px": bar.length_px if bar else None,
+                    "labelled_length_px": float(row["bar_length_px"]),
+                    "pixel_size_nm": cal.pixel_size_nm,
+                    "error_pct": round(100 * abs(cal.pixel_size_nm - truth_nm) / truth_nm, 2)
+                    if cal.pixel_size_nm
+                    else None,
+                    "ms": round(ms, 1),
+                }
+            )
+    return out
+
+
+def run_real_metadata(folder: Path = _DATA / "calibration") -> list[dict[str, Any]] | None:
+    expected = folder / "expected.csv"
+    if not expected.is_file():
+        return None
+    out = []
+    with expected.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            image = read_image(folder / row["file"])
+            t0 = time.perf_counter()
+            meta_only = calibrate(image, use_scale_bar=False)
+            ms_meta = _ms(t0)
+            t0 = time.perf_counter()
+            full = calibrate(image)
+            ms_full = _ms(t0)
+            if row["unit"] == "uncalibrated":
+                ok = meta_only.pixel_size_nm is None and full.pixel_size_nm is None
+            else:
+                want = to_nm(float(row["pixel_size_x"]), row["unit"])
+                ok = abs(meta_only.pixel_size_nm - want) / want < 1e-4
+            out.append(
+                {
+                    "file": row["file"],
+                    "source": full.source,
+                    "pixel_size_nm": full.pixel_size_nm,
+                    "correct": bool(ok),
+                    "scale_bar": full.scale_bar.label if full.scale_bar else None,
+                    "metadata_vs_scale_bar": full.details.get("metadata_vs_scale_bar"),
+                    "ms_metadata_only": round(ms_meta, 1),
+                    "ms_with_scale_bar": round(ms_full, 1),
+                }
+            )
+    return out
+
+
+def run(n: int = 60, seed: int = 0) -> dict[str, Any]:
+    """All calibration figures as one JSON-able dict."""
+    return {
+        "rendered": run_rendered(n, seed),
+        "real_scale_bars": run_real_scale_bars(),
+        "real_metadata": run_real_metadata(),
+    }
+
+
+def _print(report: dict[str, Any]) -> None:
+    r = report["rendered"]
+    print(f"Rendered scale bars ({r['images']} images, 1024 x 768)")
+    print(
+        f"  pixel size within 2 %: {r['pixel_size_within_2pct']:.1%}   within 5 %: "
+        f"{r['pixel_size_within_5pct']:.1%}   label read: {r['label_read_accuracy']:.1%}"
+    )
+    print(
+        f"  bar length error (px): median {r['bar_length_error_px_median']}  max "
+        f"{r['bar_length_error_px_max']}  ({r['bar_found_where_drawn']} bars found where drawn)"
+    )
+    print(f"  ms per image: median {r['ms_per_image_median']}  max {r['ms_per_image_max']}")
+    for name in ("real_scale_bars", "real_metadata"):
+        rows = report[name]
+        if rows is None:
+            print(f"{name}: ../shared/data not present, skipped")
+            continue
+        print(name)
+        for row in rows:
+            print("  " + "  ".join(f"{k}={v}" for k, v in row.items()))  # noqa: T201
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=60, help="rendered images (default 60)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="also write the report here")
+    args = parser.parse_args(argv)
+    report = run(args.n, args.seed)
+    _print(report)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
