@@ -91,7 +91,8 @@ def run_analysis(self, run_id: int) -> str:
         services.run_fail(run_id=run_id, attempt=attempt, reason="time limit exceeded")
         return "failed"
     except TRANSIENT as exc:
-        close_old_connections()
+        if not connection.in_atomic_block:  # a broken connection is replaced before we write
+            close_old_connections()
         reason = f"transient error, retrying: {type(exc).__name__}: {exc}"
         if self.request.retries >= self.max_retries:
             services.run_fail(run_id=run_id, attempt=attempt, reason=f"{type(exc).__name__}: {exc}")
