@@ -30,11 +30,12 @@ import numpy as np
 from analysis.result import Region, ScaleBar
 
 from .ocr import read_text
-from .units import parse_length, to_nm
+from .units import normalise_micro, parse_length, to_nm
 
 _LEADING_ONE_RE = re.compile(r"(?<![0-9A-Za-z])[\[\]lI|!](?=[0-9.,]*\s*[A-Za-zµ])")
 _O_IN_NUMBER_RE = re.compile(r"(?<=\d)[oO]|[oO](?=[.,]?\d)")
 # OCR drops or mangles the micro sign more often than it loses an "n": a bare "m" is "µm".
+_BARE_LENGTH_RE = re.compile(r"\d+(?:[.,]\d+)?\s*[A-Za-zµÅ]+")
 _UNIT_CONFUSIONS = {"mm": ("nm",), "pm": ("µm",), "m": ("µm", "nm")}
 
 _MIN_CONTRAST = 0.2
@@ -120,6 +121,17 @@ def find_scale_bar(
     return unlabeled
 
 
+def _is_bare_length(text: str) -> bool:
+    """The text is one length and (almost) nothing else: at most 2 stray characters."""
+    m = _BARE_LENGTH_RE.search(normalise_micro(text))
+    if m is None:
+        return False
+    rest = text[: m.start()] + text[m.end() :]
+    return (
+        sum(ch.isalnum() for ch in rest) <= 2 and sum(ch.isalnum() for ch in text[: m.start()]) <= 1
+    )
+
+
 def _worth_retry(text: str) -> bool:
     """A near miss (short, digits or an "m", no date/time punctuation) deserves a 2nd read."""
     t = text.strip()
@@ -144,6 +156,8 @@ def interpret_label(text: str, length_px: float) -> tuple[float, str] | None:
     apart, because only one reading gives a pixel size a microscope can produce.
     """
     for variant in ocr_variants(text):
+        if not _is_bare_length(variant):
+            continue  # "WD 3.1mm" is a data-bar field, not a scale-bar label
         parsed = parse_length(variant)
         if parsed is None or parsed[0] <= 0 or length_px <= 0:
             continue
@@ -159,6 +173,10 @@ def _to_scale_bar(
     cand: BarCandidate, text: str | None, parsed: tuple[float, str] | None, ocr_score: float
 ) -> ScaleBar:
     value, unit = parsed if parsed else (None, None)
+    if text is not None and parsed is not None and parse_length(text) != parsed:
+        # OCR needed correcting ("500 m", "[um"): report what the label says, trust it less.
+        text = f"{value:g} {unit}"
+        ocr_score *= 0.9
     return ScaleBar(
         length_px=round(cand.length_px, 2),
         bbox=cand.bbox,
@@ -409,14 +427,22 @@ def label_crops(
     # thin anti-aliased glyphs never reach the bar's level.
     level = cand.bg_level + 0.35 * (cand.bar_level - cand.bg_level)
     mask = (v >= level).astype(np.uint8)
+    # Cut the bar out so glyphs that touch it (a descender, a label drawn tight) stay apart.
+    cut_x0, cut_x1 = max(0, int(cand.x0_px) - win.x0 - 1), int(np.ceil(cand.x1_px)) - win.x0 + 1
+    rows = slice(max(0, cand.y0 - win.y0), cand.y1 - win.y0)
+    if cand.gap is None:
+        mask[rows, cut_x0:cut_x1] = 0
+    else:  # keep the label drawn inside the bar
+        mask[rows, cut_x0 : cand.gap[0] - win.x0] = 0
+        mask[rows, cand.gap[1] - win.x0 : cut_x1] = 0
     n, _lab, stats, _c = cv2.connectedComponentsWithStats(mask, connectivity=8)
     bx0, bx1 = cand.x0_px - win.x0, cand.x1_px - win.x0
     by0, by1 = cand.y0 - win.y0, cand.y1 - win.y0
     comps = []
     for i in range(1, n):
         x, y, w, h, area = (int(s) for s in stats[i])
-        if area < 4 or h < 3 or h > 3 * reach or w > 1.5 * length + 20:
-            continue
+        if area < 8 or h < 4 or h > 3 * reach or w > 1.5 * length + 20:
+            continue  # noise speckles, or objects too big to be glyphs
         touches_bar = x <= bx1 and x + w >= bx0 and y <= by1 and y + h >= by0
         if touches_bar and not _inside_gap(cand, win, x, w):
             continue  # the bar itself (with its end ticks)
@@ -470,6 +496,9 @@ def _line_crop(
         over = [c for c in comps if _xdist(c, bar_x) <= slack]
         if not over:
             return None  # no text over/under the bar
+        # Glyphs are the tallest small things near a bar; texture specks are shorter.
+        tallest = max(c[3] - c[1] for c in over)
+        over = [c for c in over if c[3] - c[1] >= 0.5 * tallest]
         if side == "above":
             seed = max(over, key=lambda c: (c[3], -_xdist(c, bar_x)))
         else:
