@@ -2,7 +2,7 @@
 
 Fixtures (stable; other e2e test files rely on them):
 
-- ``browser`` (session): a headless Chromium launched from ``/usr/bin/chromium`` (never a
+- ``browser`` (module scope): a headless Chromium launched from ``/usr/bin/chromium`` (never a
   downloaded one). When Chromium is absent every e2e test is *skipped*, unless the environment
   sets ``SEMWEB_REQUIRE_BROWSER=1`` (CI does), in which case they *fail* loudly.
 - ``browser_page``: a fresh browser context + page per test (isolated cookies), with a 15 s
@@ -48,9 +48,6 @@ carol = _personas.carol
 project = _personas.project
 sample = _personas.sample
 
-# Playwright's sync API runs an asyncio loop in the test thread; the live server's own thread
-# does the database work, but fixtures touching the ORM here would otherwise be refused.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = Path(os.environ.get("SEMWEB_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -83,22 +80,34 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
+    """Module-scoped: Playwright's sync API keeps an asyncio loop running in the test thread
+    while it lives, and Django refuses ORM calls from a thread with a running loop unless
+    DJANGO_ALLOW_ASYNC_UNSAFE is set. Both are confined to the e2e module being run, so the
+    rest of the suite (and subprocesses such as `check --deploy`) never sees either."""
     if not CHROMIUM.exists():
         pytest.fail(
             f"SEMWEB_REQUIRE_BROWSER=1 but {CHROMIUM} does not exist: apt-get install -y chromium"
         )
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            )
+            try:
+                yield browser
+            finally:
+                browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

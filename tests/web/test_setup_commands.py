@@ -174,7 +174,8 @@ def test_serve_all_stops_the_web_server_when_the_worker_dies(tmp_path):
 
 
 def test_production_settings_pass_check_deploy(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}
+    dev_only = ("DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    env = {k: v for k, v in os.environ.items() if k not in dev_only}
     env.update(
         DJANGO_SETTINGS_MODULE="semweb.settings.production",
         SECRET_KEY="k" * 20 + "Zq8#xV2!pL9@wR4$tY7%uI1^oP3&aS6*dF0(gH5)jK",
