@@ -46,6 +46,14 @@ def _as_drf(exc: DjangoValidationError) -> ValidationError:
     return ValidationError(detail)
 
 
+def _conflict_or_invalid(exc: DjangoValidationError) -> Response:
+    """A refused state transition is a 409 Conflict; bad input is a 400."""
+    from semweb.analyses.services import TransitionError
+
+    code = status.HTTP_409_CONFLICT if isinstance(exc, TransitionError) else 400
+    return Response({"detail": " ".join(exc.messages)}, status=code)
+
+
 def _lab_for_write(user, slug: str) -> Lab:
     """A lab the user is a member of (any role), for creating things in it."""
     lab = Lab.objects.filter(slug=slug).first()
@@ -289,7 +297,7 @@ class RunParticles(generics.ListAPIView):
                 accepted=data.validated_data["accepted"],
             )
         except DjangoValidationError as exc:
-            return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
+            return _conflict_or_invalid(exc)
         run.refresh_from_db()
         return Response({"changed": changed, "run": s.RunSerializer(run).data})
 
@@ -316,21 +324,19 @@ class RunReview(APIView):
         data.is_valid(raise_exception=True)
         action = data.validated_data["action"]
         run, _ = get_for_user(request.user, AnalysisRun, pk, need=REVIEW_NEEDS[action])
-        comment = data.validated_data["comment"]
-        kwargs = {"run": run, "user": request.user}
+        body = data.validated_data["comment"]
+        kwargs = {"run": run, "user": request.user, "body": body}
         try:
             if action == "comment":
-                review.comment_add(**kwargs, body=comment)
+                review.comment_create(**kwargs)
             elif action == "submit":
-                review.run_submit(**kwargs, comment=comment)
+                review.run_submit(**kwargs)
             elif action == "approve":
-                review.run_approve(
-                    **kwargs, comment=comment, revision=data.validated_data.get("revision")
-                )
+                review.run_approve(**kwargs, revision=data.validated_data.get("revision"))
             else:
-                review.run_request_changes(**kwargs, comment=comment)
+                review.run_request_changes(**kwargs)
         except DjangoValidationError as exc:
-            return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
+            return _conflict_or_invalid(exc)
         run.refresh_from_db()
         return Response(s.RunSerializer(run).data)
 

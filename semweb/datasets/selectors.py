@@ -42,3 +42,12 @@ def accepted_particles(runs) -> QuerySet[Particle]:
         .select_related("run__micrograph__sample")
         .order_by("run__micrograph__sample__name", "run__micrograph_id", "run_id", "index")
     )
+
+
+def accepted_ecds(runs) -> list[float]:
+    """ECD (nm) of the accepted, calibrated particles of `runs`."""
+    return list(
+        Particle.objects.filter(run__in=runs, accepted=True, ecd_nm__isnull=False).values_list(
+            "ecd_nm", flat=True
+        )
+    )

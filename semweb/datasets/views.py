@@ -16,7 +16,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from semweb.analyses.models import AnalysisRun
+from semweb.analyses.models import AnalysisRun, Particle
 from semweb.catalogue.models import Micrograph, Project, Sample
 from semweb.datasets import exports, selectors, services
 from semweb.datasets.models import Dataset, DatasetExport, ExportFormat, ExportStatus
@@ -180,7 +180,7 @@ def particles_file(request: HttpRequest, scope: str, pk: int, fmt: str) -> HttpR
 
 def _summary_document(scope: str, obj, runs) -> dict:
     runs = list(runs)
-    particles = list(selectors.accepted_particles(runs).only("ecd_nm", "run_id"))
+    ecds = selectors.accepted_ecds(runs)
     return {
         "scope": scope,
         "id": obj.pk,
@@ -200,8 +200,8 @@ def _summary_document(scope: str, obj, runs) -> dict:
             }
             for r in runs
         ],
-        "accepted_particles": len(particles),
-        "ecd_nm": exports.summarize_ecd([p.ecd_nm for p in particles if p.ecd_nm is not None]),
+        "accepted_particles": Particle.objects.filter(run__in=runs, accepted=True).count(),
+        "ecd_nm": exports.summarize_ecd(ecds),
     }
 
 
@@ -245,9 +245,7 @@ def report(request: HttpRequest, scope: str, pk: int) -> HttpResponse:
                 "outlines": [" ".join(f"{x:.1f},{y:.1f}" for x, y in p.polygon) for p in particles],
             }
         )
-    ecds = [
-        p.ecd_nm for p in selectors.accepted_particles(runs).only("ecd_nm") if p.ecd_nm is not None
-    ]
+    ecds = selectors.accepted_ecds(runs)
     context = {
         "scope": scope,
         "obj": obj,
