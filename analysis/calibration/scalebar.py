@@ -511,18 +511,24 @@ def _line_crop(
     else:
         seed = comps[0]
     x0, y0, x1, y1 = seed
-    line_h = y1 - y0
+    line_h = y1 - y0  # a glyph's height: the line may not grow taller than ~1.8 of it
     grown = True
     while grown:
         grown = False
         for c in comps:
             if x0 <= c[0] and c[2] <= x1 and y0 <= c[1] and c[3] <= y1:
                 continue
+            c_h = c[3] - c[1]
             overlap = min(y1, c[3]) - max(y0, c[1])
             gap = max(c[0] - x1, x0 - c[2], 0)
-            if overlap >= 0.4 * min(line_h, c[3] - c[1]) and gap <= 1.2 * line_h + 2:
+            same_line = overlap >= 0.4 * min(line_h, c_h)
+            same_line &= max(y1, c[3]) - min(y0, c[1]) <= 1.8 * line_h
+            # Small pieces (a decimal point) only right next to the text, not specks afar.
+            glyph_like = c_h >= 0.3 * line_h or gap <= 0.3 * line_h
+            if same_line and glyph_like and gap <= 1.2 * line_h + 2:
                 x0, y0, x1, y1 = min(x0, c[0]), min(y0, c[1]), max(x1, c[2]), max(y1, c[3])
-                line_h = y1 - y0
+                if c_h <= 1.5 * line_h:
+                    line_h = max(line_h, c_h)
                 grown = True
     if side in ("right", "left") and abs(x0 - (bar_x[1] if side == "right" else bar_x[0])) > 4 * (
         line_h + 4
