@@ -429,8 +429,8 @@ class Ctx:
     pass
 
 
-@pytest.fixture
-def ctx(shared_project, sample, alice, bob, sam, dave, erin, carol, api_media):
+@pytest.fixture(name="ctx")
+def ctx_fixture(shared_project, sample, alice, bob, sam, dave, erin, carol, api_media):
     """One of everything, in the Mori lab, shared with Sato (view) and Ito (annotate)."""
     c = Ctx()
     c.lab, c.project, c.sample = shared_project.lab, shared_project, sample
