@@ -494,6 +494,7 @@ def _line_crop(
     if side in ("above", "below"):
         slack = 0.25 * (bar_x[1] - bar_x[0]) if bar_x else 0.0
         over = [c for c in comps if _xdist(c, bar_x) <= slack]
+        comps = [c for c in comps if _xdist(c, bar_x) <= 2 * slack]  # a label is near the bar
         if not over:
             return None  # no text over/under the bar
         # Glyphs are the tallest small things near a bar; texture specks are shorter.
@@ -525,7 +526,7 @@ def _line_crop(
             same_line &= max(y1, c[3]) - min(y0, c[1]) <= 1.8 * line_h
             # Small pieces (a decimal point) only right next to the text, not specks afar.
             glyph_like = c_h >= 0.3 * line_h or gap <= 0.3 * line_h
-            if same_line and glyph_like and gap <= 1.2 * line_h + 2:
+            if same_line and glyph_like and gap <= line_h + 2:  # a monospace space fits
                 x0, y0, x1, y1 = min(x0, c[0]), min(y0, c[1]), max(x1, c[2]), max(y1, c[3])
                 if c_h <= 1.5 * line_h:
                     line_h = max(line_h, c_h)
