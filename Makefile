@@ -45,6 +45,7 @@ format: install
 ## Benchmarks: speed as ratios against a baseline measured in the same run, and accuracy.
 bench: install
 	$(PY) -m analysis.bench
+	DJANGO_SETTINGS_MODULE=semweb.settings.local $(PY) -m semweb.analyses.bench
 
 clean-var:
 	rm -rf var/
