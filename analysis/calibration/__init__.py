@@ -19,14 +19,14 @@ from analysis.result import Calibration, Region, ScaleBar
 
 from .databar import find_data_bar
 from .metadata import find_sidecar_text, read_metadata
-from .scalebar import find_scale_bar
+from .scalebar import find_scale_bar, locate_scale_bar
 from .vendors.base import MetadataReading
 
-__all__ = ["calibrate", "find_data_bar", "find_scale_bar"]
+__all__ = ["calibrate", "find_data_bar", "find_scale_bar", "locate_scale_bar"]
 
 DISAGREEMENT_WARN = 0.05  # metadata vs scale bar: labels are rounded, bars drawn to +-1 px
 _SCALE_BAR_OCR_CALLS = 5
-_CROSS_CHECK_OCR_CALLS = 2
+_CROSS_CHECK_OCR_CALLS = 1  # FEI, Zeiss and JEOL bars are read at the first try
 
 
 def calibrate(
@@ -84,7 +84,11 @@ def calibrate(
     if use_scale_bar:
         # With a metadata value the bar is only a cross-check: spend less OCR time on it.
         budget = _CROSS_CHECK_OCR_CALLS if meta_nm is not None else _SCALE_BAR_OCR_CALLS
-        bar = find_scale_bar(image.grey, data_bar, max_ocr_calls=budget)
+        located = locate_scale_bar(image.grey, data_bar, max_ocr_calls=budget)
+        if located is not None:
+            bar, label_box = located
+            if label_box is not None:
+                details["scale_bar_label_bbox"] = label_box.as_dict()
     bar_nm = _bar_pixel_nm(bar)
     if bar is not None:
         details["scale_bar_pixel_size_nm"] = bar_nm

@@ -95,13 +95,25 @@ def find_scale_bar(
     ``value``/``length_nm`` are ``None``): the caller can report it, but cannot calibrate.
     ``max_ocr_calls`` bounds the time spent (each call is 15-100 ms on these CPUs).
     """
-    unlabeled: ScaleBar | None = None
+    found = locate_scale_bar(grey, data_bar, read_label=read_label, max_ocr_calls=max_ocr_calls)
+    return found[0] if found else None
+
+
+def locate_scale_bar(
+    grey: np.ndarray,
+    data_bar: Region | None = None,
+    *,
+    read_label: bool = True,
+    max_ocr_calls: int = _MAX_OCR_CALLS,
+) -> tuple[ScaleBar, Region | None] | None:
+    """Like :func:`find_scale_bar`, plus the label's box (so callers can mask the text too)."""
+    unlabeled: tuple[ScaleBar, Region | None] | None = None
     ocr_calls = 0
     for region in search_regions(grey.shape[:2], data_bar):
         candidates = find_bar_candidates(grey, region)
         for cand in candidates[:_MAX_CANDIDATES]:
             if not read_label:
-                return _to_scale_bar(cand, None, None, 0.0)
+                return _to_scale_bar(cand, None, None, 0.0), None
             for crop in label_crops(grey, region, cand, clip_to_region=region == data_bar):
                 if ocr_calls >= max_ocr_calls:
                     break
@@ -109,15 +121,15 @@ def find_scale_bar(
                 pixels = grey[crop.y0 : crop.y1, crop.x0 : crop.x1]
                 text, score = read_text(pixels)
                 parsed = interpret_label(text, cand.length_px)
-                if parsed is None and _worth_retry(text):
+                if parsed is None and _worth_retry(text) and ocr_calls < max_ocr_calls:
                     # Text but no length: read again at another scale (costs one call).
                     ocr_calls += 1
                     text, score = read_text(pixels, scale=4 if pixels.shape[0] < 16 else 3)
                     parsed = interpret_label(text, cand.length_px)
                 if parsed is not None:
-                    return _to_scale_bar(cand, text, parsed, score)
+                    return _to_scale_bar(cand, text, parsed, score), crop
             if unlabeled is None:
-                unlabeled = _to_scale_bar(cand, None, None, 0.0)
+                unlabeled = _to_scale_bar(cand, None, None, 0.0), None
     return unlabeled
 
 
