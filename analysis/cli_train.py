@@ -32,7 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n-val", type=int, default=None)
     p.add_argument("--model", default="yolov8n-seg.yaml")
     p.add_argument("--epochs", type=int, default=16)
-    p.add_argument("--imgsz", type=int, default=512)
+    p.add_argument("--imgsz", type=int, default=512, help="network input size (px)")
+    p.add_argument(
+        "--tile", type=int, default=512, help="native-resolution tile size of training images (px)"
+    )
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--device", default="cpu", help="cpu, 0 (first CUDA GPU), …")
     p.add_argument("--workers", type=int, default=2)
@@ -58,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
             max_real=args.max_real,
             n_val=args.n_val if args.n_val is not None else N_VAL,
             seed=args.seed,
-            synth_size_px=args.imgsz,
+            synth_size_px=args.tile,
+            tile_px=args.tile,
         )
         t = time.monotonic()
         data_yaml = build_dataset(spec)

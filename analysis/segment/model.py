@@ -147,6 +147,28 @@ def train_yolo(
     return run_dir
 
 
+def read_sidecar(weights: Path) -> dict[str, Any]:
+    """The JSON written next to published weights (trained date, arch, imgsz, tile size)."""
+    import json  # noqa: PLC0415
+
+    sidecar = Path(weights).with_suffix(".json")
+    return json.loads(sidecar.read_text()) if sidecar.exists() else {}
+
+
+def publish_weights(src: Path, dst: Path, meta: dict[str, Any]) -> Path:
+    """Copy a training checkpoint to ``dst`` without optimizer state (fp16, ~7 MB) + sidecar."""
+    import json  # noqa: PLC0415
+
+    _ultralytics()
+    from ultralytics.utils.torch_utils import strip_optimizer  # noqa: PLC0415
+
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    strip_optimizer(str(src), str(dst))
+    dst.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
+    return dst
+
+
 def weights_version(weights: Path) -> str:
     """``yolov8n-seg-semweb-<trained date>-<sha8 of the weights>``: recorded on every result.
 
@@ -174,6 +196,7 @@ class InferenceOptions:
 
     tile_px: int = 512
     overlap_px: int = 128
+    imgsz: int | None = None  # network input; None = as trained (sidecar JSON), else tile_px
     conf: float = 0.25
     iou: float = 0.6
     max_det: int = 1000
@@ -194,6 +217,9 @@ class ParticleModel:
         yolo = _ultralytics()
         self._yolo = yolo.YOLO(str(self.weights), task="segment")
         self.version = weights_version(self.weights)
+        self.meta = read_sidecar(self.weights)
+        if self.options.imgsz is None:
+            self.options.imgsz = int(self.meta.get("imgsz", self.options.tile_px))
         self.backend = "onnxruntime" if self.weights.suffix == ".onnx" else "torch"
 
     def predict_tiles(
@@ -251,12 +277,13 @@ class ParticleModel:
         grid = tiling.tile_grid(h, w, o.tile_px, o.overlap_px)
         tiles = [bgr[y0:y1, x0:x1] for x0, y0, x1, y1 in grid]
         instances: list[tiling.Instance] = []
-        for t, (masks, scores) in zip(grid, self.predict_tiles(tiles, o.tile_px), strict=True):
+        imgsz = int(o.imgsz or o.tile_px)
+        for t, (masks, scores) in zip(grid, self.predict_tiles(tiles, imgsz), strict=True):
             instances += tiling.instances_from_tile(masks, scores, t, (h, w))
         if o.global_pass and len(grid) > 1:
             # Particles larger than the tile overlap are cut in every tile: a whole-region
             # pass (downscaled by the letterbox) contributes only those big ones.
-            ((masks, scores),) = self.predict_tiles([bgr], o.tile_px)
+            ((masks, scores),) = self.predict_tiles([bgr], imgsz)
             big = [
                 i
                 for i in tiling.instances_from_tile(masks, scores, (0, 0, w, h), (h, w))
