@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
 
 # Five wrong passwords per account and address in 15 minutes stops online guessing while a
@@ -52,3 +54,26 @@ def login_succeeded(*, username: str, address: str) -> None:
 def client_address(request) -> str:
     """REMOTE_ADDR; behind a proxy, the proxy must set it (we do not trust X-Forwarded-For)."""
     return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+class RateLimitedModelBackend(ModelBackend):
+    """Django's model backend behind the same limit, so every password form (the login page,
+    the admin's login, DRF's browsable login) is limited, not only ours.
+
+    Blocked attempts are refused without checking the password (and without counting again);
+    `request.semweb_login_blocked` tells the login view to answer 429.
+    """
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        username_value = username or kwargs.get(get_user_model().USERNAME_FIELD) or ""
+        address = client_address(request) if request is not None else "local"
+        if login_blocked(username=username_value, address=address):
+            if request is not None:
+                request.semweb_login_blocked = True
+            return None
+        user = super().authenticate(request, username=username, password=password, **kwargs)
+        if user is None:
+            login_failed(username=username_value, address=address)
+        else:
+            login_succeeded(username=username_value, address=address)
+        return user

@@ -25,18 +25,29 @@ class RateLimitedLoginView(auth_views.LoginView):
     def post(self, request, *args, **kwargs):
         username = request.POST.get("username", "")
         address = client_address(request)
-        if login_blocked(username=username, address=address):
+        blocked = login_blocked(username=username, address=address)
+        response = None if blocked else super().post(request, *args, **kwargs)
+        if blocked or getattr(request, "semweb_login_blocked", False):
             form = self.get_form()
             form.errors.clear()
             response = self.render_to_response(self.get_context_data(form=form, rate_limited=True))
             response.status_code = 429
             return response
-        response = super().post(request, *args, **kwargs)
-        if request.user.is_authenticated:
-            login_succeeded(username=username, address=address)
-        else:
-            login_failed(username=username, address=address)
+        if not _backend_counts():
+            # Without RateLimitedModelBackend configured, this view counts on its own.
+            if request.user.is_authenticated:
+                login_succeeded(username=username, address=address)
+            else:
+                login_failed(username=username, address=address)
         return response
+
+
+def _backend_counts() -> bool:
+    from django.conf import settings
+
+    return "semweb.labs.ratelimit.RateLimitedModelBackend" in getattr(
+        settings, "AUTHENTICATION_BACKENDS", ()
+    )
 
 
 def _lab_for(user, slug: str, need: Access = Access.VIEW) -> tuple[Lab, Access]:

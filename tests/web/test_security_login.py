@@ -45,3 +45,22 @@ def test_limit_is_per_address(client, bob):
     other = client.__class__(REMOTE_ADDR="10.0.0.9")
     response = other.post(reverse("login"), {"username": "bob", "password": "pw-bob"})
     assert response.status_code == 302
+
+
+def test_admin_login_is_limited_too(client, bob, settings):
+    settings.AUTHENTICATION_BACKENDS = ["semweb.labs.ratelimit.RateLimitedModelBackend"]
+    bob.is_staff = True
+    bob.save()
+    for _ in range(ratelimit.MAX_PER_ACCOUNT):
+        client.post("/admin/login/", {"username": "bob", "password": "wrong"})
+    client.post("/admin/login/", {"username": "bob", "password": "pw-bob"})
+    assert "_auth_user_id" not in client.session
+    # The main login form now answers 429 for the same account and address.
+    assert _attempt(client, "pw-bob").status_code == 429
+
+
+def test_backend_counts_once_per_attempt(client, bob, settings):
+    settings.AUTHENTICATION_BACKENDS = ["semweb.labs.ratelimit.RateLimitedModelBackend"]
+    for _ in range(ratelimit.MAX_PER_ACCOUNT - 1):
+        assert _attempt(client, "wrong").status_code == 200
+    assert _attempt(client, "pw-bob").status_code == 302
