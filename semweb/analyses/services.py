@@ -427,7 +427,7 @@ def particles_set_accepted(
             return 0
         run.particles.filter(index__in=changed).update(accepted=accepted)
         run.revision += 1
-        run.summary = _accepted_summary(run)
+        run.summary = _accepted_summary(run)  # of this revision
         run.save(update_fields=["revision", "summary"])
         audit_record(
             actor=user,
@@ -463,7 +463,8 @@ def _accepted_summary(run: AnalysisRun) -> dict[str, Any]:
     rows = run.particles.filter(accepted=True, ecd_nm__isnull=False).values_list(
         "ecd_nm", "shape_class"
     )
-    return summarize_values([r[0] for r in rows], [r[1] or "unclassified" for r in rows])
+    summary = summarize_values([r[0] for r in rows], [r[1] or "unclassified" for r in rows])
+    return {**summary, "revision": run.revision}
 
 
 def run_set_calibration(
@@ -503,8 +504,8 @@ def run_set_calibration(
             "previous_pixel_size_nm": previous,
             "manual": {"method": method, "line_px": line_px, "length_nm": length_nm},
         }
-        run.summary = _accepted_summary(run)
         run.revision += 1
+        run.summary = _accepted_summary(run)
         run.save(update_fields=["pixel_size_nm", "calibration", "summary", "revision"])
         audit_record(
             actor=user,

@@ -193,7 +193,10 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def run_particles(request: HttpRequest, pk: int) -> JsonResponse:
     run, _ = get_for_user(request.user, AnalysisRun, pk)
-    return JsonResponse(selectors.particles_payload(run))
+    geometry = selectors.particles_geometry_json(run)
+    accepted = json.dumps(selectors.particles_accepted(run), separators=(",", ":")).encode()
+    body = b'{"revision":%d,"accepted":%s,"geometry":%s}' % (run.revision, accepted, geometry)
+    return HttpResponse(body, content_type="application/json")
 
 
 @login_required
@@ -252,22 +255,25 @@ def run_calibration(request: HttpRequest, pk: int) -> JsonResponse:
     except ValidationError as exc:
         return _error(" ".join(exc.messages), 400)
     return JsonResponse(
-        {
-            "pixel_size_nm": run.pixel_size_nm,
-            "stats": selectors.run_statistics(run),
-            "particles": selectors.particles_payload(run),
-        }
+        {"pixel_size_nm": run.pixel_size_nm, "stats": selectors.run_statistics(run)}
     )
 
 
 # --- files ------------------------------------------------------------------------------------
 
 
-def _display_png(micrograph: Micrograph) -> str:
-    """Storage name of an 8-bit PNG rendering of the original (derived, regenerable)."""
-    name = f"derived/display/{micrograph.sha256[:2]}/{micrograph.sha256}.png"
+# Above this many pixels the display copy is a JPEG (q 90): a 4096 × 3072 PNG of a noisy
+# micrograph is ~9 MB and slow to decode; the JPEG ~2 MB. Originals are untouched.
+DISPLAY_JPEG_ABOVE_PX = 4_000_000
+
+
+def _display_image(micrograph: Micrograph) -> tuple[str, str]:
+    """Storage name and type of an 8-bit rendering of the original (derived, regenerable)."""
+    jpeg = micrograph.width * micrograph.height > DISPLAY_JPEG_ABOVE_PX
+    ext, content_type = ("jpg", "image/jpeg") if jpeg else ("png", "image/png")
+    name = f"derived/display/{micrograph.sha256[:2]}/{micrograph.sha256}.{ext}"
     if default_storage.exists(name):
-        return name
+        return name, content_type
     import numpy as np
     from PIL import Image
 
@@ -278,20 +284,23 @@ def _display_png(micrograph: Micrograph) -> str:
     loaded = read_image_bytes(data, micrograph.original_filename)
     grey = np.clip(np.asarray(loaded.grey, dtype=np.float32) * 255.0 + 0.5, 0, 255)
     buf = io.BytesIO()
-    Image.fromarray(grey.astype(np.uint8)).save(buf, format="PNG", compress_level=1)
-    return default_storage.save(name, ContentFile(buf.getvalue()))
+    if jpeg:
+        Image.fromarray(grey.astype(np.uint8)).save(buf, format="JPEG", quality=90)
+    else:
+        Image.fromarray(grey.astype(np.uint8)).save(buf, format="PNG", compress_level=1)
+    return default_storage.save(name, ContentFile(buf.getvalue())), content_type
 
 
 @login_required
 @require_GET
 def micrograph_image(request: HttpRequest, pk: int) -> HttpResponse:
-    """The micrograph at full resolution as a browser-friendly PNG (permission-checked)."""
+    """The micrograph at full resolution as a browser-friendly image (permission-checked)."""
     micrograph, _ = get_for_user(request.user, Micrograph, pk)
     try:
-        name = _display_png(micrograph)
+        name, content_type = _display_image(micrograph)
     except ValueError as exc:
         return HttpResponseBadRequest(f"cannot render this image: {exc}")
-    response = FileResponse(default_storage.open(name, "rb"), content_type="image/png")
+    response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
     response["Cache-Control"] = "private, max-age=86400"
     return response
 

@@ -30,9 +30,24 @@ def test_review_page_shows_outline_data_and_summary(client, run, bob):
     assert '<span data-testid="n-accepted">4</span>' in html
     assert "/runs/assets/plotly.min.js" in html
     data = client.get(f"/runs/{run.pk}/particles.json").json()
-    assert sorted(data["index"]) == [1, 2, 3, 4]
-    assert len(data["poly"][0]) == 8  # the fake engine's polygons are boxes: 4 points
-    assert data["fields"][0] == "ecd_nm"
+    geometry = data["geometry"]
+    assert geometry["index"] == [1, 2, 3, 4]
+    assert data["accepted"] == [True, True, True, True]
+    assert len(geometry["poly"][0]) == 8  # the fake engine's polygons are boxes: 4 points
+    assert geometry["fields"][0] == "ecd_nm"
+
+
+def test_particle_geometry_follows_the_calibration(client, run, bob):
+    client.force_login(bob)
+    before = client.get(f"/runs/{run.pk}/particles.json").json()["geometry"]
+    client.post(
+        f"/runs/{run.pk}/calibration",
+        json.dumps({"pixel_size_nm": 4.0}),
+        content_type="application/json",
+    )
+    after = client.get(f"/runs/{run.pk}/particles.json").json()["geometry"]
+    ratios = [a[0] / b[0] for a, b in zip(after["m"], before["m"], strict=True)]  # ECD, nm
+    assert ratios == pytest.approx([2.0] * 4, rel=1e-4)  # the payload rounds to 4 decimals
 
 
 def test_other_labs_get_404_everywhere(client, run, carol):
@@ -42,7 +57,7 @@ def test_other_labs_get_404_everywhere(client, run, carol):
         f"/runs/{run.pk}/particles.json",
         f"/runs/{run.pk}/stats.json",
         f"/runs/{run.pk}/progress.json",
-        f"/runs/micrographs/{run.micrograph_id}/image.png",
+        f"/runs/micrographs/{run.micrograph_id}/image",
     ):
         assert client.get(url).status_code == 404, url
     assert (
@@ -92,7 +107,7 @@ def test_view_only_labs_see_but_cannot_edit(client, run, project, other_lab, car
 
 def test_image_and_plotly_are_served_to_members(client, run, bob):
     client.force_login(bob)
-    image = client.get(f"/runs/micrographs/{run.micrograph_id}/image.png")
+    image = client.get(f"/runs/micrographs/{run.micrograph_id}/image")
     assert image.status_code == 200
     assert b"".join(image.streaming_content)[:8] == b"\x89PNG\r\n\x1a\n"
     js = client.get("/runs/assets/plotly.min.js")
