@@ -133,6 +133,7 @@ def split_touching(
     labels: np.ndarray,
     *,
     h_px: float = 2.0,
+    h_rel: float = 0.0,
     min_peak_px: float = 2.0,
     peak_window_px: int = 5,
 ) -> np.ndarray:
@@ -160,6 +161,10 @@ def split_touching(
     labels : (H, W) integer ndarray, 0 = background
     h_px : float
         Minimum depth of the saddle below the lower peak, in pixels.
+    h_rel : float
+        Also require a depth of ``h_rel`` × the lower peak (0 = off). On 10 synthetic and
+        40 EMPS images, (h_px, h_rel) = (1.5, 0.25) gave F1 0.765 / 0.226 against 0.753 /
+        0.229 for the default (2, 0): not worth a second knob by default.
     min_peak_px : float
         Peaks of the distance map lower than this (particles < ~4 px wide) are not markers.
     peak_window_px : int
@@ -191,7 +196,7 @@ def split_touching(
     if to_split.size == 0:
         return labels.copy()
     basins = _watershed_blobs(labels, to_split, markers, dist)
-    root = _merge_shallow_basins(basins, n_markers - 1, dist, markers, h_px)
+    root = _merge_shallow_basins(basins, n_markers - 1, dist, markers, h_px, h_rel)
     # New label per merged group, via a lookup table (np.unique over pixels is slow).
     used = np.unique(root[np.unique(basins[basins > 0])])
     lut = np.zeros(n_markers, dtype=np.int64)
@@ -243,7 +248,12 @@ def _flood(mask: np.ndarray, mk: np.ndarray, dist: np.ndarray, factor: int) -> n
 
 
 def _merge_shallow_basins(
-    basins: np.ndarray, n_markers: int, dist: np.ndarray, markers: np.ndarray, h_px: float
+    basins: np.ndarray,
+    n_markers: int,
+    dist: np.ndarray,
+    markers: np.ndarray,
+    h_px: float,
+    h_rel: float,
 ) -> np.ndarray:
     """Map basin id -> representative id, merging basins separated by a shallow saddle."""
     peak = np.zeros(n_markers + 1, dtype=np.float64)
@@ -270,7 +280,8 @@ def _merge_shallow_basins(
     last = np.r_[key[1:] != key[:-1], True]  # the highest saddle of each pair
     key, saddle = key[last], saddle[last]
     a_ids, b_ids = key // (n_markers + 1), key % (n_markers + 1)
-    shallow = saddle > np.minimum(peak[a_ids], peak[b_ids]) - h_px
+    lower = np.minimum(peak[a_ids], peak[b_ids])
+    shallow = saddle > lower - np.maximum(h_px, h_rel * lower)
 
     def find(i: int) -> int:
         while parent[i] != i:
