@@ -40,6 +40,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu, 0 (first CUDA GPU), …")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--hours",
+        type=float,
+        default=None,
+        help="wall-time budget: ultralytics fits the epochs (and LR schedule) to it;"
+        " also accepted when resuming",
+    )
+    p.add_argument(
+        "--close-mosaic",
+        type=int,
+        default=None,
+        help="final epochs without mosaic (default: epochs // 6)",
+    )
     p.add_argument("--val", action="store_true", help="validate every epoch (slower)")
     p.add_argument("--rebuild", action="store_true", help="rewrite the dataset")
     p.set_defaults(func=run)
@@ -67,6 +80,11 @@ def run(args: argparse.Namespace) -> int:
         t = time.monotonic()
         data_yaml = build_dataset(spec)
         print(f"dataset {data_yaml} {spec.counts} in {time.monotonic() - t:.0f} s", flush=True)
+    extra: dict[str, float | int] = {}
+    if args.hours is not None:
+        extra["time"] = args.hours
+    if args.close_mosaic is not None:
+        extra["close_mosaic"] = args.close_mosaic
     t = time.monotonic()
     run_dir = train_yolo(
         data_yaml=data_yaml,

@@ -106,8 +106,11 @@ def train_yolo(
     run_dir = Path(project) / name
     last = run_dir / "weights" / "last.pt"
     if resume and last.exists():
+        # Only what ultralytics allows on resume: a wall-time budget (it then re-plans the
+        # epochs and the LR schedule to fit), workers, batch, close_mosaic.
+        allowed = {"time", "workers", "batch", "close_mosaic", "device"}
         model = yolo.YOLO(str(last))
-        model.train(resume=True)
+        model.train(resume=True, **{k: v for k, v in (extra or {}).items() if k in allowed})
         return run_dir
     model = yolo.YOLO(model_yaml)
     args: dict[str, Any] = dict(
