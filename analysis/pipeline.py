@@ -129,7 +129,9 @@ def analyze(
         region = analysed_region(image.width, image.height, calibration.data_bar)
     grey = image.grey
     with _stage("segmenting", timings, report):
-        labels, scores, method, model_version, seg_details = _segment(grey, region, opts, warnings)
+        labels, scores, method, model_version, seg_details = _segment(
+            grey, region, calibration.data_bar, opts, warnings
+        )
         labels, scores = _postprocess(labels, scores, region, calibration, opts)
     with _stage("measuring", timings, report):
         particles = _particles(labels, grey, calibration.pixel_size_nm, region, scores)
@@ -258,32 +260,72 @@ def _from_array(arr: np.ndarray) -> LoadedImage:
 
 
 def _segment(
-    grey: np.ndarray, region: Region, opts: AnalysisOptions, warnings: list[str]
+    grey: np.ndarray,
+    region: Region,
+    data_bar: Region | None,
+    opts: AnalysisOptions,
+    warnings: list[str],
 ) -> tuple[np.ndarray, dict[int, float] | None, str, str | None, dict[str, Any]]:
-    """Labels (full image), per-label scores, method used, model version, details."""
+    """Labels (full image), per-label scores, method used, model version, details.
+
+    ``model``: the model's instances, refined (marks dropped, edges snapped, holes filled:
+    :func:`analysis.segment.refine.refine`). ``auto``: the same, then kept only when
+    :func:`analysis.segment.auto.choose_segmentation` trusts it against the classical result
+    (the evaluation scores ``auto`` exactly this way); without a model, classical with a
+    warning.
+    """
     if opts.method in ("auto", "model"):
         model, why = _load_model()
         if model is not None:
-            labels, label_scores = model.segment(grey, region)
-            scores = {
-                int(k): float(label_scores[k])
-                for k in np.unique(labels)
-                if k > 0 and k < len(label_scores)
-            }
-            return labels, scores, "model", str(model.version), {"model": str(model.version)}
+            version = str(model.version)
+            labels, scores = _model_labels(model, grey, region, data_bar)
+            details: dict[str, Any] = {"model": version}
+            if opts.method == "model":
+                return labels, _score_dict(scores), "model", version, details
+            from analysis.segment.auto import choose_segmentation
+
+            seg = _classical(grey, region, opts)
+            chosen, path, reason = choose_segmentation(labels, scores, seg.labels)
+            details.update(auto_choice=path, auto_reason=reason)
+            if path == "model":
+                return chosen, _score_dict(scores), "model", version, details
+            details.update(seg.describe())
+            return chosen, None, "classical", version, details
         if opts.method == "model":
             raise ModelUnavailableError(f"method 'model' asked for, but {why}")
         warnings.append(f"classical segmentation used: {why}")
+    seg = _classical(grey, region, opts)
+    return seg.labels, None, "classical", None, seg.describe()
+
+
+def _classical(grey: np.ndarray, region: Region, opts: AnalysisOptions) -> Any:
     from analysis.segment.classical import segment_classical
 
-    seg = segment_classical(
+    return segment_classical(
         grey,
         region,
         polarity=opts.polarity,
         split_touching=opts.split_touching,
         min_area_px=max(1, opts.min_area_px),
     )
-    return seg.labels, None, "classical", None, seg.describe()
+
+
+def _model_labels(
+    model: Any, grey: np.ndarray, region: Region, data_bar: Region | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The model's (labels, scores) after its refinement steps (when installed)."""
+    labels, scores = model.segment(grey, region)
+    try:
+        from analysis.segment.refine import refine
+    except ImportError:
+        return labels, np.asarray(scores)
+    labels, scores = refine(labels, np.asarray(scores), grey, region=region, data_bar=data_bar)
+    return labels, np.asarray(scores)
+
+
+def _score_dict(scores: np.ndarray) -> dict[int, float]:
+    """Model contract: ``scores[k]`` is the confidence of label ``k + 1``."""
+    return {k + 1: float(v) for k, v in enumerate(np.asarray(scores).tolist())}
 
 
 def _load_model() -> tuple[Any | None, str]:

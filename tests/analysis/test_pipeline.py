@@ -94,19 +94,33 @@ def test_auto_falls_back_to_classical_with_reason(monkeypatch):
         analyze(scene(), AnalysisOptions(method="model", use_scale_bar=False))
 
 
+class FakeModel:
+    """Stands in for analysis.segment.model: one square particle, label 2, score 0.9."""
+
+    version = "fake-1"
+
+    def segment(self, grey, region):
+        labels = np.zeros(grey.shape, np.uint32)
+        labels[50:80, 150:180] = 2
+        return labels, np.array([0.1, 0.9], np.float32)  # scores[k] belongs to label k + 1
+
+
 def test_model_path_uses_scores(monkeypatch):
-    class FakeModel:
-        version = "fake-1"
-
-        def segment(self, grey, region):
-            labels = np.zeros(grey.shape, np.uint16)
-            labels[50:80, 50:80] = 3
-            return labels, np.array([0, 0, 0, 0.9])
-
     monkeypatch.setattr(pipeline, "_load_model", lambda: (FakeModel(), ""))
+    monkeypatch.setattr(pipeline, "_model_labels", lambda m, g, r, d: m.segment(g, r))
     result = analyze(scene(), AnalysisOptions(method="model", use_scale_bar=False))
     assert (result.method, result.model_version) == ("model", "fake-1")
-    assert [(p.label, p.score) for p in result.particles] == [(1, 0.9)]
+    assert [(p.label, p.score) for p in result.particles] == [(1, pytest.approx(0.9))]
+    assert result.particles[0].bbox_px == (150, 50, 180, 80)
+
+
+def test_auto_keeps_classical_when_the_model_disagrees(monkeypatch):
+    monkeypatch.setattr(pipeline, "_load_model", lambda: (FakeModel(), ""))
+    monkeypatch.setattr(pipeline, "_model_labels", lambda m, g, r, d: m.segment(g, r))
+    result = analyze(scene(), AnalysisOptions(method="auto", use_scale_bar=False))
+    assert result.method == "classical" and result.model_version == "fake-1"
+    assert result.options["segmentation"]["auto_choice"] == "classical"
+    assert len(result.particles) == 5
 
 
 def test_recompute_measurements_rescales(classical):
