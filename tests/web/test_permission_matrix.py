@@ -478,8 +478,10 @@ def _status(client, case: Case, ctx) -> int:
         response = getattr(client, method)(url, data or {})
     else:
         response = client.generic(case.method, url, "", content_type="application/json")
-    if hasattr(response, "streaming_content"):
-        response.close()
+    if getattr(response, "streaming", False):
+        # Consume through the client's wrapper: it closes the file without firing
+        # request_finished (which would close the database connection mid-test).
+        b"".join(response.streaming_content)
     return response.status_code
 
 
