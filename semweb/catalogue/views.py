@@ -133,6 +133,7 @@ def sample_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "micrographs": selectors.micrographs_of_sample(sample),
             "can_upload": access >= Access.MEMBER,
             "can_edit": access >= Access.MEMBER,
+            "can_analyse": access >= Access.ANNOTATE,
             "max_upload_mb": services.max_upload_bytes() // 1048576,
         },
     )
@@ -242,6 +243,7 @@ def micrograph_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "runs": selectors.micrograph_runs(micrograph),
             "sidecar_text": sidecar_text,
             "access": access,
+            "can_analyse": access >= Access.ANNOTATE,
             "tags": micrograph.metadata.get("tags", {}),
         },
     )

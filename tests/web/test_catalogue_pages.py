@@ -185,3 +185,20 @@ def test_files_are_not_served_from_a_public_media_url(client, bob, micrograph):
 def test_anonymous_is_sent_to_login_for_downloads(client, micrograph):
     response = client.get(f"/micrographs/{micrograph.pk}/original/")
     assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+@pytest.mark.parametrize(
+    ("level", "can_analyse"), [(ShareLevel.VIEW, False), (ShareLevel.ANNOTATE, True)]
+)
+def test_shared_labs_never_get_the_upload_form(
+    client, carol, other_lab, project, sample, level, can_analyse
+):
+    ProjectShare.objects.create(project=project, lab=other_lab, level=level)
+    client.force_login(carol)
+    response = client.get(f"/samples/{sample.pk}/")
+    assert response.status_code == 200
+    assert (response.context["can_upload"], response.context["can_analyse"]) == (
+        False,
+        can_analyse,
+    )
+    assert 'data-testid="upload"' not in response.content.decode()
