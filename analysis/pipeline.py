@@ -53,7 +53,10 @@ class AnalysisOptions:
         uses it.
     pixel_size_nm : manual pixel size; wins over metadata and scale bar.
     min_size_nm : particles with a smaller ECD are dropped (only when calibrated).
-    min_area_px : particles with fewer pixels are dropped (always).
+    min_area_px : particles with fewer pixels are dropped (always). The default, 50 px (an
+        ECD of 8 px), is where size and shape stop being dominated by pixelation; it also
+        drops most noise blobs: classical F1@0.5 went from 0.26 to 0.46 on 80 EMPS images
+        and from 0.72 to 0.75 on 10 synthetic ones against a 10 px floor (2026-11-28).
     exclude_edge : drop particles cut by the image border or the data bar (their true size
         is unknown).
     split_touching : split touching particles (distance-transform watershed).
@@ -64,7 +67,7 @@ class AnalysisOptions:
     method: Method = "auto"
     pixel_size_nm: float | None = None
     min_size_nm: float | None = None
-    min_area_px: int = 10
+    min_area_px: int = 50
     exclude_edge: bool = True
     split_touching: bool = True
     polarity: Literal["auto", "bright", "dark"] = "auto"
