@@ -177,7 +177,7 @@
       const b = document.getElementById(id);
       if (b) b.disabled = selected.size === 0;
     }
-    drawOverlay();
+    return drawOverlay();
   }
 
   // --- statistics --------------------------------------------------------------------------
@@ -250,16 +250,16 @@
       const data = await post(cfg.accept, { indices, accepted });
       t.saved = performance.now();
       for (const i of positions) P.accepted[i] = accepted;
-      buildHoverText();
-      selected.clear();
-      setSelection([]);
-      t.overlay = performance.now();
-      renderSummary(data.stats); // the numbers first, then the charts
+      renderSummary(data.stats); // the numbers first (cheap), then the drawings
       await renderHistogram(data.stats);
       await renderScatter();
       t.charts = performance.now();
-      window.__reviewLastEdit = { post_ms: t.saved - t.start, overlay_ms: t.overlay - t.saved,
-        charts_ms: t.charts - t.overlay };
+      buildHoverText();
+      selected.clear();
+      await setSelection([]);
+      t.overlay = performance.now();
+      window.__reviewLastEdit = { post_ms: t.saved - t.start, charts_ms: t.charts - t.saved,
+        overlay_ms: t.overlay - t.charts };
       setSaveState(`saved (${data.changed} changed)`);
     } catch (e) {
       setSaveState("not saved: " + e.message, true);
@@ -359,8 +359,14 @@
     P.index.forEach((v, i) => byIndex.set(v, i));
   }
 
+  // The page starts both downloads in <head> (window.__reviewPrefetch) while plotly.min.js is
+  // still being parsed; later loads (after a calibration change) fetch again.
+  const prefetched = window.__reviewPrefetch || {};
+  const getJSON = (url) => fetch(url, { credentials: "same-origin" }).then((r) => r.json());
+
   async function loadParticles() {
-    const data = await fetch(cfg.particles, { credentials: "same-origin" }).then((r) => r.json());
+    const data = await (prefetched.particles || getJSON(cfg.particles));
+    prefetched.particles = null;
     P = Object.assign(data.geometry, { accepted: data.accepted, revision: data.revision });
     index();
     buildHoverText();
@@ -370,7 +376,7 @@
     const timings = (window.__reviewTimings = { script_ms: t0 });
     const [, stats] = await Promise.all([
       loadParticles(),
-      fetch(cfg.stats, { credentials: "same-origin" }).then((r) => r.json()),
+      prefetched.stats || getJSON(cfg.stats),
     ]);
     timings.data_ms = performance.now();
     await drawOverlay();
