@@ -3,6 +3,7 @@
 import cv2
 import numpy as np
 import pytest
+from scipy import ndimage as ndi
 
 from analysis.result import Region
 from analysis.segment import postprocess as pp
@@ -117,3 +118,20 @@ def test_split_respects_existing_labels():
     out = pp.split_touching(lab)
     assert np.unique(out[out > 0]).size == 2
     assert out[20, 39] != out[20, 40]
+
+
+def test_large_touching_discs_split_on_the_coarse_grid():
+    # Each disc ~15 000 px, so the blob is flooded at half resolution.
+    m = np.zeros((300, 500), np.uint8)
+    cv2.circle(m, (150, 150), 70, 1, -1)
+    cv2.circle(m, (330, 150), 60, 1, -1)
+    cv2.rectangle(m, (215, 140), (275, 160), 1, -1)  # a 21 px neck between them
+    lab, _ = ndi.label(m)
+    out = pp.split_touching(lab)
+    left, right = out[150, 150], out[150, 330]
+    assert np.unique(out[out > 0]).size == 2 and left != right
+    # The neck holds a third, shallow distance peak: it must join one side, not bridge both.
+    row = out[150]
+    cut = int(np.flatnonzero(row == right)[0])
+    assert 215 <= cut <= 276
+    assert (out == left).sum() == pytest.approx(np.pi * 70**2 + 30 * 21, rel=0.05)
