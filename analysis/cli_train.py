@@ -98,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         seed=args.seed,
         val=args.val,
+        extra=extra,
     )
     info = {
         "run_dir": str(run_dir),
