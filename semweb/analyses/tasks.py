@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -113,12 +114,25 @@ def reap_runs() -> dict[str, int]:
     return services.runs_reap()
 
 
+class _Reaper(threading.Thread):
+    """Every worker reaps: at start (finding what a crashed predecessor left running) and then
+    every half stale-period, so dead runs are caught without a separate beat process."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True, name="semweb-reaper")
+        self.interval = max(1.0, float(getattr(settings, "SEMWEB_RUN_STALE_S", 120)) / 2)
+
+    def run(self) -> None:
+        while True:
+            try:
+                services.runs_reap()
+            except Exception:  # the database may be briefly away; try again next round
+                log.exception("reaper failed")
+            finally:
+                connection.close()
+            time.sleep(self.interval)
+
+
 @worker_ready.connect
-def _reap_at_worker_start(**_kwargs) -> None:
-    """A worker that starts after a crash finds the runs its predecessor left running."""
-    try:
-        services.runs_reap()
-    except Exception:  # never keep a worker from starting
-        log.exception("reaper at worker start failed")
-    finally:
-        connection.close()
+def _reap_in_the_worker(**_kwargs) -> None:
+    _Reaper().start()
