@@ -371,8 +371,12 @@ def _postprocess(
     labels = pp.relabel_sequential(labels)
     if scores is not None:
         fg = labels > 0
-        pairs = np.unique(np.stack([labels[fg], old[fg]]), axis=1)
-        scores = {int(new): scores.get(int(prev), 1.0) for new, prev in pairs.T}
+        new_of_old = np.zeros(int(old.max()) + 1, dtype=np.int64)
+        new_of_old[old[fg]] = labels[fg]  # relabelling is one-to-one: any pixel will do
+        scores = {
+            int(new_of_old[prev]): scores.get(int(prev), 1.0)
+            for prev in np.flatnonzero(new_of_old).tolist()
+        }
     return labels, scores
 
 
