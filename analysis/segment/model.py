@@ -200,7 +200,7 @@ class InferenceOptions:
     tile_px: int = 512
     overlap_px: int = 128
     imgsz: int | None = None  # network input; None = as trained (sidecar JSON), else tile_px
-    conf: float = 0.25
+    conf: float | None = None  # score threshold; None = as tuned on validation (sidecar)
     iou: float = 0.6
     max_det: int = 1000
     batch: int = 4
@@ -223,6 +223,8 @@ class ParticleModel:
         self.meta = read_sidecar(self.weights)
         if self.options.imgsz is None:
             self.options.imgsz = int(self.meta.get("imgsz", self.options.tile_px))
+        if self.options.conf is None:
+            self.options.conf = float(self.meta.get("conf", 0.25))
         self.backend = "onnxruntime" if self.weights.suffix == ".onnx" else "torch"
 
     def predict_tiles(
