@@ -19,7 +19,7 @@ from analysis.result import Calibration, Region, ScaleBar
 
 from .databar import find_data_bar
 from .metadata import find_sidecar_text, read_metadata
-from .scalebar import find_scale_bar, locate_scale_bar
+from .scalebar import LOW_CONFIDENCE, find_scale_bar, locate_scale_bar
 from .vendors.base import MetadataReading
 
 __all__ = ["calibrate", "find_data_bar", "find_scale_bar", "locate_scale_bar"]
@@ -131,6 +131,11 @@ def calibrate(
         reason = f"scale bar '{bar.label}' over {bar.length_px:.1f} px"
         if reading is not None:
             reason += f" ({reading.reason})"
+        if bar.confidence < LOW_CONFIDENCE:
+            warnings.append(
+                f"scale-bar label read as '{bar.label}' with low confidence "
+                f"({bar.confidence:.2f}): check the pixel size"
+            )
         return Calibration(
             bar_nm, "scale_bar", bar.confidence, reason, warnings=tuple(warnings), **common
         )

@@ -44,6 +44,8 @@ _MAX_CANDIDATES = 3
 _THRESHOLD_LEVELS = (0.5, 0.3)
 # A pixel outside this range is no SEM/TEM micrograph's: used to catch OCR unit confusions.
 _PLAUSIBLE_PIXEL_NM = (0.001, 20_000.0)
+# Below this a scale-bar reading is reported with a warning asking for a check.
+LOW_CONFIDENCE = 0.5
 
 
 @dataclass(frozen=True)
@@ -185,10 +187,15 @@ def _to_scale_bar(
     cand: BarCandidate, text: str | None, parsed: tuple[float, str] | None, ocr_score: float
 ) -> ScaleBar:
     value, unit = parsed if parsed else (None, None)
-    if text is not None and parsed is not None and parse_length(text) != parsed:
+    as_read = parse_length(text) if text is not None else None
+    if text is not None and parsed is not None and as_read != parsed:
         # OCR needed correcting ("500 m", "[um"): report what the label says, trust it less.
         text = f"{value:g} {unit}"
         ocr_score *= 0.9
+        if as_read is not None and as_read[1] == "m":
+            # A bare "m" may have lost its "µ" or its "n": a factor of 1000 hangs on a guess,
+            # so the result is flagged (LOW_CONFIDENCE) for a person to confirm.
+            ocr_score *= 0.5
     return ScaleBar(
         length_px=round(cand.length_px, 2),
         bbox=cand.bbox,

@@ -139,3 +139,15 @@ def test_plain_texture_has_no_scale_bar():
 )
 def test_interpret_label_undoes_ocr_confusions(text, length_px, expected):
     assert interpret_label(text, length_px) == expected
+
+
+def test_bare_m_label_is_flagged_low_confidence():
+    """'100 m' may be 100 µm or 100 nm: the reading is kept but must ask for a check."""
+    from analysis.calibration.scalebar import LOW_CONFIDENCE, BarCandidate, _to_scale_bar
+
+    cand = BarCandidate(x0_px=10.0, x1_px=76.0, y0=700, y1=704, bright=True, score=1.0)
+    bar = _to_scale_bar(cand, "100 m", (100.0, "µm"), ocr_score=0.99)
+    assert bar.label == "100 µm"
+    assert bar.confidence < LOW_CONFIDENCE
+    clean = _to_scale_bar(cand, "100 µm", (100.0, "µm"), ocr_score=0.99)
+    assert clean.confidence >= LOW_CONFIDENCE
