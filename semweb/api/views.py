@@ -169,7 +169,9 @@ class MicrographList(generics.ListCreateAPIView):
         qs = visible(self.request.user, Micrograph.objects.all(), "sample__project__")
         if (sample := _int_param(self.request, "sample")) is not None:
             qs = qs.filter(sample_id=sample)
-        return qs.order_by("-uploaded_at", "-id")
+        # Newest first by primary key: a backward index scan that stops after one page
+        # (ordering by upload time sorted all 100 000 rows: 128 ms → see README of the API).
+        return qs.order_by("-id")
 
     @extend_schema(request=s.MicrographUploadSerializer, responses=s.MicrographSerializer)
     def post(self, request: Request) -> Response:
@@ -256,7 +258,7 @@ class RunList(generics.ListAPIView):
         for field in ("status", "review_state"):
             if value := self.request.query_params.get(field):
                 qs = qs.filter(**{field: value})
-        return qs.order_by("-created_at", "-id")
+        return qs.order_by("-id")  # newest first, by index (see MicrographList)
 
 
 class RunDetail(generics.RetrieveAPIView):
