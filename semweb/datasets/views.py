@@ -64,10 +64,14 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
     dataset, access = get_for_user(request.user, Dataset, pk)
+    exports_shown = list(dataset.exports.order_by("-created_at")[:20])
     context = {
         "dataset": dataset,
         "runs": selectors.dataset_runs(dataset),
-        "exports": dataset.exports.order_by("-created_at")[:20],
+        "exports": exports_shown,
+        "exports_running": any(
+            e.status in (ExportStatus.QUEUED, ExportStatus.RUNNING) for e in exports_shown
+        ),
         "can_curate": access >= Access.MEMBER,
         "can_share": access >= Access.ADMIN,
         "formats": ExportFormat.choices,

@@ -128,3 +128,16 @@ def test_export_download_obeys_dataset_permissions(
 def test_export_build_is_claimed_once(dataset, alice, django_capture_on_commit_callbacks):
     export = _export(dataset, alice, "yolo", django_capture_on_commit_callbacks)
     assert export_build(export_id=export.pk) is None  # a redelivered message does nothing
+
+
+def test_dataset_page_refreshes_while_an_export_runs(
+    client, dataset, alice, django_capture_on_commit_callbacks
+):
+    client.force_login(alice)
+    with django_capture_on_commit_callbacks(execute=False):
+        client.post(reverse("datasets:export", args=[dataset.pk]), {"format": "coco"})
+    page = client.get(reverse("datasets:detail", args=[dataset.pk])).content.decode()
+    assert 'http-equiv="refresh"' in page and "Queued" in page
+    export_build(export_id=DatasetExport.objects.get().pk)
+    page = client.get(reverse("datasets:detail", args=[dataset.pk])).content.decode()
+    assert 'http-equiv="refresh"' not in page and ">Download<" in page
