@@ -325,6 +325,7 @@ class UploadOutcome:
     message: str = ""
     micrograph: Micrograph | None = None
     sidecar: str = ""
+    run: Any = None  # the AnalysisRun queued for it ("analyse after upload")
 
     def as_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "status": self.status, "message": self.message}
@@ -339,6 +340,13 @@ class UploadOutcome:
                 "bit_depth": self.micrograph.bit_depth,
                 "pixel_size_nm": self.micrograph.pixel_size_nm,
                 "pixel_size_source": self.micrograph.pixel_size_source,
+            }
+        if self.run is not None:
+            d["run"] = {
+                "id": self.run.pk,
+                "url": reverse("analyses:run", args=[self.run.pk]),
+                "progress_url": reverse("analyses:progress", args=[self.run.pk]),
+                "method": self.run.method,
             }
         if self.sidecar:
             d["sidecar"] = self.sidecar

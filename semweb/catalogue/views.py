@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
@@ -204,6 +204,8 @@ def _sample_upload(request: HttpRequest, pk: int, limiter: SizeLimitUploadHandle
         return redirect("catalogue:sample_detail", pk=sample.pk)
 
     outcomes = services.micrographs_upload(sample=sample, user=request.user, items=items)
+    if request.POST.get("analyse"):
+        _analyse_uploaded(request, outcomes)
     if _wants_json(request):
         statuses = {o.status for o in outcomes}
         code = 201 if "created" in statuses else (200 if "duplicate" in statuses else 422)
@@ -214,6 +216,23 @@ def _sample_upload(request: HttpRequest, pk: int, limiter: SizeLimitUploadHandle
         )
         messages.add_message(request, level, outcome.message)
     return redirect("catalogue:sample_detail", pk=sample.pk)
+
+
+def _analyse_uploaded(request: HttpRequest, outcomes: list[services.UploadOutcome]) -> None:
+    """ "Analyse after upload": one queued run per newly stored micrograph (enqueued on commit)."""
+    from semweb.analyses.services import run_create
+
+    method = request.POST.get("method") or "auto"
+    for outcome in outcomes:
+        if outcome.status != "created" or outcome.micrograph is None:
+            continue
+        try:
+            run = run_create(micrograph=outcome.micrograph, user=request.user, method=method)
+        except ValidationError as exc:
+            outcome.message += f" Not analysed: {'; '.join(exc.messages)}"
+        else:
+            outcome.run = run
+            outcome.message += f" Analysis #{run.pk} queued ({method})."
 
 
 # --------------------------------------------------------------------------------------------

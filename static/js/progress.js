@@ -2,8 +2,7 @@
 // endpoint until the run finishes (queued/running → succeeded/failed/cancelled).
 (function () {
   "use strict";
-  if (window.__semwebProgress) return; // included once per bar; start one poller
-  window.__semwebProgress = true;
+  if (window.semwebWatchProgress) return; // included once per bar; one poller per page
   const POLL_MS = 1000;
   const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
 
@@ -34,8 +33,10 @@
   }
 
   function start() {
+    // Rows replaced after an upload bring new bars: watch each element once.
     const bars = Array.from(document.querySelectorAll(".run-progress[data-progress-url]"))
-      .filter((el) => !FINISHED.has(el.dataset.status));
+      .filter((el) => !FINISHED.has(el.dataset.status) && !el.dataset.watched);
+    bars.forEach((el) => { el.dataset.watched = "1"; });
     if (!bars.length) return;
     let active = bars;
     const tick = async () => {
@@ -45,6 +46,7 @@
     };
     setTimeout(tick, 300);
   }
+  window.semwebWatchProgress = start;
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();

@@ -76,6 +76,10 @@
     }
     var data = new FormData();
     data.append("csrfmiddlewaretoken", token);
+    var analyse = form.querySelector("input[name=analyse]");
+    if (analyse && analyse.checked) data.append("analyse", "on");
+    var method = form.querySelector("select[name=method]");
+    if (method) data.append("method", method.value);
     if (job.image) data.append("files", job.image, job.image.name);
     if (job.sidecar) data.append("files", job.sidecar, job.sidecar.name);
     var xhr = new XMLHttpRequest();
@@ -119,6 +123,7 @@
         var fresh = doc.querySelector("table[data-testid=micrographs] tbody");
         var old = document.querySelector("table[data-testid=micrographs] tbody");
         if (fresh && old) old.replaceWith(fresh);
+        if (window.semwebWatchProgress) window.semwebWatchProgress();
       });
   }
 
