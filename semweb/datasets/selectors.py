@@ -51,3 +51,16 @@ def accepted_ecds(runs) -> list[float]:
             "ecd_nm", flat=True
         )
     )
+
+
+def curatable_runs(dataset, limit: int = 200) -> QuerySet[AnalysisRun]:
+    """Approved runs of the dataset lab's own projects that are not in it yet (newest first)."""
+    return (
+        AnalysisRun.objects.filter(
+            review_state=ReviewState.APPROVED,
+            micrograph__sample__project__lab_id=dataset.lab_id,
+        )
+        .exclude(datasets=dataset)
+        .select_related("micrograph__sample__project", "approved_by")
+        .order_by("-approved_at", "-id")[:limit]
+    )

@@ -73,6 +73,7 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
             e.status in (ExportStatus.QUEUED, ExportStatus.RUNNING) for e in exports_shown
         ),
         "can_curate": access >= Access.MEMBER,
+        "candidates": selectors.curatable_runs(dataset) if access >= Access.MEMBER else [],
         "can_share": access >= Access.ADMIN,
         "formats": ExportFormat.choices,
     }
@@ -85,7 +86,8 @@ def dataset_runs(request: HttpRequest, pk: int) -> HttpResponse:
     dataset, _ = get_for_user(request.user, Dataset, pk, need=Access.MEMBER)
 
     def ids(name: str) -> list[int]:
-        raw = request.POST.get(name, "").replace(",", " ").split()
+        """Ticked boxes (several values) and/or typed ids ("12, 15")."""
+        raw = " ".join(request.POST.getlist(name)).replace(",", " ").split()
         return [int(v) for v in raw if v.isdigit()]
 
     try:

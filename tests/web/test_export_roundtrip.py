@@ -141,3 +141,15 @@ def test_dataset_page_refreshes_while_an_export_runs(
     export_build(export_id=DatasetExport.objects.get().pk)
     page = client.get(reverse("datasets:detail", args=[dataset.pk])).content.decode()
     assert 'http-equiv="refresh"' not in page and ">Download<" in page
+
+
+def test_curation_page_offers_lab_approved_runs_and_adds_ticked_ones(
+    client, lab, alice, bob, sample, api_media
+):
+    runs = [approved_run(sample, alice, "c.png", [(40, 40, 9)]), approved_run(sample, alice)]
+    dataset = dataset_create(lab=lab, user=alice, name="Empty")
+    client.force_login(bob)
+    page = client.get(reverse("datasets:detail", args=[dataset.pk])).content.decode()
+    assert all(f'name="add" value="{r.pk}"' in page for r in runs)
+    client.post(reverse("datasets:runs", args=[dataset.pk]), {"add": [str(runs[0].pk), ""]})
+    assert list(dataset.runs.values_list("pk", flat=True)) == [runs[0].pk]
