@@ -201,3 +201,8 @@ class ExportSerializer(serializers.ModelSerializer):
 
 class ExportCreateSerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=["coco", "yolo"])
+
+
+class DatasetImportSerializer(serializers.Serializer):
+    sample = serializers.IntegerField(help_text="The sample that receives the micrographs.")
+    archive = serializers.FileField(help_text="A COCO or Ultralytics YOLO-seg zip.")

@@ -24,6 +24,7 @@ v1 = [
     path("runs/<int:pk>/particles", views.RunParticles.as_view(), name="api_run_particles"),
     path("runs/<int:pk>/review", views.RunReview.as_view(), name="api_run_review"),
     path("datasets/", views.DatasetList.as_view(), name="api_datasets"),
+    path("datasets/import", views.DatasetImport.as_view(), name="api_dataset_import"),
     path("datasets/<int:pk>/", views.DatasetDetail.as_view(), name="api_dataset"),
     path("datasets/<int:pk>/runs", views.DatasetRuns.as_view(), name="api_dataset_runs"),
     path("datasets/<int:pk>/exports", views.DatasetExports.as_view(), name="api_dataset_exports"),

@@ -435,3 +435,29 @@ class ExportDetail(generics.RetrieveAPIView):
 
     def get_object(self):
         return get_for_user(self.request.user, DatasetExport, self.kwargs["pk"])[0]
+
+
+class DatasetImport(APIView):
+    """Import a COCO or YOLO-seg zip into one of your samples (multipart: `sample`,
+    `archive`). Each image becomes a micrograph with a run holding its outlines: approved when
+    you are a supervisor or lab admin, else submitted for review."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request=s.DatasetImportSerializer, responses={201: s.RunSerializer(many=True)})
+    def post(self, request: Request) -> Response:
+        from semweb.datasets.services import dataset_import
+
+        data = s.DatasetImportSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        sample, _ = get_for_user(
+            request.user, Sample, data.validated_data["sample"], need=Access.MEMBER
+        )
+        archive = data.validated_data["archive"]
+        try:
+            runs = dataset_import(
+                sample=sample, user=request.user, fileobj=archive, source_name=archive.name or ""
+            )
+        except DjangoValidationError as exc:
+            raise ValidationError({"archive": exc.messages}) from None
+        return Response(s.RunSerializer(runs, many=True).data, status=status.HTTP_201_CREATED)

@@ -153,3 +153,22 @@ def test_curation_page_offers_lab_approved_runs_and_adds_ticked_ones(
     assert all(f'name="add" value="{r.pk}"' in page for r in runs)
     client.post(reverse("datasets:runs", args=[dataset.pk]), {"add": [str(runs[0].pk), ""]})
     assert list(dataset.runs.values_list("pk", flat=True)) == [runs[0].pk]
+
+
+def test_api_import_of_a_yolo_export(
+    dataset, alice, carol, carol_sample, django_capture_on_commit_callbacks
+):
+    from _api import api_as
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    export = _export(dataset, alice, "yolo", django_capture_on_commit_callbacks)
+    with export.file.open("rb") as fh:
+        upload = SimpleUploadedFile("spheres.zip", fh.read())
+    response = api_as(carol).post(
+        "/api/v1/datasets/import",
+        {"sample": carol_sample.pk, "archive": upload},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.content
+    assert sorted(r["particle_count"] for r in response.json()) == [3, 4]
+    assert {r["review_state"] for r in response.json()} == {"approved"}

@@ -400,6 +400,14 @@ CASES = [
     ),
     Case("api_dataset", "GET", u("api_dataset", "dataset"), VIEW_API),
     Case(
+        "api_dataset_import",
+        "POST",
+        u("api_dataset_import"),
+        profile(403, 400, 400, 400, 403, 403, 404),
+        multipart=True,
+        data=lambda c: {"sample": c.sample.pk, "archive": SimpleUploadedFile("a.zip", b"nope")},
+    ),
+    Case(
         "api_dataset_runs",
         "POST",
         u("api_dataset_runs", "dataset"),
