@@ -13,6 +13,7 @@ from django.db import connection
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
 
+from _review_helpers import PARTICLE_XY, POST_REJECT, logout  # noqa: E402
 from _runs import FAKE_ENGINE, make_micrograph  # noqa: E402
 
 from semweb.analyses import tasks  # noqa: E402
@@ -43,15 +44,6 @@ def thread_worker(monkeypatch, settings):
     yield threads
     for t in threads:
         t.join(timeout=30)
-
-
-PARTICLE_XY = """(index) => {
-  const el = document.getElementById('overlay');
-  const fl = el._fullLayout, tr = el.data[el.data.length - 1];
-  const i = tr.customdata.indexOf(index), r = el.getBoundingClientRect();
-  return {x: r.left + fl.xaxis._offset + fl.xaxis.l2p(tr.x[i]),
-          y: r.top + fl.yaxis._offset + fl.yaxis.l2p(tr.y[i])};
-}"""
 
 
 def test_analyse_review_reject_submit_approve(
@@ -98,7 +90,7 @@ def test_analyse_review_reject_submit_approve(
     page.wait_for_selector("[data-testid=review-state]:text-is('In review')")
 
     # The supervisor approves; the page becomes read-only.
-    page.click("header form button[type=submit]")  # log out
+    logout(page)
     login(page, live_server, "sam", "pw-sam")
     page.goto(f"{live_server.url}/runs/{run.pk}/")
     page.click("[data-testid=approve]")
@@ -106,13 +98,7 @@ def test_analyse_review_reject_submit_approve(
     assert page.locator("[data-testid=read-only]").is_visible()
     assert page.locator("#reject-selected").count() == 0
     page.wait_for_selector("body[data-review-ready='1']")
-    status = page.evaluate(
-        """async (url) => (await fetch(url, {method: 'POST', headers: {
-             'Content-Type': 'application/json',
-             'X-CSRFToken': document.querySelector('meta[name=csrf-token]').content},
-             body: JSON.stringify({indices: [1], accepted: false})})).status""",
-        f"/runs/{run.pk}/accept",
-    )
+    status = page.evaluate(POST_REJECT, f"/runs/{run.pk}/accept")
     assert status == 409
     run.refresh_from_db()
     assert (run.review_state, run.approved_by) == (ReviewState.APPROVED, sam)

@@ -8,117 +8,45 @@ real broker (Redis in CI); skipped on the embedded SQLite default.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from _runs import completed_run, make_micrograph
-from django.conf import settings as django_settings
-from django.db import connection
+from _worker import NEEDS_SHARED_WORKER, kill, purge_queues, start_worker, wait_for
 
 from semweb.analyses import services
 from semweb.analyses.models import AnalysisRun, ReviewState, RunStatus
 from semweb.audit.models import AuditEvent
 
-REPO = Path(__file__).resolve().parents[2]
-TESTS_WEB = Path(__file__).resolve().parent
 STALE_S = 3
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.timeout(240),
-    pytest.mark.skipif(
-        "postgresql" not in django_settings.DATABASES["default"]["ENGINE"]
-        or django_settings.CELERY_BROKER_URL.startswith("filesystem"),
-        reason="needs PostgreSQL and Redis (DATABASE_URL, CELERY_BROKER_URL) shared with a worker",
-    ),
+    NEEDS_SHARED_WORKER,
 ]
 
 
-def _database_url() -> str:
-    d = connection.settings_dict
-    auth = d["USER"] + (f":{d['PASSWORD']}" if d.get("PASSWORD") else "")
-    return f"postgres://{auth}@{d['HOST'] or '127.0.0.1'}:{d['PORT'] or 5432}/{d['NAME']}"
-
-
-def _start_worker(name: str, *, hold_s: float, max_attempts: int, log: Path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "semweb.settings.test",
-        "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL,
-        "PYTHONPATH": os.pathsep.join([str(TESTS_WEB), str(REPO)]),
-        "SEMWEB_ENGINE": "fake_engine.analyze",
-        "FAKE_ENGINE_HOLD_S": str(hold_s),
-        "SEMWEB_HEARTBEAT_S": "1",
-        "SEMWEB_RUN_STALE_S": str(STALE_S),
-        "SEMWEB_RUN_MAX_ATTEMPTS": str(max_attempts),
-    }
-    cmd = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "semweb",
-        "worker",
-        "-Q",
-        "cpu,gpu",
-        "--pool",
-        "solo",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-        "-n",
-        f"{name}@%h",
-        "--loglevel",
-        "INFO",
-    ]
-    # Own session: SIGKILL to the group leaves no orphan behind.
-    return subprocess.Popen(
-        cmd,
-        cwd=REPO,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+def _start_worker(name: str, *, hold_s: float, max_attempts: int, log: Path):
+    return start_worker(
+        name,
+        log=log,
+        env={
+            "SEMWEB_ENGINE": "fake_engine.analyze",
+            "FAKE_ENGINE_HOLD_S": str(hold_s),
+            "SEMWEB_HEARTBEAT_S": "1",
+            "SEMWEB_RUN_STALE_S": str(STALE_S),
+            "SEMWEB_RUN_MAX_ATTEMPTS": str(max_attempts),
+        },
     )
-
-
-def _kill(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, sig)
-    proc.wait(timeout=30)
-
-
-def _wait_for(predicate, timeout: float, what: str, logs: list[Path]):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    tails = "\n".join(p.read_text(errors="replace")[-3000:] for p in logs if p.exists())
-    raise AssertionError(f"timed out waiting for {what}\n{tails}")
-
-
-def _purge_queues() -> None:
-    from semweb.celery_app import app
-
-    with app.connection_for_write() as conn:
-        for queue in ("cpu", "gpu"):
-            with contextlib.suppress(Exception):  # queue not declared yet
-                conn.default_channel.queue_purge(queue)
 
 
 @pytest.fixture
 def setup(sample, alice, bob, sam, settings):
     settings.SEMWEB_RUN_STALE_S = STALE_S
-    _purge_queues()
+    purge_queues()
     approved = completed_run(make_micrograph(sample, alice, name="approved.png"), bob)
     AnalysisRun.objects.filter(pk=approved.pk).update(review_state=ReviewState.APPROVED)
     micrograph = make_micrograph(sample, alice, discs=[(40, 40, 9), (120, 90, 14)], name="k.png")
@@ -130,14 +58,14 @@ def _kill_mid_run(micrograph, user, tmp_path, *, max_attempts: int):
     worker_a = _start_worker("a", hold_s=120, max_attempts=max_attempts, log=log_a)
     try:
         run = services.run_create(micrograph=micrograph, user=user, method="classical")
-        _wait_for(
+        wait_for(
             lambda: AnalysisRun.objects.filter(pk=run.pk, stage="segmenting").exists(),
             120,
             "worker a to reach segmenting",
             [log_a],
         )
     finally:
-        _kill(worker_a)
+        kill(worker_a)
     run.refresh_from_db()
     assert run.status == RunStatus.RUNNING  # what a dead worker leaves behind
     # Wait until its heartbeat is stale, so the next worker's reaper recognises the death.
@@ -151,14 +79,14 @@ def test_killed_worker_run_is_requeued_and_completed_by_the_next_worker(setup, t
     log_b = tmp_path / "worker-b.log"
     worker_b = _start_worker("b", hold_s=0, max_attempts=3, log=log_b)
     try:
-        _wait_for(
+        wait_for(
             lambda: AnalysisRun.objects.filter(pk=run.pk, status=RunStatus.SUCCEEDED).exists(),
             120,
             "worker b to finish the requeued run",
             [log_a, log_b],
         )
     finally:
-        _kill(worker_b, signal.SIGTERM)
+        kill(worker_b, signal.SIGTERM)
     run.refresh_from_db()
     assert (run.attempts, run.particle_count, run.particles.count()) == (2, 2, 2)
     assert run.worker.startswith("b@")
@@ -179,14 +107,14 @@ def test_killed_worker_run_without_attempts_left_is_failed_with_the_reason(setup
     log_b = tmp_path / "worker-b.log"
     worker_b = _start_worker("b", hold_s=0, max_attempts=1, log=log_b)
     try:
-        _wait_for(
+        wait_for(
             lambda: AnalysisRun.objects.filter(pk=run.pk, status=RunStatus.FAILED).exists(),
             120,
             "worker b's reaper to fail the run",
             [log_a, log_b],
         )
     finally:
-        _kill(worker_b, signal.SIGTERM)
+        kill(worker_b, signal.SIGTERM)
     run.refresh_from_db()
     assert "worker a@" in run.error and "lost during segmenting" in run.error
     assert run.error.endswith("gave up after 1 attempts")
