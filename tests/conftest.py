@@ -20,3 +20,12 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The login rate limiter counts failures in the cache: start every test from zero."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

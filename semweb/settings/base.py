@@ -100,6 +100,20 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # Every password check (login page, admin login) goes through the login rate limit.
 AUTHENTICATION_BACKENDS = ["semweb.labs.ratelimit.RateLimitedModelBackend"]
+
+
+def _cache_from_env() -> dict:
+    """The login rate limiter counts in the cache, so several web processes must share one:
+    `CACHE_URL=redis://…` (the production default falls back to a Redis broker's URL)."""
+    url = env_str("CACHE_URL")
+    if not url:
+        return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    if not url.startswith(("redis://", "rediss://")):
+        raise ImproperlyConfigured(f"CACHE_URL={url!r}: only redis:// URLs are supported")
+    return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+
+
+CACHES = {"default": _cache_from_env()}
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
