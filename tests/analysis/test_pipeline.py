@@ -142,3 +142,70 @@ def test_bad_options_rejected():
         AnalysisOptions(method="magic")
     with pytest.raises(ValueError):
         AnalysisOptions(pixel_size_nm=-1.0)
+
+
+FIGURE_DISCS = ((80, 90, 20), (200, 100, 16), (300, 160, 24), (150, 200, 18))  # x, y, radius
+
+
+def figure() -> np.ndarray:
+    """A journal-figure crop: 4 bright discs, panel letters "b)", a scale bar and its label.
+
+    The ink is pure white (as burned in by figure software); the discs are not saturated.
+    """
+    rng = np.random.default_rng(3)
+    grey = np.full((300, 400), 60.0)
+    for x, y, r in FIGURE_DISCS:
+        cv2.circle(grey, (x, y), r, 180, -1)
+    grey += rng.normal(0, 6, grey.shape)
+    ink = np.zeros(grey.shape, np.uint8)
+    cv2.putText(ink, "b)", (8, 40), cv2.FONT_HERSHEY_DUPLEX, 1.3, 255, 3, cv2.LINE_AA)
+    cv2.rectangle(ink, (290, 272), (380, 277), 255, -1)
+    cv2.putText(ink, "200 nm", (292, 262), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 255, 2, cv2.LINE_AA)
+    return np.clip(np.maximum(grey, ink), 0, 255).astype(np.uint8)
+
+
+def _disc_boxes() -> list[tuple[int, int, int, int]]:
+    return sorted((x - r, y - r, x + r + 1, y + r + 1) for x, y, r in FIGURE_DISCS)
+
+
+@pytest.mark.parametrize("use_scale_bar", [True, False])
+def test_figure_marks_are_not_particles(use_scale_bar):
+    result = analyze(figure(), AnalysisOptions(method="classical", use_scale_bar=use_scale_bar))
+    boxes = sorted(p.bbox_px for p in result.particles)
+    assert len(boxes) == len(FIGURE_DISCS)
+    for got, want in zip(boxes, _disc_boxes(), strict=True):
+        assert got == pytest.approx(want, abs=2)
+    rejected = result.options["segmentation"]["rejected_components"]
+    assert rejected["text_like"] == 5  # "b", ")", the bar, "200", "nm"
+
+
+def test_scale_bar_and_label_are_recorded_as_excluded():
+    result = analyze(figure(), AnalysisOptions(method="classical"))
+    assert result.calibration.scale_bar is not None  # read by OCR: "200 nm"
+    excluded = result.options["excluded_regions"]
+    assert [e["kind"] for e in excluded] == ["scale_bar", "scale_bar_label"]
+    bar = result.calibration.scale_bar.bbox
+    assert (excluded[0]["x0"], excluded[0]["y1"]) == (bar.x0 - 4, bar.y1 + 4)
+    json.dumps(result.as_json_dict())
+
+
+class InkModel:
+    """A model that mistakes the scale bar for a particle (label 1) next to a real disc (2)."""
+
+    version = "ink-1"
+
+    def segment(self, grey, region):
+        labels = np.zeros(grey.shape, np.uint32)
+        labels[272:278, 290:381] = 1  # the burned-in bar
+        cv2.circle(labels, (80, 90), 20, 2, -1)
+        return labels, np.array([0.95, 0.8], np.float32)
+
+
+def test_model_path_drops_particles_on_the_scale_bar(monkeypatch):
+    monkeypatch.setattr(pipeline, "_load_model", lambda: (InkModel(), ""))
+    monkeypatch.setattr(pipeline, "_model_labels", lambda m, g, r, d: m.segment(g, r))
+    result = analyze(figure(), AnalysisOptions(method="model"))
+    assert [(p.label, p.score) for p in result.particles] == [(1, pytest.approx(0.8))]
+    assert result.particles[0].bbox_px == (60, 70, 101, 111)
+    removed = {e["kind"]: e["particles_removed"] for e in result.options["excluded_regions"]}
+    assert removed == {"scale_bar": 1, "scale_bar_label": 0}

@@ -7,7 +7,12 @@ from scipy import ndimage as ndi
 
 from analysis.result import Region
 from analysis.segment import postprocess as pp
-from analysis.segment.classical import choose_threshold, segment_classical
+from analysis.segment.classical import (
+    choose_threshold,
+    component_features,
+    reject_non_particles,
+    segment_classical,
+)
 
 
 def _scene(bright: bool, noise: float = 0.03, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -135,3 +140,41 @@ def test_large_touching_discs_split_on_the_coarse_grid():
     cut = int(np.flatnonzero(row == right)[0])
     assert 215 <= cut <= 276
     assert (out == left).sum() == pytest.approx(np.pi * 70**2 + 30 * 21, rel=0.05)
+
+
+def test_remove_overlapping_drops_only_mostly_covered_particles():
+    labels = np.zeros((20, 20), np.uint16)
+    labels[0:4, 0:10] = 1  # 40 px, 10 inside the box below (25 %)
+    labels[10:20, 0:10] = 2  # 100 px, 10 inside (10 %)
+    labels[10:20, 12:20] = 3  # untouched
+    box = Region(0, 3, 20, 11)
+    out, n = pp.remove_overlapping(labels, [box], 0.2)
+    assert n == 1
+    assert sorted(np.unique(out).tolist()) == [0, 2, 3]
+    assert pp.remove_overlapping(labels, [], 0.2)[1] == 0
+
+
+def test_text_component_rejected_before_split():
+    grey, _ = _scene(True)
+    # A pure-white "o" (3 px stroke, counter filled by hole filling): ink, not a particle.
+    ring = np.zeros(grey.shape, np.uint8)
+    cv2.circle(ring, (40, 160), 14, 1, 3)
+    grey[ring > 0] = 1.0
+    seg = segment_classical(grey)
+    assert seg.rejected == {"low_contrast": 0, "text_like": 1, "ragged": 0}
+    assert seg.labels[160, 40 - 14] == 0 and seg.labels[160, 40] == 0
+    assert seg.labels.max() == 5  # the five discs of the scene, nothing else
+    assert seg.describe()["rejected_components"] == seg.rejected
+
+
+def test_component_contrast_against_its_ring():
+    u8 = np.full((40, 60), 90, np.uint8)
+    labels = np.zeros(u8.shape, np.int32)
+    labels[10:20, 10:20], u8[10:20, 10:20] = 1, 100  # 10 levels above its surroundings
+    labels[10:20, 35:45], u8[10:20, 35:45] = 2, 200
+    grey = u8 / 255.0
+    f = component_features(labels, u8, grey)
+    assert f["contrast"][1:].tolist() == pytest.approx([10.0, 110.0])
+    kept, counts = reject_non_particles(labels, u8, grey)
+    assert counts == {"low_contrast": 1, "text_like": 0, "ragged": 0}
+    assert np.unique(kept).tolist() == [0, 2]
