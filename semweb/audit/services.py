@@ -9,9 +9,7 @@ from django.db import models
 from semweb.audit.models import AuditEvent
 
 
-def audit_record(
-    *, actor, verb: str, target: models.Model, lab=None, **data: Any
-) -> AuditEvent:
+def audit_record(*, actor, verb: str, target: models.Model, lab=None, **data: Any) -> AuditEvent:
     """Append one event. `actor` may be None for system actions (worker, reaper)."""
     return AuditEvent.objects.create(
         actor=actor if (actor is not None and actor.is_authenticated) else None,

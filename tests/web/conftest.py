@@ -21,7 +21,9 @@ def other_lab(db) -> Lab:
 
 
 def _user(username: str, lab: Lab | None, role: str | None):
-    user = get_user_model().objects.create_user(username, f"{username}@example.org", "pw-" + username)
+    user = get_user_model().objects.create_user(
+        username, f"{username}@example.org", "pw-" + username
+    )
     if lab is not None:
         Membership.objects.create(user=user, lab=lab, role=role)
     return user
