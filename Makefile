@@ -29,7 +29,8 @@ run: demo
 
 ## Install if needed and run the whole suite (PostgreSQL/Redis when DATABASE_URL/CELERY_BROKER_URL are set).
 test: install
-	DJANGO_SETTINGS_MODULE=semweb.settings.test $(PY) -m pytest -q -p no:cacheprovider
+	$(VENV)/bin/ruff check .
+	DJANGO_SETTINGS_MODULE=semweb.settings.test $(PY) -m pytest -q -p no:cacheprovider --timeout 900
 
 e2e: install
 	DJANGO_SETTINGS_MODULE=semweb.settings.test $(PY) -m pytest -q tests/e2e
