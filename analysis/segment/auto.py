@@ -18,8 +18,8 @@ class AutoThresholds:
     """Decision thresholds (chosen on the EMPS validation split; see MODEL_CARD.md)."""
 
     min_mean_score: float = 0.35
-    min_foreground_iou: float = 0.3
-    confident_score: float = 0.6
+    min_foreground_iou: float = 0.2
+    confident_score: float = 0.5
     empty_coverage: float = 0.005  # classical foreground fraction still called "nothing"
 
 
