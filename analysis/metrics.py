@@ -218,6 +218,8 @@ def mask_ap(
             all_tp.append(bool(matched[j]))
     if n_gt == 0:
         return 1.0 if not all_scores else 0.0
+    if not all_scores:  # particles exist but nothing was predicted: no precision to sample
+        return 0.0
     order = np.argsort(-np.asarray(all_scores), kind="stable")
     tp = np.asarray(all_tp, dtype=np.float64)[order]
     ctp = np.cumsum(tp)

@@ -92,3 +92,9 @@ def test_mask_ap_with_scores(pair):
 def test_shape_mismatch_rejected():
     with pytest.raises(ValueError):
         iou_matrix(np.zeros((2, 2), int), np.zeros((3, 2), int))
+
+
+def test_mask_ap_is_zero_when_nothing_was_predicted(pair):
+    gt, pred = pair
+    empty = np.zeros_like(pred)
+    assert mask_ap([gt], [empty], [{}]) == 0.0
