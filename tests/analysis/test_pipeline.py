@@ -114,8 +114,20 @@ def test_model_path_uses_scores(monkeypatch):
     assert result.particles[0].bbox_px == (150, 50, 180, 80)
 
 
+class UnsureFakeModel(FakeModel):
+    """Mean score 0.425: above `min_mean_score`, below `confident_score` (AutoThresholds)."""
+
+    def segment(self, grey, region):
+        labels, _ = super().segment(grey, region)
+        return labels, np.array([0.1, 0.75], np.float32)
+
+
 def test_auto_keeps_classical_when_the_model_disagrees(monkeypatch):
-    monkeypatch.setattr(pipeline, "_load_model", lambda: (FakeModel(), ""))
+    from analysis.segment.auto import AutoThresholds
+
+    t = AutoThresholds()
+    assert t.min_mean_score < 0.425 < t.confident_score  # the case this test is about
+    monkeypatch.setattr(pipeline, "_load_model", lambda: (UnsureFakeModel(), ""))
     monkeypatch.setattr(pipeline, "_model_labels", lambda m, g, r, d: m.segment(g, r))
     result = analyze(scene(), AnalysisOptions(method="auto", use_scale_bar=False))
     assert result.method == "classical" and result.model_version == "fake-1"
