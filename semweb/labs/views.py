@@ -153,20 +153,33 @@ def _grant(request, obj, grant) -> None:
         _report(request, exc)
 
 
+def _sharing_view(request: HttpRequest, model, pk: int, kind: str, grant) -> HttpResponse:
+    """The sharing page of a project or dataset: members see it, admins grant (POST)."""
+    need = Access.ADMIN if request.method == "POST" else Access.MEMBER
+    obj, access = get_for_user(request.user, model, pk, need=need)
+    if request.method == "POST":
+        _grant(request, obj, lambda **kw: grant(obj, **kw))
+        return redirect(f"labs:{kind}_sharing", pk=obj.pk)
+    return _sharing_page(request, obj, access, kind)
+
+
+def _revoke_view(request: HttpRequest, model, pk: int, share_id: int, kind: str, revoke):
+    """Revoke one share of a project or dataset (admins of the owning lab)."""
+    obj, _ = get_for_user(request.user, model, pk, need=Access.ADMIN)
+    share = get_object_or_404(obj.shares.select_related("lab"), pk=share_id)
+    revoke(share=share, actor=request.user)
+    messages.success(request, f"Sharing with {share.lab.name} revoked.")
+    return redirect(f"labs:{kind}_sharing", pk=obj.pk)
+
+
 @login_required
 def project_sharing(request: HttpRequest, pk: int) -> HttpResponse:
     from semweb.catalogue.models import Project
 
-    need = Access.ADMIN if request.method == "POST" else Access.MEMBER
-    project, access = get_for_user(request.user, Project, pk, need=need)
-    if request.method == "POST":
-        _grant(
-            request,
-            project,
-            lambda **kw: services.project_share_grant(project=project, **kw),
-        )
-        return redirect("labs:project_sharing", pk=project.pk)
-    return _sharing_page(request, project, access, "project")
+    def grant(project, **kw):
+        return services.project_share_grant(project=project, **kw)
+
+    return _sharing_view(request, Project, pk, "project", grant)
 
 
 @login_required
@@ -174,27 +187,17 @@ def project_sharing(request: HttpRequest, pk: int) -> HttpResponse:
 def project_share_revoke(request: HttpRequest, pk: int, share_id: int) -> HttpResponse:
     from semweb.catalogue.models import Project
 
-    project, _ = get_for_user(request.user, Project, pk, need=Access.ADMIN)
-    share = get_object_or_404(project.shares.select_related("lab"), pk=share_id)
-    services.project_share_revoke(share=share, actor=request.user)
-    messages.success(request, f"Sharing with {share.lab.name} revoked.")
-    return redirect("labs:project_sharing", pk=project.pk)
+    return _revoke_view(request, Project, pk, share_id, "project", services.project_share_revoke)
 
 
 @login_required
 def dataset_sharing(request: HttpRequest, pk: int) -> HttpResponse:
     from semweb.datasets.models import Dataset
 
-    need = Access.ADMIN if request.method == "POST" else Access.MEMBER
-    dataset, access = get_for_user(request.user, Dataset, pk, need=need)
-    if request.method == "POST":
-        _grant(
-            request,
-            dataset,
-            lambda **kw: services.dataset_share_grant(dataset=dataset, **kw),
-        )
-        return redirect("labs:dataset_sharing", pk=dataset.pk)
-    return _sharing_page(request, dataset, access, "dataset")
+    def grant(dataset, **kw):
+        return services.dataset_share_grant(dataset=dataset, **kw)
+
+    return _sharing_view(request, Dataset, pk, "dataset", grant)
 
 
 @login_required
@@ -202,8 +205,4 @@ def dataset_sharing(request: HttpRequest, pk: int) -> HttpResponse:
 def dataset_share_revoke(request: HttpRequest, pk: int, share_id: int) -> HttpResponse:
     from semweb.datasets.models import Dataset
 
-    dataset, _ = get_for_user(request.user, Dataset, pk, need=Access.ADMIN)
-    share = get_object_or_404(dataset.shares.select_related("lab"), pk=share_id)
-    services.dataset_share_revoke(share=share, actor=request.user)
-    messages.success(request, f"Sharing with {share.lab.name} revoked.")
-    return redirect("labs:dataset_sharing", pk=dataset.pk)
+    return _revoke_view(request, Dataset, pk, share_id, "dataset", services.dataset_share_revoke)
