@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from semweb.labs.models import ShareLevel
+from semweb.labs.models import ShareGrant
 
 
 class Dataset(models.Model):
@@ -25,14 +25,9 @@ class Dataset(models.Model):
         return self.name
 
 
-class DatasetShare(models.Model):
+class DatasetShare(ShareGrant):
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="shares")
     lab = models.ForeignKey("labs.Lab", on_delete=models.CASCADE, related_name="dataset_shares")
-    level = models.CharField(max_length=16, choices=ShareLevel.choices, default=ShareLevel.VIEW)
-    granted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [

@@ -48,3 +48,17 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.lab} ({self.role})"
+
+
+class ShareGrant(models.Model):
+    """What a grant to another lab holds; `ProjectShare` and `DatasetShare` add the object and
+    the lab (each with its own related names and uniqueness constraint)."""
+
+    level = models.CharField(max_length=16, choices=ShareLevel.choices, default=ShareLevel.VIEW)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
