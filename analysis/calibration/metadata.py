@@ -13,7 +13,18 @@ from pathlib import Path
 
 from analysis.io import LoadedImage
 
-from .vendors import fei, hitachi, imagej, jeol, tescan, tiff_resolution, zeiss
+from .vendors import (
+    fei,
+    gatan,
+    hitachi,
+    imagej,
+    jeol,
+    jeol_sightx,
+    olympus_sis,
+    tescan,
+    tiff_resolution,
+    zeiss,
+)
 from .vendors.base import MetadataReading
 
 Reader = Callable[[LoadedImage, str | None], MetadataReading | None]
@@ -22,8 +33,11 @@ READERS: tuple[tuple[str, Reader], ...] = (
     ("fei", fei.read),
     ("zeiss", zeiss.read),
     ("jeol", jeol.read),
+    ("jeol_sightx", jeol_sightx.read),
     ("hitachi", hitachi.read),
     ("tescan", tescan.read),
+    ("olympus_sis", olympus_sis.read),
+    ("gatan", gatan.read),
     ("imagej", imagej.read),
     ("tiff", tiff_resolution.read),
 )
