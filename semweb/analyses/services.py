@@ -25,7 +25,7 @@ from django.utils import timezone
 from semweb.analyses import engine
 from semweb.analyses.models import AnalysisRun, Method, Particle, ReviewState, RunStatus
 from semweb.audit.services import audit_record
-from semweb.labs.permissions import Access, access_to
+from semweb.labs.permissions import Access, access_to, require_run_write
 
 log = logging.getLogger(__name__)
 
@@ -341,7 +341,7 @@ def run_release(*, run_id: int, attempt: int, reason: str) -> bool:
 def run_cancel(*, run: AnalysisRun, user) -> AnalysisRun:
     """Cancel a queued or running run. A running worker notices at its next stage boundary
     (its progress write finds the run no longer running) and stops without storing results."""
-    _require_owner_edit(run, user)
+    require_run_write(user, run)
     updated = AnalysisRun.objects.filter(
         pk=run.pk, status__in=[RunStatus.QUEUED, RunStatus.RUNNING]
     ).update(status=RunStatus.CANCELLED, finished_at=timezone.now())
@@ -388,18 +388,9 @@ def runs_reap(*, now=None) -> dict[str, int]:
 # --- reviewers' edits -------------------------------------------------------------------------
 
 
-def _require_owner_edit(run: AnalysisRun, user) -> None:
-    """Members edit any run of their lab; annotating labs only their own runs."""
-    access = access_to(user, run)
-    if access >= Access.MEMBER:
-        return
-    if access >= Access.ANNOTATE and run.created_by_id == getattr(user, "pk", None):
-        return
-    raise PermissionDenied("You may not change this analysis.")
-
-
 def _require_editable(run: AnalysisRun, user) -> None:
-    _require_owner_edit(run, user)  # same rule as permissions.run_edit_allowed, minus the lock
+    """403 unless `user` may change `run`; 409 unless its state allows editing now."""
+    require_run_write(user, run)
     if run.is_locked:
         raise TransitionError("This analysis is approved and read-only; start a new run.")
     if run.status != RunStatus.SUCCEEDED:

@@ -24,9 +24,15 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from semweb.analyses import selectors, services
-from semweb.analyses.models import AnalysisRun, Method, ReviewState, RunStatus
+from semweb.analyses.models import AnalysisRun, Method, RunStatus
 from semweb.catalogue.models import Micrograph, Project, Sample
-from semweb.labs.permissions import Access, get_for_user, run_edit_allowed
+from semweb.labs.permissions import (
+    Access,
+    can_decide,
+    can_submit,
+    get_for_user,
+    run_edit_allowed,
+)
 
 # --- helpers ----------------------------------------------------------------------------------
 
@@ -145,15 +151,6 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run, access = get_for_user(request.user, AnalysisRun, pk)
     micrograph = run.micrograph
     can_edit = run.status == RunStatus.SUCCEEDED and run_edit_allowed(request.user, run, access)
-    can_submit = can_edit and run.review_state in {
-        ReviewState.UNREVIEWED,
-        ReviewState.CHANGES_REQUESTED,
-    }
-    can_decide = (
-        access >= Access.SUPERVISOR
-        and run.status == RunStatus.SUCCEEDED
-        and run.review_state == ReviewState.IN_REVIEW
-    )
     config = {
         "run": run.pk,
         "width": micrograph.width,
@@ -179,8 +176,8 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "project": micrograph.sample.project,
             "access": access,
             "can_edit": can_edit,
-            "can_submit": can_submit,
-            "can_decide": can_decide,
+            "can_submit": can_submit(request.user, run, access),
+            "can_decide": can_decide(request.user, run, access),
             "can_cancel": not run.is_finished and access >= Access.ANNOTATE,
             "config": config,
             "stats": selectors.run_statistics(run) if run.status == RunStatus.SUCCEEDED else None,

@@ -5,8 +5,10 @@ Invisible objects answer 404 and visible-but-forbidden ones 403, exactly as the 
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count
+from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
@@ -21,10 +23,11 @@ from semweb.catalogue.models import Micrograph, Project, Sample
 from semweb.datasets.models import Dataset, DatasetExport
 from semweb.labs.models import Lab
 from semweb.labs.permissions import (
+    REVIEW_ACTION_ACCESS,
     Access,
-    _lab_roles,
     get_for_user,
-    lab_role_access,
+    get_lab_for_user,
+    lab_roles,
     visible,
     visible_datasets,
 )
@@ -41,24 +44,13 @@ def _int_param(request: Request, name: str) -> int | None:
         raise ValidationError({name: "must be an integer"}) from None
 
 
-def _as_drf(exc: DjangoValidationError) -> ValidationError:
-    detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
-    return ValidationError(detail)
-
-
-def _conflict_or_invalid(exc: DjangoValidationError) -> Response:
-    """A refused state transition is a 409 Conflict; bad input is a 400."""
-    from semweb.analyses.services import TransitionError
-
-    code = status.HTTP_409_CONFLICT if isinstance(exc, TransitionError) else 400
-    return Response({"detail": " ".join(exc.messages)}, status=code)
-
-
 def _lab_for_write(user, slug: str) -> Lab:
-    """A lab the user is a member of (any role), for creating things in it."""
-    lab = Lab.objects.filter(slug=slug).first()
-    if lab is None or lab_role_access(user, lab.pk) < Access.MEMBER:
-        raise ValidationError({"lab": "No lab with that identifier among your labs."})
+    """A lab the user is a member of (any role), for creating things in it; a 400 on the
+    `lab` field otherwise (it is a body field here, not the URL's object)."""
+    try:
+        lab, _ = get_lab_for_user(user, slug, need=Access.MEMBER)
+    except (Http404, PermissionDenied):
+        raise ValidationError({"lab": "No lab with that identifier among your labs."}) from None
     return lab
 
 
@@ -74,7 +66,7 @@ class LabList(generics.ListAPIView):
         return labs_for_user(self.request.user).order_by("name", "id")
 
     def get_serializer_context(self):
-        return {**super().get_serializer_context(), "roles": _lab_roles(self.request.user)}
+        return {**super().get_serializer_context(), "roles": lab_roles(self.request.user)}
 
 
 class LabDetail(generics.RetrieveAPIView):
@@ -85,7 +77,7 @@ class LabDetail(generics.RetrieveAPIView):
         return lab
 
     def get_serializer_context(self):
-        return {**super().get_serializer_context(), "roles": _lab_roles(self.request.user)}
+        return {**super().get_serializer_context(), "roles": lab_roles(self.request.user)}
 
 
 # --- projects and samples -----------------------------------------------------------------------
@@ -227,15 +219,12 @@ class MicrographAnalyze(APIView):
         micrograph, _ = get_for_user(request.user, Micrograph, pk, need=Access.ANNOTATE)
         data = s.AnalyzeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            run = run_create(
-                micrograph=micrograph,
-                user=request.user,
-                method=data.validated_data["method"],
-                parameters=data.validated_data["parameters"],
-            )
-        except DjangoValidationError as exc:
-            raise _as_drf(exc) from None
+        run = run_create(
+            micrograph=micrograph,
+            user=request.user,
+            method=data.validated_data["method"],
+            parameters=data.validated_data["parameters"],
+        )
         return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -291,25 +280,14 @@ class RunParticles(generics.ListAPIView):
         run, _ = get_for_user(request.user, AnalysisRun, pk, need=Access.ANNOTATE)
         data = s.AcceptanceSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            changed = particles_set_accepted(
-                run=run,
-                user=request.user,
-                indices=data.validated_data["indices"],
-                accepted=data.validated_data["accepted"],
-            )
-        except DjangoValidationError as exc:
-            return _conflict_or_invalid(exc)
+        changed = particles_set_accepted(
+            run=run,
+            user=request.user,
+            indices=data.validated_data["indices"],
+            accepted=data.validated_data["accepted"],
+        )
         run.refresh_from_db()
         return Response({"changed": changed, "run": s.RunSerializer(run).data})
-
-
-REVIEW_NEEDS = {
-    "comment": Access.ANNOTATE,
-    "submit": Access.ANNOTATE,
-    "approve": Access.SUPERVISOR,
-    "request_changes": Access.SUPERVISOR,
-}
 
 
 class RunReview(APIView):
@@ -325,20 +303,17 @@ class RunReview(APIView):
         data = s.ReviewActionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         action = data.validated_data["action"]
-        run, _ = get_for_user(request.user, AnalysisRun, pk, need=REVIEW_NEEDS[action])
+        run, _ = get_for_user(request.user, AnalysisRun, pk, need=REVIEW_ACTION_ACCESS[action])
         body = data.validated_data["comment"]
         kwargs = {"run": run, "user": request.user, "body": body}
-        try:
-            if action == "comment":
-                review.comment_create(**kwargs)
-            elif action == "submit":
-                review.run_submit(**kwargs)
-            elif action == "approve":
-                review.run_approve(**kwargs, revision=data.validated_data.get("revision"))
-            else:
-                review.run_request_changes(**kwargs)
-        except DjangoValidationError as exc:
-            return _conflict_or_invalid(exc)
+        if action == "comment":
+            review.comment_create(**kwargs)
+        elif action == "submit":
+            review.run_submit(**kwargs)
+        elif action == "approve":
+            review.run_approve(**kwargs, revision=data.validated_data.get("revision"))
+        else:
+            review.run_request_changes(**kwargs)
         run.refresh_from_db()
         return Response(s.RunSerializer(run).data)
 
@@ -365,16 +340,13 @@ class DatasetList(generics.ListCreateAPIView):
         data = s.DatasetCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         lab = _lab_for_write(request.user, data.validated_data["lab"])
-        try:
-            dataset = dataset_create(
-                lab=lab,
-                user=request.user,
-                name=data.validated_data["name"],
-                description=data.validated_data["description"],
-                run_ids=data.validated_data["runs"],
-            )
-        except DjangoValidationError as exc:
-            raise _as_drf(exc) from None
+        dataset = dataset_create(
+            lab=lab,
+            user=request.user,
+            name=data.validated_data["name"],
+            description=data.validated_data["description"],
+            run_ids=data.validated_data["runs"],
+        )
         dataset.run_count = dataset.runs.count()
         return Response(s.DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
 
@@ -398,10 +370,7 @@ class DatasetRuns(APIView):
         dataset, _ = get_for_user(request.user, Dataset, pk, need=Access.MEMBER)
         data = s.DatasetRunsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            dataset_runs_update(dataset=dataset, user=request.user, **data.validated_data)
-        except DjangoValidationError as exc:
-            raise _as_drf(exc) from None
+        dataset_runs_update(dataset=dataset, user=request.user, **data.validated_data)
         dataset.run_count = dataset.runs.count()
         return Response(s.DatasetSerializer(dataset).data)
 
@@ -458,6 +427,6 @@ class DatasetImport(APIView):
             runs = dataset_import(
                 sample=sample, user=request.user, fileobj=archive, source_name=archive.name or ""
             )
-        except DjangoValidationError as exc:
+        except DjangoValidationError as exc:  # a bad archive: report it on the `archive` field
             raise ValidationError({"archive": exc.messages}) from None
         return Response(s.RunSerializer(runs, many=True).data, status=status.HTTP_201_CREATED)

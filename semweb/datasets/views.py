@@ -20,8 +20,7 @@ from semweb.analyses.models import AnalysisRun, Particle
 from semweb.catalogue.models import Micrograph, Project, Sample
 from semweb.datasets import exports, selectors, services
 from semweb.datasets.models import Dataset, DatasetExport, ExportFormat, ExportStatus
-from semweb.labs.models import Lab
-from semweb.labs.permissions import Access, get_for_user, lab_role_access, visible_datasets
+from semweb.labs.permissions import Access, get_for_user, get_lab_for_user, visible_datasets
 from semweb.labs.selectors import labs_for_user
 
 SCOPES = {"run": AnalysisRun, "sample": Sample, "project": Project}
@@ -35,9 +34,10 @@ def _report_errors(request: HttpRequest, exc: ValidationError) -> None:
 @require_http_methods(["GET", "POST"])
 def dataset_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        lab = Lab.objects.filter(slug=request.POST.get("lab", "")).first()
-        if lab is None or lab_role_access(request.user, lab.pk) < Access.MEMBER:
-            raise PermissionDenied("You may not create datasets in that lab.")
+        try:
+            lab, _ = get_lab_for_user(request.user, request.POST.get("lab", ""), need=Access.MEMBER)
+        except Http404:  # a form field, not the URL's object: refuse rather than "not found"
+            raise PermissionDenied("You may not create datasets in that lab.") from None
         try:
             dataset = services.dataset_create(
                 lab=lab,

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from semweb.labs.models import Membership, Role, ShareLevel
+from semweb.analyses.models import AnalysisRun, Particle, ReviewState, RunStatus
+from semweb.catalogue.models import Micrograph, Project, Sample
+from semweb.datasets.models import Dataset, DatasetExport
+from semweb.labs.models import Lab, Membership, Role, ShareLevel
 
 
 class Access(IntEnum):
@@ -36,7 +40,7 @@ ROLE_ACCESS = {
 SHARE_ACCESS = {ShareLevel.VIEW: Access.VIEW, ShareLevel.ANNOTATE: Access.ANNOTATE}
 
 
-def _lab_roles(user) -> dict[int, str]:
+def lab_roles(user) -> dict[int, str]:
     """{lab_id: role} for `user`, read once per user instance (i.e. once per request, since
     Django builds `request.user` afresh for every request). Revocations therefore apply from
     the next request on; services that change memberships call `forget` for the same object."""
@@ -58,7 +62,7 @@ def lab_role_access(user, lab_id: int) -> Access:
         return Access.NONE
     if user.is_superuser:
         return Access.ADMIN
-    return ROLE_ACCESS.get(_lab_roles(user).get(lab_id), Access.NONE)
+    return ROLE_ACCESS.get(lab_roles(user).get(lab_id), Access.NONE)
 
 
 def lab_access(user, lab) -> Access:
@@ -70,7 +74,7 @@ def user_lab_ids(user) -> list[int]:
     """Ids of the labs `user` belongs to."""
     if not user.is_authenticated:
         return []
-    return list(_lab_roles(user))
+    return list(lab_roles(user))
 
 
 def project_access(user, project) -> Access:
@@ -115,8 +119,6 @@ def visible(user, queryset: QuerySet, prefix: str = "") -> QuerySet:
     A subquery on Project (not a join through shares) keeps rows unique without DISTINCT, so
     lists stay index-friendly with millions of rows.
     """
-    from semweb.catalogue.models import Project
-
     if user.is_superuser:
         return queryset
     if not user.is_authenticated:
@@ -129,8 +131,6 @@ def visible(user, queryset: QuerySet, prefix: str = "") -> QuerySet:
 
 def visible_datasets(user, queryset: QuerySet | None = None) -> QuerySet:
     """Datasets `user` may see: their labs' own and those shared with their labs."""
-    from semweb.datasets.models import Dataset
-
     queryset = Dataset.objects.all() if queryset is None else queryset
     if user.is_superuser:
         return queryset
@@ -141,25 +141,91 @@ def visible_datasets(user, queryset: QuerySet | None = None) -> QuerySet:
     return queryset.filter(Q(lab_id__in=lab_ids) | Q(pk__in=shared))
 
 
-def run_edit_allowed(user, run, access: Access | None = None) -> bool:
-    """May `user` change particle acceptance (or calibration) of `run`?
-
-    Owning-lab members may edit any unlocked run; annotate-shared users only the runs they
-    created themselves; view-shared users none. Approved runs are immutable for everyone.
-    """
-    if run.is_locked:
-        return False
+def run_write_allowed(user, run, access: Access | None = None) -> bool:
+    """The one rule for changing a run, whatever its state: owning-lab members may change any
+    run; annotate-shared users only the runs they created themselves; view-shared users none.
+    Used for editing, cancelling and submitting for review."""
     access = access_to(user, run) if access is None else access
     if access >= Access.MEMBER:
         return True
-    return access == Access.ANNOTATE and run.created_by_id == user.pk
+    return access == Access.ANNOTATE and run.created_by_id == getattr(user, "pk", None)
+
+
+def require_run_write(user, run, message: str = "You may not change this analysis.") -> None:
+    """`PermissionDenied` (403) unless `run_write_allowed`; state checks are the services'."""
+    if not run_write_allowed(user, run):
+        raise PermissionDenied(message)
+
+
+def require_supervisor(user, run) -> None:
+    """Only supervisors (and admins) of the owning lab approve or request changes."""
+    if access_to(user, run) < Access.SUPERVISOR:
+        raise PermissionDenied("Only the lab's supervisors approve or request changes.")
+
+
+def run_edit_allowed(user, run, access: Access | None = None) -> bool:
+    """May `user` change particle acceptance (or calibration) of `run` now?
+
+    `run_write_allowed` and the run is unlocked: approved runs are immutable for everyone.
+    """
+    return not run.is_locked and run_write_allowed(user, run, access)
+
+
+# Review states a run may be submitted from (the review service's transition sources).
+SUBMITTABLE_STATES = frozenset({ReviewState.UNREVIEWED, ReviewState.CHANGES_REQUESTED})
+
+# Least access that lets the review page or API attempt each review action; finer rules
+# (own run for annotators) are checked by the services.
+REVIEW_ACTION_ACCESS = {
+    "comment": Access.ANNOTATE,
+    "submit": Access.ANNOTATE,
+    "approve": Access.SUPERVISOR,
+    "request_changes": Access.SUPERVISOR,
+}
+
+
+def can_submit(user, run, access: Access | None = None) -> bool:
+    """Show the "submit for review" control: a finished, editable run in a submittable state."""
+    return (
+        run.status == RunStatus.SUCCEEDED
+        and run.review_state in SUBMITTABLE_STATES
+        and run_edit_allowed(user, run, access)
+    )
+
+
+def can_decide(user, run, access: Access | None = None) -> bool:
+    """Show "approve / request changes": a supervisor, and the run is finished and in review."""
+    access = access_to(user, run) if access is None else access
+    return (
+        access >= Access.SUPERVISOR
+        and run.status == RunStatus.SUCCEEDED
+        and run.review_state == ReviewState.IN_REVIEW
+    )
+
+
+def get_lab_for_user(
+    user,
+    slug: str,
+    *,
+    need: Access = Access.VIEW,
+    denied: str = "Your role in this lab does not allow this.",
+) -> tuple[Lab, Access]:
+    """The lab with `slug` and the user's role-based access to it (shares do not count).
+
+    404 when there is no such lab or the user is not a member (existence does not leak);
+    `PermissionDenied` with `denied` when a member's role is below `need`.
+    """
+    lab = Lab.objects.filter(slug=(slug or "").strip().lower()).first()
+    access = lab_access(user, lab) if lab is not None else Access.NONE
+    if access == Access.NONE:
+        raise Http404("Not found")
+    if access < need:
+        raise PermissionDenied(denied)
+    return lab, access
 
 
 def project_of(obj):
     """The project an object belongs to (Project, Sample, Micrograph, AnalysisRun, Particle)."""
-    from semweb.analyses.models import AnalysisRun, Particle
-    from semweb.catalogue.models import Micrograph, Project, Sample
-
     if isinstance(obj, Project):
         return obj
     if isinstance(obj, Sample):
@@ -175,9 +241,6 @@ def project_of(obj):
 
 def access_to(user, obj) -> Access:
     """Access to any catalogue/analysis object, lab, dataset or dataset export."""
-    from semweb.datasets.models import Dataset, DatasetExport
-    from semweb.labs.models import Lab
-
     if isinstance(obj, Dataset):
         return dataset_access(user, obj)
     if isinstance(obj, DatasetExport):
@@ -204,8 +267,6 @@ def get_for_user(user, model, pk, *, need: Access = Access.VIEW):
 
     Returns ``(obj, access)`` so callers can show or hide write controls.
     """
-    from django.core.exceptions import PermissionDenied
-
     related = _SELECT_RELATED.get(model._meta.model_name, ())
     try:
         obj = model.objects.select_related(*related).get(pk=pk)

@@ -6,14 +6,14 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from semweb.labs import selectors, services
-from semweb.labs.models import Lab, Membership, Role, ShareLevel
-from semweb.labs.permissions import Access, get_for_user, lab_access
+from semweb.labs.models import Membership, Role, ShareLevel
+from semweb.labs.permissions import Access, get_for_user, get_lab_for_user, lab_access
 from semweb.labs.ratelimit import client_address, login_blocked, login_failed, login_succeeded
 
 
@@ -50,14 +50,7 @@ def _backend_counts() -> bool:
     )
 
 
-def _lab_for(user, slug: str, need: Access = Access.VIEW) -> tuple[Lab, Access]:
-    lab = Lab.objects.filter(slug=slug).first()
-    access = lab_access(user, lab) if lab is not None else Access.NONE
-    if access == Access.NONE:
-        raise Http404("Not found")
-    if access < need:
-        raise PermissionDenied("Only a lab admin may do this.")
-    return lab, access
+ADMIN_ONLY = "Only a lab admin may do this."
 
 
 def _report(request: HttpRequest, exc: ValidationError) -> None:
@@ -72,7 +65,7 @@ def lab_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def lab_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    lab, access = _lab_for(request.user, slug)
+    lab, access = get_lab_for_user(request.user, slug)
     context = {
         "lab": lab,
         "memberships": selectors.lab_memberships(lab),
@@ -85,7 +78,7 @@ def lab_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def membership_add(request: HttpRequest, slug: str) -> HttpResponse:
-    lab, _ = _lab_for(request.user, slug, Access.ADMIN)
+    lab, _ = get_lab_for_user(request.user, slug, need=Access.ADMIN, denied=ADMIN_ONLY)
     user = selectors.user_by_login(request.POST.get("user", ""))
     if user is None:
         messages.error(request, "No active user with that username or e-mail.")
@@ -103,7 +96,7 @@ def membership_add(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def membership_role(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    lab, _ = _lab_for(request.user, slug, Access.ADMIN)
+    lab, _ = get_lab_for_user(request.user, slug, need=Access.ADMIN, denied=ADMIN_ONLY)
     membership = get_object_or_404(Membership, pk=pk, lab=lab)
     try:
         services.membership_set_role(
@@ -118,7 +111,7 @@ def membership_role(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def membership_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
-    lab, _ = _lab_for(request.user, slug, Access.ADMIN)
+    lab, _ = get_lab_for_user(request.user, slug, need=Access.ADMIN, denied=ADMIN_ONLY)
     membership = get_object_or_404(Membership, pk=pk, lab=lab)
     try:
         services.membership_remove(membership=membership, actor=request.user)

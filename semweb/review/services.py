@@ -13,7 +13,13 @@ from django.utils import timezone
 from semweb.analyses.models import AnalysisRun, ReviewState, RunStatus
 from semweb.analyses.services import TransitionError
 from semweb.audit.services import audit_record
-from semweb.labs.permissions import Access, access_to
+from semweb.labs.permissions import (
+    SUBMITTABLE_STATES,
+    Access,
+    access_to,
+    require_run_write,
+    require_supervisor,
+)
 from semweb.review.models import CommentKind, ReviewComment
 
 MAX_COMMENT_CHARS = 5000
@@ -80,27 +86,13 @@ def _transition(
     return run
 
 
-def _require_member_of_run(run: AnalysisRun, user) -> None:
-    access = access_to(user, run)
-    if access >= Access.MEMBER:
-        return
-    if access >= Access.ANNOTATE and run.created_by_id == user.pk:
-        return
-    raise PermissionDenied("You may not submit this analysis for review.")
-
-
-def _require_supervisor(run: AnalysisRun, user) -> None:
-    if access_to(user, run) < Access.SUPERVISOR:
-        raise PermissionDenied("Only the lab's supervisors approve or request changes.")
-
-
 def run_submit(*, run: AnalysisRun, user, body: str = "") -> AnalysisRun:
     """A member asks for review of a finished run."""
-    _require_member_of_run(run, user)
+    require_run_write(user, run, "You may not submit this analysis for review.")
     return _transition(
         run=run,
         user=user,
-        sources={ReviewState.UNREVIEWED, ReviewState.CHANGES_REQUESTED},
+        sources=SUBMITTABLE_STATES,
         target=ReviewState.IN_REVIEW,
         verb="run.submit",
         kind=CommentKind.SUBMIT,
@@ -113,7 +105,7 @@ def run_approve(
 ) -> AnalysisRun:
     """A supervisor approves; the run becomes read-only. `revision` (what the supervisor saw)
     makes approval fail when someone edited the run meanwhile."""
-    _require_supervisor(run, user)
+    require_supervisor(user, run)
     return _transition(
         run=run,
         user=user,
@@ -131,7 +123,7 @@ def run_request_changes(
     *, run: AnalysisRun, user, body: str, particle_index: int | None = None
 ) -> AnalysisRun:
     """A supervisor sends the run back with a comment (optionally pinned to a particle)."""
-    _require_supervisor(run, user)
+    require_supervisor(user, run)
     if not (body or "").strip():
         raise ValidationError({"body": "Say what should change."})
     return _transition(
