@@ -14,6 +14,8 @@ from typing import Any
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from semweb.core.params import ParameterError, parse_bool, parse_float
+
 DEFAULT_ENGINE = "semweb.analyses.engine.run_pipeline"
 
 ProgressCallback = Callable[[str, float], None]
@@ -26,23 +28,44 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
 }
 
 
+# Bounds of the typed parameters: 0.1 pm … 1 mm per pixel covers every SEM/TEM; a minimum size
+# beyond 1 mm would discard every particle of any micrograph.
+PIXEL_SIZE_RANGE_NM = (1e-4, 1e6)
+MIN_SIZE_MAX_NM = 1e6
+
+
 def normalise_parameters(parameters: dict[str, Any] | None) -> dict[str, Any]:
-    """Known keys only, typed; unknown keys are refused so typos do not pass silently."""
+    """Known keys only, strictly typed (`semweb.core.params`); unknown keys are refused so typos
+    do not pass silently. Raises `ParameterError` (a ``ValidationError``) naming the key."""
+    if parameters is not None and not isinstance(parameters, dict):
+        raise ParameterError("parameters", "must be an object of named values")
     parameters = dict(parameters or {})
     unknown = set(parameters) - set(DEFAULT_PARAMETERS)
     if unknown:
-        raise ValueError(f"unknown analysis parameters: {', '.join(sorted(unknown))}")
+        names = ", ".join(sorted(str(k)[:40] for k in unknown)[:10])
+        raise ParameterError("parameters", f"unknown analysis parameters: {names}")
     out = dict(DEFAULT_PARAMETERS)
-    for key in ("pixel_size_nm", "min_size_nm"):
-        value = parameters.get(key)
-        if value in (None, ""):
-            continue
-        value = float(value)
-        if not value > 0:
-            raise ValueError(f"{key} must be positive")
-        out[key] = value
-    if "exclude_edge" in parameters:
-        out["exclude_edge"] = bool(parameters["exclude_edge"])
+    lo, hi = PIXEL_SIZE_RANGE_NM
+    out["pixel_size_nm"] = parse_float(
+        parameters.get("pixel_size_nm"),
+        name="pixel_size_nm",
+        positive=True,
+        min_value=lo,
+        max_value=hi,
+        required=False,
+    )
+    out["min_size_nm"] = parse_float(
+        parameters.get("min_size_nm"),
+        name="min_size_nm",
+        positive=True,
+        max_value=MIN_SIZE_MAX_NM,
+        required=False,
+    )
+    out["exclude_edge"] = parse_bool(
+        parameters.get("exclude_edge"),
+        name="exclude_edge",
+        default=DEFAULT_PARAMETERS["exclude_edge"],
+    )
     return out
 
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 from semweb.analyses import engine
 from semweb.analyses.models import AnalysisRun, Method, Particle, ReviewState, RunStatus
 from semweb.audit.services import audit_record
+from semweb.core.params import parse_float, parse_int_list
 from semweb.labs.permissions import Access, access_to, require_run_write
 
 log = logging.getLogger(__name__)
@@ -103,10 +104,7 @@ def run_create(
         raise PermissionDenied("You may not analyse this micrograph.")
     if method not in Method.values:
         raise ValidationError({"method": f"unknown method {method!r}"})
-    try:
-        params = engine.normalise_parameters(parameters)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError({"parameters": str(exc)}) from exc
+    params = engine.normalise_parameters(parameters)  # ParameterError (a ValidationError)
     run = AnalysisRun.objects.create(
         micrograph=micrograph,
         created_by=user,
@@ -401,7 +399,7 @@ def particles_set_accepted(
     *, run: AnalysisRun, user, indices: Iterable[int], accepted: bool
 ) -> int:
     """Reject or restore particles (by label index). Returns how many changed."""
-    indices = sorted({int(i) for i in indices})
+    indices = sorted(set(parse_int_list(list(indices), name="indices")))
     with transaction.atomic():
         run = (
             AnalysisRun.objects.select_for_update()
@@ -469,9 +467,10 @@ def run_set_calibration(
 ) -> AnalysisRun:
     """Correct the pixel size by hand (typed, or a line drawn over the scale bar with its
     length): every particle's nm measurements and the summary are recomputed; source=manual."""
-    pixel_size_nm = float(pixel_size_nm)
-    if not (np.isfinite(pixel_size_nm) and 1e-4 < pixel_size_nm < 1e6):
-        raise ValidationError({"pixel_size_nm": "Pixel size must be a positive number of nm."})
+    lo, hi = engine.PIXEL_SIZE_RANGE_NM
+    pixel_size_nm = parse_float(
+        pixel_size_nm, name="pixel_size_nm", positive=True, min_value=lo, max_value=hi
+    )
     with transaction.atomic():
         run = (
             AnalysisRun.objects.select_for_update()

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET, require_POST
 from semweb.analyses import selectors, services
 from semweb.analyses.models import AnalysisRun, Method, RunStatus
 from semweb.catalogue.models import Micrograph, Project, Sample
+from semweb.core.params import first_message, parse_bool, parse_float, parse_ids, parse_int_list
 from semweb.labs.permissions import (
     Access,
     can_decide,
@@ -68,11 +69,12 @@ def progress_payload(run: AnalysisRun) -> dict:
 
 
 def _parameters_from_post(request: HttpRequest) -> tuple[str, dict]:
+    """The form's raw values; `run_create` parses them strictly (an unticked box is absent)."""
     method = request.POST.get("method") or Method.AUTO
     params = {
         "pixel_size_nm": request.POST.get("pixel_size_nm") or None,
         "min_size_nm": request.POST.get("min_size_nm") or None,
-        "exclude_edge": request.POST.get("exclude_edge") in {"on", "1", "true"},
+        "exclude_edge": request.POST.get("exclude_edge") or "false",
     }
     return method, params
 
@@ -81,6 +83,7 @@ def _parameters_from_post(request: HttpRequest) -> tuple[str, dict]:
 def micrograph_analyse(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: the parameters form with defaults; POST: create a run and go to its page."""
     micrograph, access = get_for_user(request.user, Micrograph, pk, need=Access.ANNOTATE)
+    status = 200
     if request.method == "POST":
         method, params = _parameters_from_post(request)
         try:
@@ -88,7 +91,8 @@ def micrograph_analyse(request: HttpRequest, pk: int) -> HttpResponse:
                 micrograph=micrograph, user=request.user, method=method, parameters=params
             )
         except ValidationError as exc:
-            messages.error(request, "; ".join(exc.messages))
+            messages.error(request, first_message(exc))
+            status = 400  # the form again, with the message, as a client error
         else:
             return redirect("analyses:run", run.pk)
     return render(
@@ -99,6 +103,7 @@ def micrograph_analyse(request: HttpRequest, pk: int) -> HttpResponse:
             "methods": Method.choices,
             "runs": selectors.runs_of_micrograph(micrograph)[:20],
         },
+        status=status,
     )
 
 
@@ -108,18 +113,19 @@ def sample_analyse(request: HttpRequest, pk: int) -> HttpResponse:
     """Analyse every micrograph of a sample (or the ids posted as `micrograph`)."""
     sample, access = get_for_user(request.user, Sample, pk, need=Access.ANNOTATE)
     micrographs = sample.micrographs.all()
-    ids = request.POST.getlist("micrograph")
-    if ids:
-        micrographs = micrographs.filter(pk__in=[int(i) for i in ids if i.isdigit()])
     method, params = _parameters_from_post(request)
     try:
+        if ids := request.POST.getlist("micrograph"):
+            micrographs = micrographs.filter(pk__in=parse_ids(ids, name="micrograph"))
         runs = services.runs_create(
             micrographs=micrographs, user=request.user, method=method, parameters=params
         )
     except ValidationError as exc:
-        messages.error(request, "; ".join(exc.messages))
-    else:
-        messages.success(request, f"{len(runs)} analyses queued.")
+        messages.error(request, first_message(exc))
+        response = sample_stats(request, pk)  # the page again, with the message
+        response.status_code = 400
+        return response
+    messages.success(request, f"{len(runs)} analyses queued.")
     return redirect("analyses:sample_stats", sample.pk)
 
 
@@ -209,17 +215,16 @@ def run_accept(request: HttpRequest, pk: int) -> JsonResponse:
     """Body: {"indices": [label, ...], "accepted": true|false}; answers the new statistics."""
     run, _ = get_for_user(request.user, AnalysisRun, pk, need=Access.ANNOTATE)
     body = _json_body(request)
-    indices = body.get("indices")
-    if not isinstance(indices, list) or not isinstance(body.get("accepted"), bool):
-        return _error("expected {indices: [...], accepted: bool}", 400)
     try:
+        indices = parse_int_list(body.get("indices"), name="indices")
+        accepted = parse_bool(body.get("accepted"), name="accepted")
         changed = services.particles_set_accepted(
-            run=run, user=request.user, indices=indices, accepted=body["accepted"]
+            run=run, user=request.user, indices=indices, accepted=accepted
         )
     except services.TransitionError as exc:
         return _error(" ".join(exc.messages), 409)
-    except (TypeError, ValueError):
-        return _error("indices must be integers", 400)
+    except ValidationError as exc:
+        return _error(first_message(exc), 400)
     run.refresh_from_db()
     return JsonResponse({"changed": changed, "stats": selectors.run_statistics(run)})
 
@@ -232,9 +237,8 @@ def run_calibration(request: HttpRequest, pk: int) -> JsonResponse:
     body = _json_body(request)
     try:
         if body.get("line_px") is not None:
-            line_px, length_nm = float(body["line_px"]), float(body["length_nm"])
-            if line_px <= 0:
-                raise ValueError
+            line_px = parse_float(body["line_px"], name="line_px", positive=True)
+            length_nm = parse_float(body.get("length_nm"), name="length_nm", positive=True)
             kwargs = {
                 "pixel_size_nm": length_nm / line_px,
                 "method": "line",
@@ -242,15 +246,12 @@ def run_calibration(request: HttpRequest, pk: int) -> JsonResponse:
                 "length_nm": length_nm,
             }
         else:
-            kwargs = {"pixel_size_nm": float(body["pixel_size_nm"]), "method": "typed"}
-    except (KeyError, TypeError, ValueError):
-        return _error("give pixel_size_nm, or line_px and length_nm", 400)
-    try:
+            kwargs = {"pixel_size_nm": body.get("pixel_size_nm"), "method": "typed"}
         run = services.run_set_calibration(run=run, user=request.user, **kwargs)
     except services.TransitionError as exc:
         return _error(" ".join(exc.messages), 409)
     except ValidationError as exc:
-        return _error(" ".join(exc.messages), 400)
+        return _error(first_message(exc) or "give pixel_size_nm, or line_px and length_nm", 400)
     return JsonResponse(
         {"pixel_size_nm": run.pixel_size_nm, "stats": selectors.run_statistics(run)}
     )

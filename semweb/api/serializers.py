@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from semweb.analyses.models import AnalysisRun, Particle
 from semweb.catalogue.models import Micrograph, Project, Sample
+from semweb.core.params import BoundedIntegerField, IdField
 from semweb.datasets.models import Dataset, DatasetExport
 from semweb.labs.models import Lab
 
@@ -45,7 +46,7 @@ class SampleSerializer(serializers.ModelSerializer):
 
 
 class SampleCreateSerializer(serializers.Serializer):
-    project = serializers.IntegerField()
+    project = IdField()
     name = serializers.CharField(max_length=200)
     material = serializers.CharField(required=False, allow_blank=True, default="")
     synthesis_notes = serializers.CharField(required=False, allow_blank=True, default="")
@@ -73,7 +74,7 @@ class MicrographSerializer(serializers.ModelSerializer):
 
 
 class MicrographUploadSerializer(serializers.Serializer):
-    sample = serializers.IntegerField()
+    sample = IdField()
     file = serializers.FileField()
     sidecar = serializers.FileField(required=False)
 
@@ -140,14 +141,14 @@ class ParticleSerializer(serializers.ModelSerializer):
 
 
 class AcceptanceSerializer(serializers.Serializer):
-    indices = serializers.ListField(child=serializers.IntegerField(min_value=0), max_length=100_000)
+    indices = serializers.ListField(child=BoundedIntegerField(), max_length=100_000)
     accepted = serializers.BooleanField()
 
 
 class ReviewActionSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=["submit", "approve", "request_changes", "comment"])
     comment = serializers.CharField(required=False, allow_blank=True, default="")
-    revision = serializers.IntegerField(
+    revision = BoundedIntegerField(
         required=False,
         help_text="The run revision the reviewer saw; an approval is refused if it changed.",
     )
@@ -166,12 +167,12 @@ class DatasetCreateSerializer(serializers.Serializer):
     lab = serializers.SlugField()
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    runs = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+    runs = serializers.ListField(child=IdField(), required=False, default=list, max_length=10_000)
 
 
 class DatasetRunsSerializer(serializers.Serializer):
-    add = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
-    remove = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+    add = serializers.ListField(child=IdField(), required=False, default=list, max_length=10_000)
+    remove = serializers.ListField(child=IdField(), required=False, default=list, max_length=10_000)
 
 
 class ExportSerializer(serializers.ModelSerializer):
@@ -204,5 +205,5 @@ class ExportCreateSerializer(serializers.Serializer):
 
 
 class DatasetImportSerializer(serializers.Serializer):
-    sample = serializers.IntegerField(help_text="The sample that receives the micrographs.")
+    sample = IdField(help_text="The sample that receives the micrographs.")
     archive = serializers.FileField(help_text="A COCO or Ultralytics YOLO-seg zip.")

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from semweb.analyses.models import AnalysisRun
 from semweb.api import serializers as s
 from semweb.catalogue.models import Micrograph, Project, Sample
+from semweb.core.params import optional_id, parse_bool
 from semweb.datasets.models import Dataset, DatasetExport
 from semweb.labs.models import Lab
 from semweb.labs.permissions import (
@@ -34,14 +35,9 @@ from semweb.labs.permissions import (
 from semweb.labs.selectors import labs_for_user
 
 
-def _int_param(request: Request, name: str) -> int | None:
-    value = request.query_params.get(name)
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise ValidationError({name: "must be an integer"}) from None
+def _id_param(request: Request, name: str) -> int | None:
+    """An id filter from the query string (`semweb.core.params`: out of range is a 400)."""
+    return optional_id(request.query_params.get(name), name=name)
 
 
 def _lab_for_write(user, slug: str) -> Lab:
@@ -124,7 +120,7 @@ class SampleList(generics.ListCreateAPIView):
 
     def get_queryset(self):
         qs = visible(self.request.user, Sample.objects.all(), "project__")
-        if (project := _int_param(self.request, "project")) is not None:
+        if (project := _id_param(self.request, "project")) is not None:
             qs = qs.filter(project_id=project)
         return qs.order_by("project_id", "name", "id")
 
@@ -159,7 +155,7 @@ class MicrographList(generics.ListCreateAPIView):
 
     def get_queryset(self):
         qs = visible(self.request.user, Micrograph.objects.all(), "sample__project__")
-        if (sample := _int_param(self.request, "sample")) is not None:
+        if (sample := _id_param(self.request, "sample")) is not None:
             qs = qs.filter(sample_id=sample)
         # Newest first by primary key: a backward index scan that stops after one page
         # (ordering by upload time sorted all 100 000 rows: 128 ms → see README of the API).
@@ -242,7 +238,7 @@ class RunList(generics.ListAPIView):
             AnalysisRun.objects.select_related("created_by", "approved_by"),
             "micrograph__sample__project__",
         )
-        if (micrograph := _int_param(self.request, "micrograph")) is not None:
+        if (micrograph := _id_param(self.request, "micrograph")) is not None:
             qs = qs.filter(micrograph_id=micrograph)
         for field in ("status", "review_state"):
             if value := self.request.query_params.get(field):
@@ -268,9 +264,8 @@ class RunParticles(generics.ListAPIView):
     def get_queryset(self):
         run, _ = get_for_user(self.request.user, AnalysisRun, self.kwargs["pk"])
         qs = run.particles.all()
-        accepted = self.request.query_params.get("accepted")
-        if accepted in ("true", "false"):
-            qs = qs.filter(accepted=accepted == "true")
+        if (accepted := self.request.query_params.get("accepted")) not in (None, ""):
+            qs = qs.filter(accepted=parse_bool(accepted, name="accepted"))
         return qs.order_by("index")
 
     @extend_schema(request=s.AcceptanceSerializer, responses={200: s.RunSerializer})

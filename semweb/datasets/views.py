@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from semweb.analyses.models import AnalysisRun, Particle
 from semweb.catalogue.models import Micrograph, Project, Sample
+from semweb.core.params import id_or_404, parse_ids
 from semweb.datasets import exports, selectors, services
 from semweb.datasets.models import Dataset, DatasetExport, ExportFormat, ExportStatus
 from semweb.labs.permissions import Access, get_for_user, get_lab_for_user, visible_datasets
@@ -86,9 +87,9 @@ def dataset_runs(request: HttpRequest, pk: int) -> HttpResponse:
     dataset, _ = get_for_user(request.user, Dataset, pk, need=Access.MEMBER)
 
     def ids(name: str) -> list[int]:
-        """Ticked boxes (several values) and/or typed ids ("12, 15")."""
+        """Ticked boxes (several values) and/or typed ids ("12, 15"); a typo is reported."""
         raw = " ".join(request.POST.getlist(name)).replace(",", " ").split()
-        return [int(v) for v in raw if v.isdigit()]
+        return parse_ids(raw, name=name)
 
     try:
         services.dataset_runs_update(
@@ -128,10 +129,7 @@ def dataset_import(request: HttpRequest) -> HttpResponse:
     """Upload a COCO or YOLO-seg zip into one of your samples."""
     if request.method == "POST":
         upload = request.FILES.get("archive")
-        try:
-            sample_id = int(request.POST.get("sample", ""))
-        except ValueError:
-            raise Http404("Not found") from None
+        sample_id = id_or_404(request.POST.get("sample", ""))
         sample, _ = get_for_user(request.user, Sample, sample_id, need=Access.MEMBER)
         if upload is None:
             messages.error(request, "Choose a zip file.")
