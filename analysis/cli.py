@@ -31,7 +31,7 @@ from typing import Any
 
 __all__ = ["EXTRA_COMMAND_MODULES", "build_parser", "main"]
 
-EXTRA_COMMAND_MODULES = ("analysis.cli_train", "analysis.cli_evaluate")
+EXTRA_COMMAND_MODULES = ("analysis.cli_train", "analysis.cli_evaluate", "analysis.cli_synth")
 
 CSV_LEAD_COLUMNS = (
     "label",
