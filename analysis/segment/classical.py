@@ -40,6 +40,7 @@ __all__ = [
     "component_features",
     "denoise",
     "flatten_background",
+    "otsu",
     "reject_non_particles",
     "segment_classical",
 ]
@@ -156,7 +157,7 @@ def denoise(grey: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(u8, (0, 0), 1.0)
 
 
-def _otsu(u8: np.ndarray) -> tuple[float, float]:
+def otsu(u8: np.ndarray) -> tuple[float, float]:
     """Otsu threshold of a uint8 image and its effectiveness η = σ_between² / σ_total²."""
     hist = np.bincount(u8.ravel(), minlength=256).astype(np.float64)
     p = hist / hist.sum()
@@ -187,7 +188,7 @@ def choose_threshold(u8: np.ndarray) -> ThresholdChoice:
       globally, typically through residual shading or faint particles on a noisy substrate,
       and only a local comparison separates them.
     """
-    t_otsu, eta = _otsu(u8)
+    t_otsu, eta = otsu(u8)
     if eta < _BIMODAL_EFFECTIVENESS:
         return ThresholdChoice(
             "adaptive", None, f"histogram not bimodal (Otsu effectiveness {eta:.2f} < 0.5)"
@@ -302,7 +303,7 @@ def segment_classical(
     flat, flattened = flatten_background(crop)
     u8 = denoise(flat)
     choice = choose_threshold(u8)
-    t_for_polarity = choice.value if choice.value is not None else _otsu(u8)[0]
+    t_for_polarity = choice.value if choice.value is not None else otsu(u8)[0]
     pol: Literal["bright", "dark"] = (
         choose_polarity(u8, t_for_polarity) if polarity == "auto" else polarity
     )
