@@ -29,6 +29,16 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import tifffile
+from tqdm import tqdm
+
+from analysis.calibration import calibrate
+from analysis.io import read_image
+from analysis.measure import MEASUREMENT_COLUMNS
+from analysis.overlay import render_overlay, write_overlay
+from analysis.pipeline import AnalysisOptions, analyze
+
 __all__ = ["EXTRA_COMMAND_MODULES", "build_parser", "main"]
 
 EXTRA_COMMAND_MODULES = ("analysis.cli_train", "analysis.cli_evaluate", "analysis.cli_synth")
@@ -89,8 +99,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _progress(items: Sequence[Path], desc: str) -> Iterable[Path]:
     if len(items) > 1 and sys.stderr.isatty():
-        from tqdm import tqdm
-
         return tqdm(items, desc=desc, unit="image", file=sys.stderr)
     return items
 
@@ -100,8 +108,6 @@ def _fail(path: Path, exc: BaseException) -> None:
 
 
 def _run_analyze(args: argparse.Namespace) -> int:
-    from analysis.pipeline import AnalysisOptions, analyze
-
     try:
         options = AnalysisOptions(
             method=args.method,
@@ -127,9 +133,6 @@ def _run_analyze(args: argparse.Namespace) -> int:
 
 
 def _run_calibrate(args: argparse.Namespace) -> int:
-    from analysis.calibration import calibrate
-    from analysis.io import read_image
-
     failed = 0
     for path in _progress(args.images, "calibrate"):
         try:
@@ -148,16 +151,12 @@ def _run_calibrate(args: argparse.Namespace) -> int:
 
 def _grey_for_overlay(path: Path, result: Any) -> Any:
     # analyze() does not hand back the pixels; reading again is cheap next to the analysis.
-    from analysis.io import read_image
 
     return read_image(path).grey
 
 
 def write_outputs(result: Any, stem: Path, grey: Any) -> dict[str, Path]:
     """Write ``<stem>.json``, ``.labels.tif``, ``.particles.csv`` and ``.overlay.png``."""
-    import tifffile
-
-    from analysis.overlay import render_overlay, write_overlay
 
     paths = {
         "json": stem.with_name(stem.name + ".json"),
@@ -178,7 +177,6 @@ def write_outputs(result: Any, stem: Path, grey: Any) -> dict[str, Path]:
 
 def write_particles_csv(path: Path, particles: Sequence[Any]) -> None:
     """One row per particle: identity, class, bbox, then every measurement column."""
-    from analysis.measure import MEASUREMENT_COLUMNS
 
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
@@ -198,8 +196,6 @@ def write_particles_csv(path: Path, particles: Sequence[Any]) -> None:
 
 
 def _json_default(obj: Any) -> Any:
-    import numpy as np
-
     if isinstance(obj, np.integer):
         return int(obj)
     if isinstance(obj, np.floating):

@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from itertools import islice
 from pathlib import Path
+
+from analysis import evaluate
+from analysis.segment.model import ParticleModel, load_default_model
+from analysis.segment.refine import RefineOptions
+from analysis.train.split import split_ids
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,19 +56,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from itertools import islice  # noqa: PLC0415
-
-    from analysis import evaluate  # noqa: PLC0415
-    from analysis.segment.refine import RefineOptions  # noqa: PLC0415
-
     if args.synthetic:
         w, h = (int(v) for v in args.size.lower().split("x"))
         samples = evaluate.synthetic_samples(range(args.seed, args.seed + args.synthetic), w, h)
     elif args.images and args.labels:
         ids = None
         if args.split != "all":
-            from analysis.train.split import split_ids  # noqa: PLC0415
-
             stems = sorted(p.stem for p in args.images.iterdir() if p.is_file())
             train, val = split_ids(stems)
             ids = set(val if args.split == "val" else train)
@@ -73,8 +72,6 @@ def run(args: argparse.Namespace) -> int:
         samples = islice(samples, args.limit)
     model = None
     if any(m != "classical" for m in args.method):
-        from analysis.segment.model import ParticleModel, load_default_model  # noqa: PLC0415
-
         model = ParticleModel(args.weights) if args.weights else load_default_model()
         if model is None:
             raise SystemExit("no model weights found; train one or pass --weights")

@@ -13,6 +13,10 @@ import json
 import time
 from pathlib import Path
 
+from analysis.segment.model import train_yolo
+from analysis.train.dataset import DatasetSpec, build_dataset
+from analysis.train.split import N_VAL
+
 _DEFAULT_EMPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "emps-train"
 
 
@@ -59,10 +63,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from analysis.segment.model import train_yolo  # noqa: PLC0415
-    from analysis.train.dataset import DatasetSpec, build_dataset  # noqa: PLC0415
-    from analysis.train.split import N_VAL  # noqa: PLC0415
-
     out: Path = args.out.resolve()
     data_yaml = out / "data" / "data.yaml"
     if args.rebuild or not data_yaml.exists():

@@ -20,9 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tifffile
+from PIL import Image
 
 from analysis import metrics
+from analysis.io import read_image
 from analysis.result import Region
+from analysis.segment.auto import choose_segmentation
+from analysis.segment.classical import segment_classical
+from analysis.segment.refine import refine
+from analysis.synth import generate
 
 METHODS = ("classical", "model", "model+post", "auto")
 AP_THRESHOLDS = tuple(np.round(np.arange(0.5, 0.96, 0.05), 2))
@@ -137,9 +144,6 @@ def run_methods(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, MethodReport]:
     """Segment every sample with every method and score it."""
-    from analysis.segment.auto import choose_segmentation  # noqa: PLC0415
-    from analysis.segment.classical import segment_classical  # noqa: PLC0415
-    from analysis.segment.refine import refine  # noqa: PLC0415
 
     needs_model = any(m != "classical" for m in methods)
     if needs_model and model is None:
@@ -208,9 +212,6 @@ def load_samples(
     images_dir: Path, labels_dir: Path, ids: Sequence[str] | None = None
 ) -> Iterable[Sample]:
     """Image/label pairs matched by file stem (labels: 16-bit PNG or TIFF instance maps)."""
-    from PIL import Image  # noqa: PLC0415
-
-    from analysis.io import read_image  # noqa: PLC0415
 
     label_files = {p.stem: p for p in sorted(Path(labels_dir).iterdir()) if p.is_file()}
     for img_path in sorted(Path(images_dir).iterdir()):
@@ -218,8 +219,6 @@ def load_samples(
             continue
         lab_path = label_files[img_path.stem]
         if lab_path.suffix.lower() in (".tif", ".tiff"):
-            import tifffile  # noqa: PLC0415
-
             truth = tifffile.imread(lab_path)
         else:
             truth = np.asarray(Image.open(lab_path))
@@ -232,7 +231,6 @@ def synthetic_samples(
     seeds: Iterable[int], width: int = 1024, height: int = 768, **kwargs: Any
 ) -> Iterable[Sample]:
     """Synthetic micrographs from ``seeds`` (never the training seeds ≥ 1 000 000)."""
-    from analysis.synth import generate  # noqa: PLC0415
 
     for seed in seeds:
         m = generate(seed, width=width, height=height, **kwargs)

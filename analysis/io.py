@@ -11,6 +11,7 @@ Public API: :func:`read_image`, :func:`read_image_bytes`, :class:`LoadedImage` a
 
 from __future__ import annotations
 
+import enum
 import io
 import struct
 import warnings
@@ -18,7 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
+import tifffile
+from PIL import Image
 
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP: larger than any SEM frame (16k x 6k) we know of
 
@@ -218,8 +222,6 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
 
 
 def _read_tiff(data: bytes, name: str, max_pixels: int) -> LoadedImage:
-    import tifffile
-
     try:
         tif = tifffile.TiffFile(io.BytesIO(data))
     except Exception as exc:  # tifffile raises TiffFileError, ValueError, struct.error ...
@@ -364,7 +366,6 @@ def _decode_maker_note(note: bytes) -> str | None:
 
 def _jsonable(value: Any, depth: int = 0) -> Any:
     """Convert tifffile values (enums, rationals, arrays, bytes) to JSON-able values."""
-    import enum
 
     if depth > 6:
         return str(value)
@@ -404,8 +405,6 @@ def _jsonable(value: Any, depth: int = 0) -> Any:
 
 
 def _read_pillow(data: bytes, name: str, fmt: str, max_pixels: int) -> LoadedImage:
-    from PIL import Image
-
     size = _declared_size(data, fmt)
     if size is None:
         raise CorruptImageError(f"{name}: damaged {fmt} header")
@@ -441,7 +440,6 @@ def _read_pillow(data: bytes, name: str, fmt: str, max_pixels: int) -> LoadedIma
 def _pillow_array(im: Any, data: bytes, fmt: str) -> np.ndarray:
     if fmt == "PNG" and data[24] == 16 and data[25] in (2, 6):
         # Pillow drops 16-bit colour PNGs to 8 bits; OpenCV keeps them (as BGR).
-        import cv2
 
         arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
         if arr is not None:

@@ -16,15 +16,22 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from analysis import ENGINE_VERSION
+from analysis.calibration import calibrate
+from analysis.io import LoadedImage, read_image
+from analysis.measure import measure_particles
+from analysis.morphology import classify
 from analysis.result import AnalysisResult, Calibration, Particle, Region
-
-if TYPE_CHECKING:
-    from analysis.io import LoadedImage
+from analysis.segment import postprocess as pp
+from analysis.segment.auto import choose_segmentation
+from analysis.segment.classical import segment_classical
+from analysis.segment.model import load_default_model
+from analysis.segment.refine import refine
+from analysis.stats import summarize
 
 __all__ = [
     "STAGES",
@@ -129,8 +136,6 @@ def analyze(
     with _stage("reading", timings, report):
         image = _load(source)
     with _stage("calibrating", timings, report):
-        from analysis.calibration import calibrate
-
         calibration = calibrate(
             image,
             manual_pixel_size_nm=opts.pixel_size_nm,
@@ -147,8 +152,6 @@ def analyze(
     with _stage("measuring", timings, report):
         particles = _particles(labels, grey, calibration.pixel_size_nm, region, scores)
     with _stage("summarising", timings, report):
-        from analysis.stats import summarize
-
         summary = summarize(particles)
     report("done", 1.0)
     timings["total"] = round(sum(timings.values()), 3)
@@ -194,7 +197,6 @@ def recompute_measurements(
     -------
     (particles, summary), exactly as :func:`analyze` would produce them for these labels.
     """
-    from analysis.stats import summarize
 
     particles = _particles(labels, grey, pixel_size_nm, region, scores)
     return particles, summarize(particles)
@@ -233,8 +235,6 @@ def _stage(name: str, timings: dict[str, float], report: ProgressCallback) -> It
 
 
 def _load(source: str | Path | LoadedImage | np.ndarray) -> LoadedImage:
-    from analysis.io import LoadedImage, read_image
-
     if isinstance(source, LoadedImage):
         return source
     if isinstance(source, np.ndarray):
@@ -245,8 +245,6 @@ def _load(source: str | Path | LoadedImage | np.ndarray) -> LoadedImage:
 
 
 def _from_array(arr: np.ndarray) -> LoadedImage:
-    from analysis.io import LoadedImage
-
     if arr.ndim == 3:
         grey_in = arr[..., :3].astype(np.float64).mean(axis=-1)
     elif arr.ndim == 2:
@@ -294,8 +292,6 @@ def _segment(
             details: dict[str, Any] = {"model": version}
             if opts.method == "model":
                 return labels, _score_dict(scores), "model", version, details
-            from analysis.segment.auto import choose_segmentation
-
             seg = _classical(grey, region, opts)
             chosen, path, reason = choose_segmentation(labels, scores, seg.labels)
             details.update(auto_choice=path, auto_reason=reason)
@@ -311,8 +307,6 @@ def _segment(
 
 
 def _classical(grey: np.ndarray, region: Region, opts: AnalysisOptions) -> Any:
-    from analysis.segment.classical import segment_classical
-
     return segment_classical(
         grey,
         region,
@@ -325,12 +319,8 @@ def _classical(grey: np.ndarray, region: Region, opts: AnalysisOptions) -> Any:
 def _model_labels(
     model: Any, grey: np.ndarray, region: Region, data_bar: Region | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The model's (labels, scores) after its refinement steps (when installed)."""
+    """The model's (labels, scores) after its refinement steps."""
     labels, scores = model.segment(grey, region)
-    try:
-        from analysis.segment.refine import refine
-    except ImportError:
-        return labels, np.asarray(scores)
     labels, scores = refine(labels, np.asarray(scores), grey, region=region, data_bar=data_bar)
     return labels, np.asarray(scores)
 
@@ -342,10 +332,6 @@ def _score_dict(scores: np.ndarray) -> dict[int, float]:
 
 def _load_model() -> tuple[Any | None, str]:
     """The installed segmentation model, or (None, why not). The ONE place that touches it."""
-    try:
-        from analysis.segment.model import load_default_model
-    except ImportError as exc:
-        return None, f"the model code is not installed ({exc})"
     try:
         model = load_default_model()
     except Exception as exc:  # a broken weights file must not take the classical path down
@@ -393,7 +379,6 @@ def _postprocess(
 
     Each excluded mark carries ``particles_removed``: how many segmented objects it took.
     """
-    from analysis.segment import postprocess as pp
 
     # Nothing outside the analysed region is a particle (data bar, cropped margins).
     inside = np.zeros(labels.shape, dtype=bool)
@@ -433,9 +418,6 @@ def _particles(
     region: Region | None,
     scores: dict[int, float] | None,
 ) -> list[Particle]:
-    from analysis.measure import measure_particles
-    from analysis.morphology import classify
-
     m = measure_particles(labels, grey, pixel_size_nm, region=region)
     classes = classify(m.columns)  # type: ignore[arg-type]
     touches = m.touches_border.tolist()

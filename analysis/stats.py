@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+from scipy import stats as st
 
 __all__ = ["REPRESENTATIVE_MIN_COUNT", "freedman_diaconis_edges", "summarize"]
 
@@ -114,8 +115,6 @@ def summarize(
         "rule": "freedman-diaconis",
     }
     if n >= 2:
-        from scipy import stats as st
-
         sd = float(x.std(ddof=1))
         half = float(st.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
         sigma = float(logs.std(ddof=0))  # MLE of the log-normal shape

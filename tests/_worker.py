@@ -21,6 +21,8 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 
+from semweb.celery_app import app
+
 REPO = Path(__file__).resolve().parents[1]
 TESTS_WEB = REPO / "tests" / "web"
 
@@ -104,8 +106,6 @@ def wait_for(predicate, timeout: float, what: str, logs: list[Path]):
 
 
 def purge_queues() -> None:
-    from semweb.celery_app import app
-
     with app.connection_for_write() as conn:
         for queue in ("cpu", "gpu"):
             with contextlib.suppress(Exception):  # queue not declared yet

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.core.cache import cache
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "false")
@@ -25,10 +27,7 @@ def shared_data() -> Path:
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """The login rate limiter counts failures in the cache: start every test from zero."""
-    from django.conf import settings
 
     if settings.configured:  # engine-only runs (`-p no:django`) have no Django settings
-        from django.core.cache import cache
-
         cache.clear()
     yield

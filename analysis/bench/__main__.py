@@ -12,6 +12,7 @@ Usage: ``python -m analysis.bench [--quick] [--only calibration,classical,model]
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import tempfile
@@ -21,14 +22,14 @@ from statistics import median
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
+from skimage.filters import threshold_otsu
+
+from analysis.synth import generate
 
 
 def baseline_ms(repeats: int = 7) -> float:
     """Median ms of smooth + Otsu + label + areas on a 1024 × 768 synthetic micrograph."""
-    from scipy import ndimage
-    from skimage.filters import threshold_otsu
-
-    from analysis.synth import generate
 
     grey = np.asarray(generate(12345, width=1024, height=768).image, dtype=np.float32)
     times = []
@@ -43,7 +44,6 @@ def baseline_ms(repeats: int = 7) -> float:
 
 def _run_module(name: str, argv: list[str]) -> dict[str, Any] | list[Any] | None:
     """Run `analysis.bench.<name>.main(argv + --json/--out FILE)`; return its JSON report."""
-    import importlib
 
     module = importlib.import_module(f"analysis.bench.{name}")
     with tempfile.TemporaryDirectory() as tmp:

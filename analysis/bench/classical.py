@@ -29,11 +29,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
+from PIL import Image
 
 from analysis.metrics import MatchCounts, match_counts
 from analysis.pipeline import AnalysisOptions, analyze
 from analysis.segment.postprocess import remove_border_touching
+from analysis.synth import generate
 
 _REPO = Path(__file__).resolve().parents[2]
 EMPS_DIR = _REPO.parent / "shared" / "data" / "emps-train"
@@ -42,9 +45,6 @@ TARGET_1024x768_S = 1.0
 
 def bench_synthetic(n: int, *, width: int = 1024, height: int = 768) -> dict[str, Any]:
     """Analyse ``n`` synthetic micrographs (seeds 10 000 + k) from PNG files."""
-    import cv2
-
-    from analysis.synth import generate
 
     opts = AnalysisOptions(method="classical")
     rows = []
@@ -71,7 +71,6 @@ def bench_synthetic(n: int, *, width: int = 1024, height: int = 768) -> dict[str
 
 def bench_emps(n: int, root: Path = EMPS_DIR) -> dict[str, Any] | None:
     """Analyse the first ``n`` EMPS images (sorted ids); ``None`` when the data is absent."""
-    from PIL import Image
 
     images = sorted((root / "images").glob("*.png"))[:n]
     if not images:

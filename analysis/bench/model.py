@@ -17,15 +17,21 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import tempfile
 import time
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tifffile
 
 from analysis import evaluate
+from analysis.io import read_image
+from analysis.segment.model import ParticleModel, load_default_model
 from analysis.segment.refine import RefineOptions, refine
+from analysis.synth import generate
+from analysis.train.split import split_ids
 
 _REPO = Path(__file__).resolve().parents[2]
 EMPS = _REPO.parent / "shared" / "data" / "emps-train"
@@ -67,8 +73,6 @@ def _ablation(samples: list[evaluate.Sample], model: Any) -> dict[str, dict[str,
 
 
 def _speed(model: Any, repeats: int = 5) -> dict[str, float]:
-    from analysis.synth import generate  # noqa: PLC0415
-
     m = generate(900_100, width=1024, height=768)
     grey = m.image.astype(np.float32) / 255.0
     model.segment(grey)  # warm-up
@@ -82,13 +86,6 @@ def _speed(model: Any, repeats: int = 5) -> dict[str, float]:
 
 
 def _robustness(model: Any) -> dict[str, Any]:
-    import tempfile  # noqa: PLC0415
-
-    import tifffile  # noqa: PLC0415
-
-    from analysis.io import read_image  # noqa: PLC0415
-    from analysis.synth import generate  # noqa: PLC0415
-
     out: dict[str, Any] = {}
     empty = generate(900_200, width=1024, height=768, n_particles=0)
     lab, _ = model.segment(empty.image / 255.0)
@@ -111,9 +108,6 @@ def _robustness(model: Any) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from analysis.segment.model import ParticleModel, load_default_model  # noqa: PLC0415
-    from analysis.train.split import split_ids  # noqa: PLC0415
-
     ap = argparse.ArgumentParser(prog="python -m analysis.bench.model")
     ap.add_argument("--weights", type=Path, default=None)
     ap.add_argument("--onnx", type=Path, default=None, help="also time this ONNX model")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import cv2
 import numpy as np
 
 from .units import normalise_micro
@@ -27,9 +28,10 @@ def _get_recognizer() -> Any:
     if _recognizer is not None or _unavailable is not None:
         return _recognizer
     try:
-        from rapidocr_onnxruntime.ch_ppocr_rec import TextRecognizer
-        from rapidocr_onnxruntime.main import DEFAULT_CFG_PATH
-        from rapidocr_onnxruntime.utils import read_yaml, update_model_path
+        # Lazy import: heavy optional (rapidocr loads onnxruntime); only OCR needs it.
+        from rapidocr_onnxruntime.ch_ppocr_rec import TextRecognizer  # noqa: PLC0415
+        from rapidocr_onnxruntime.main import DEFAULT_CFG_PATH  # noqa: PLC0415
+        from rapidocr_onnxruntime.utils import read_yaml, update_model_path  # noqa: PLC0415
     except Exception as exc:  # noqa: BLE001 - any import failure means "no OCR here"
         _unavailable = f"OCR unavailable ({exc})"
         return None
@@ -48,7 +50,6 @@ def ocr_available() -> bool:
 
 def prepare_crop(crop: np.ndarray, *, scale: int | None = None) -> np.ndarray:
     """(H, W) grey in [0, 1] -> (H', W', 3) uint8 BGR: dark text on light, upscaled, padded."""
-    import cv2
 
     g = np.asarray(crop, dtype=np.float32)
     lo, hi = float(g.min()), float(g.max())

@@ -16,7 +16,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from analysis.result import Region
 
@@ -48,7 +50,8 @@ def available_fonts() -> tuple[str, ...]:
     """Paths of usable TrueType fonts found offline (empty -> Pillow's default font only)."""
     dirs = [Path(d) for d in _FONT_DIRS]
     try:
-        import matplotlib
+        # Lazy import: matplotlib is optional (it comes with ultralytics); only its font is used.
+        import matplotlib  # noqa: PLC0415
 
         dirs.append(Path(matplotlib.get_data_path()) / "fonts" / "ttf")
     except ImportError:
@@ -66,8 +69,6 @@ def available_fonts() -> tuple[str, ...]:
 
 
 def _font(path: str | None, size: int) -> Any:
-    from PIL import ImageFont
-
     if path is None:
         return ImageFont.load_default(size=size)
     return ImageFont.truetype(path, size)
@@ -75,7 +76,6 @@ def _font(path: str | None, size: int) -> Any:
 
 def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """A grey, noisy field with blurred blobs: enough texture to fool a naive detector."""
-    import cv2
 
     base = rng.uniform(0.15, 0.75)
     img = np.full((h, w), base, np.float32)
@@ -97,7 +97,6 @@ def render_scale_bar_image(
     placement: str | None = None,
 ) -> RenderedBar:
     """Render one image; ``placement`` is ``"databar"``, ``"corner"`` or random."""
-    from PIL import Image, ImageDraw
 
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     placement = placement or ("databar" if rng.random() < 0.5 else "corner")
@@ -216,8 +215,6 @@ def render_scale_bar_image(
     out = np.asarray(pil, dtype=np.float32) / 255.0
     blur = float(rng.uniform(0.0, 0.8)) if rng.random() < 0.5 else 0.0
     if blur > 0.3:
-        import cv2
-
         out = cv2.GaussianBlur(out, (0, 0), blur)
     style["blur_sigma"] = round(blur, 2)
     value_nm = to_nm(value, unit)

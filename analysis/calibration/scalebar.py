@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from analysis.result import Region, ScaleBar
@@ -227,7 +228,6 @@ def _polarity_views(sub: np.ndarray, bright: bool) -> list[tuple[np.ndarray, np.
 
 def find_bar_candidates(grey: np.ndarray, region: Region) -> list[BarCandidate]:
     """Bar candidates inside ``region``, best first (image coordinates)."""
-    import cv2
 
     sub = grey[region.y0 : region.y1, region.x0 : region.x1]
     if sub.size == 0 or min(sub.shape) < 3:
@@ -426,7 +426,6 @@ def label_crops(
 
     ``clip_to_region`` keeps the search inside ``region`` (a data bar holds its own label).
     """
-    import cv2
 
     h_img, w_img = grey.shape
     length = cand.length_px

@@ -25,6 +25,7 @@ from typing import Literal
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
+from skimage.filters import threshold_li
 
 from analysis.result import Region
 from analysis.segment import postprocess
@@ -196,8 +197,6 @@ def choose_threshold(u8: np.ndarray) -> ThresholdChoice:
     frac_bright = float((u8 > t_otsu).mean())
     minority = min(frac_bright, 1.0 - frac_bright)
     if minority < _MINORITY_FRACTION:
-        from skimage.filters import threshold_li
-
         t_li = float(threshold_li(u8[::2, ::2], initial_guess=t_otsu))
         return ThresholdChoice(
             "li",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from analysis.result import Region
+from analysis.segment import tiling
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_WEIGHTS = MODELS_DIR / "particle-yolov8n-seg.pt"
@@ -44,7 +46,8 @@ def configure_offline(config_dir: Path | None = None) -> Path:
     os.environ.setdefault("YOLO_VERBOSE", "false")
     font_dir = cfg / "Ultralytics"
     font_dir.mkdir(parents=True, exist_ok=True)
-    import matplotlib  # noqa: PLC0415  (only for its bundled font file)
+    # Lazy import: matplotlib is optional (it comes with ultralytics); only its font is used.
+    import matplotlib  # noqa: PLC0415
 
     ttf = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
     for name in ("Arial.ttf", "Arial.Unicode.ttf"):
@@ -56,6 +59,7 @@ def configure_offline(config_dir: Path | None = None) -> Path:
 @functools.cache
 def _ultralytics() -> Any:
     configure_offline()
+    # Lazy import: heavy optional (ultralytics pulls in torch, ~2 s); only model runs need it.
     import ultralytics  # noqa: PLC0415
     from ultralytics.utils import SETTINGS  # noqa: PLC0415
 
@@ -152,7 +156,6 @@ def train_yolo(
 
 def read_sidecar(weights: Path) -> dict[str, Any]:
     """The JSON written next to published weights (trained date, arch, imgsz, tile size)."""
-    import json  # noqa: PLC0415
 
     sidecar = Path(weights).with_suffix(".json")
     return json.loads(sidecar.read_text()) if sidecar.exists() else {}
@@ -160,9 +163,9 @@ def read_sidecar(weights: Path) -> dict[str, Any]:
 
 def publish_weights(src: Path, dst: Path, meta: dict[str, Any]) -> Path:
     """Copy a training checkpoint to ``dst`` without optimizer state (fp16, ~7 MB) + sidecar."""
-    import json  # noqa: PLC0415
 
     _ultralytics()
+    # Lazy import: heavy optional (ultralytics pulls in torch, ~2 s); only model runs need it.
     from ultralytics.utils.torch_utils import strip_optimizer  # noqa: PLC0415
 
     dst = Path(dst)
@@ -178,7 +181,6 @@ def weights_version(weights: Path) -> str:
     The date comes from the sidecar ``<weights>.json`` written with the weights (else the
     file's modification date); the hash pins the exact bytes.
     """
-    import json  # noqa: PLC0415
 
     digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:8]
     sidecar = Path(weights).with_suffix(".json")
@@ -270,7 +272,6 @@ class ParticleModel:
         labels : (H, W) uint32, 0 outside the region and on background, 1..N particles.
         scores : (N,) float32, ``scores[k]`` is the confidence of label ``k + 1``.
         """
-        from analysis.segment import tiling  # noqa: PLC0415
 
         h_img, w_img = grey.shape
         r = region or Region(0, 0, w_img, h_img)

@@ -16,8 +16,10 @@ model score); :func:`relabel_sequential` does that once, at the end.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from scipy import ndimage as ndi
+from skimage.segmentation import watershed
 
 from analysis.result import Region
 
@@ -114,7 +116,6 @@ def binary_fill_holes(mask: np.ndarray) -> np.ndarray:
     Same result as ``scipy.ndimage.binary_fill_holes`` (4-connected background), via
     OpenCV connected components: ~10× faster on a megapixel mask.
     """
-    import cv2
 
     bg = (~mask).astype(np.uint8)
     _, comp = cv2.connectedComponents(bg, connectivity=4)
@@ -201,7 +202,6 @@ def split_touching(
     (H, W) label map; each input label is kept or divided into several new labels (numbered
     after the input's maximum).
     """
-    import cv2
 
     fg = labels > 0
     if not fg.any():
@@ -255,7 +255,6 @@ def _watershed_blobs(
 
 def _flood(mask: np.ndarray, mk: np.ndarray, dist: np.ndarray, factor: int) -> np.ndarray:
     """Watershed of ``-dist`` from ``mk`` within ``mask``, optionally on a coarser grid."""
-    from skimage.segmentation import watershed
 
     if factor == 1:
         return watershed(-dist, mk, mask=mask)

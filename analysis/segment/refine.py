@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
+from skimage.filters import threshold_otsu
 
 from analysis.result import Region
 from analysis.segment import postprocess
@@ -90,7 +91,6 @@ def snap_edges(
     that differs much from the model's (IoU < ``min_iou``) is rejected: the model knows the
     particle better than a threshold when contrast is poor.
     """
-    from skimage.filters import threshold_otsu  # noqa: PLC0415
 
     h, w = labels.shape
     out = labels.copy()

@@ -14,6 +14,8 @@ from typing import Any
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from analysis import ENGINE_VERSION
+from analysis.pipeline import AnalysisOptions, analyze
 from semweb.core.params import ParameterError, parse_bool, parse_float
 
 DEFAULT_ENGINE = "semweb.analyses.engine.run_pipeline"
@@ -78,7 +80,6 @@ def run_pipeline(
     progress: ProgressCallback | None = None,
 ):
     """The real engine: ``analysis.pipeline.analyze`` with the run's options."""
-    from analysis.pipeline import AnalysisOptions, analyze
 
     options = AnalysisOptions(
         method=method,
@@ -102,6 +103,4 @@ def analyze_file(
 
 
 def engine_version() -> str:
-    from analysis import ENGINE_VERSION
-
     return ENGINE_VERSION

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from typing import Any
 
 import numpy as np
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db.models import Count, Q, QuerySet
 
+from analysis.stats import summarize
 from semweb.analyses.models import AnalysisRun, Particle, ReviewState, RunStatus
+from semweb.labs.models import Membership, Role
 
 RULE_OF_250 = 250  # analysis.stats.REPRESENTATIVE_MIN_COUNT; shown on sample pages
 _FIT_POINTS = 200
@@ -22,7 +27,6 @@ def summarize_values(
     ci95_mean, lognormal, histogram, class_counts, representative) of ECDs in nm, plus what
     the pages show beside them: ``span``, ``ci95_rel`` and the log-normal curve over the
     histogram (``fit_x``/``fit_y``, scaled to counts)."""
-    from analysis.stats import summarize
 
     out = summarize(list(values_nm), classes, unit="nm")
     mean, d10, d50, d90 = out["mean"], out["d10"], out["d50"], out["d90"]
@@ -133,10 +137,6 @@ def particles_geometry(run: AnalysisRun) -> dict[str, Any]:
 def particles_geometry_json(run: AnalysisRun) -> bytes:
     """`particles_geometry` serialised, cached as a derived file: it only changes with the
     calibration (measured: 1.7 s to build for 5 000 particles, a few ms to read back)."""
-    import json
-
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
 
     stamp = int(run.created_at.timestamp() * 1e6)
     name = f"derived/runs/{run.pk}-{stamp}/geometry-{run.pixel_size_nm!r}.json"
@@ -168,7 +168,6 @@ def runs_of_micrograph(micrograph) -> QuerySet[AnalysisRun]:
 
 def runs_awaiting_review(user) -> QuerySet[AnalysisRun]:
     """Runs in review in every lab where `user` is a supervisor or admin."""
-    from semweb.labs.models import Membership, Role
 
     qs = AnalysisRun.objects.filter(review_state=ReviewState.IN_REVIEW).select_related(
         "micrograph__sample__project__lab", "created_by"

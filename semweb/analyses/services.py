@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
+import tifffile
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
@@ -22,8 +23,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from analysis.measure import LENGTH_COLUMNS
 from semweb.analyses import engine
 from semweb.analyses.models import AnalysisRun, Method, Particle, ReviewState, RunStatus
+from semweb.analyses.selectors import summarize_values
 from semweb.audit.services import audit_record
 from semweb.core.params import parse_float, parse_int_list
 from semweb.labs.permissions import Access, access_to, require_run_write
@@ -86,7 +89,8 @@ def _lab(run: AnalysisRun):
 
 
 def _enqueue(run: AnalysisRun) -> None:
-    from semweb.analyses.tasks import run_analysis
+    # Lazy import: the services→tasks edge (tasks import services at module top).
+    from semweb.analyses.tasks import run_analysis  # noqa: PLC0415
 
     queue = queue_for(run.method)
     run_id = run.pk
@@ -206,8 +210,6 @@ def run_heartbeat(*, run_id: int, attempt: int) -> bool:
 
 
 def _labels_tiff(labels: np.ndarray) -> bytes:
-    import tifffile
-
     buf = io.BytesIO()
     dtype = np.uint16 if int(labels.max(initial=0)) < 65536 else np.uint32
     tifffile.imwrite(buf, labels.astype(dtype, copy=False), compression="zlib")
@@ -434,7 +436,6 @@ def remeasure(measurements: dict[str, Any], pixel_size_nm: float) -> dict[str, A
     """Physical measurements from their pixel twins at a new pixel size (the engine's
     ``LENGTH_COLUMNS``: ``x_px`` → ``x_nm``; ``area_px`` → ``area_nm2``). Pixel values and
     shape ratios do not depend on the pixel size, so nothing is re-segmented."""
-    from analysis.measure import LENGTH_COLUMNS
 
     out = dict(measurements)
     for name in LENGTH_COLUMNS:
@@ -447,8 +448,6 @@ def remeasure(measurements: dict[str, Any], pixel_size_nm: float) -> dict[str, A
 
 
 def _accepted_summary(run: AnalysisRun) -> dict[str, Any]:
-    from semweb.analyses.selectors import summarize_values
-
     rows = run.particles.filter(accepted=True, ecd_nm__isnull=False).values_list(
         "ecd_nm", "shape_class"
     )

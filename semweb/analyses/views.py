@@ -7,6 +7,8 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
+import plotly
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -22,7 +24,9 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
+from PIL import Image
 
+from analysis.io import read_image_bytes
 from semweb.analyses import selectors, services
 from semweb.analyses.models import AnalysisRun, Method, RunStatus
 from semweb.catalogue.models import Micrograph, Project, Sample
@@ -34,6 +38,7 @@ from semweb.labs.permissions import (
     get_for_user,
     run_edit_allowed,
 )
+from semweb.review.selectors import run_timeline
 
 # --- helpers ----------------------------------------------------------------------------------
 
@@ -152,8 +157,6 @@ def run_progress(request: HttpRequest, pk: int) -> JsonResponse:
 
 @login_required
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    from semweb.review.selectors import run_timeline
-
     run, access = get_for_user(request.user, AnalysisRun, pk)
     micrograph = run.micrograph
     can_edit = run.status == RunStatus.SUCCEEDED and run_edit_allowed(request.user, run, access)
@@ -272,10 +275,6 @@ def _display_image(micrograph: Micrograph) -> tuple[str, str]:
     name = f"derived/display/{micrograph.sha256[:2]}/{micrograph.sha256}.{ext}"
     if default_storage.exists(name):
         return name, content_type
-    import numpy as np
-    from PIL import Image
-
-    from analysis.io import read_image_bytes
 
     with micrograph.original.open("rb") as fh:
         data = fh.read()
@@ -312,8 +311,6 @@ def plotly_js(request: HttpRequest) -> HttpResponse:
     """plotly.min.js from the installed plotly package (never a CDN), for logged-in users."""
     global _PLOTLY_JS
     if _PLOTLY_JS is None:
-        import plotly
-
         _PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     response = FileResponse(_PLOTLY_JS.open("rb"), content_type="text/javascript")
     response["Cache-Control"] = "private, max-age=604800"

@@ -7,6 +7,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.authtoken.models import Token
 
 from semweb.api.services import token_regenerate, token_revoke
 
@@ -15,7 +17,6 @@ from semweb.api.services import token_regenerate, token_revoke
 @require_http_methods(["GET", "POST"])
 def token_page(request: HttpRequest) -> HttpResponse:
     """Show whether the user has a token; POST creates a new one (shown once) or revokes it."""
-    from rest_framework.authtoken.models import Token
 
     new_key = None
     if request.method == "POST":
@@ -31,7 +32,6 @@ def token_page(request: HttpRequest) -> HttpResponse:
 @login_required
 def docs_page(request: HttpRequest) -> HttpResponse:
     """Endpoints and their parameters, rendered server-side from the OpenAPI schema."""
-    from drf_spectacular.generators import SchemaGenerator
 
     schema = SchemaGenerator().get_schema(request=None, public=True)
     endpoints = []

@@ -3,6 +3,7 @@ or `semweb.labs.permissions.visible`."""
 
 from __future__ import annotations
 
+from django.urls import reverse
 from rest_framework import serializers
 
 from semweb.analyses.models import AnalysisRun, Particle
@@ -193,8 +194,6 @@ class ExportSerializer(serializers.ModelSerializer):
         ]
 
     def get_download_url(self, export: DatasetExport) -> str | None:
-        from django.urls import reverse
-
         if export.status != "succeeded" or not export.file:
             return None
         return reverse("datasets:export_download", args=[export.pk])

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from django.db import transaction
+from rest_framework.authtoken.models import Token
 
 from semweb.audit.services import audit_record
 
 
 def token_regenerate(*, user):
     """Replace the user's token with a fresh one (the old one stops working at once)."""
-    from rest_framework.authtoken.models import Token
 
     with transaction.atomic():
         Token.objects.filter(user=user).delete()
@@ -19,8 +19,6 @@ def token_regenerate(*, user):
 
 
 def token_revoke(*, user) -> None:
-    from rest_framework.authtoken.models import Token
-
     with transaction.atomic():
         if Token.objects.filter(user=user).delete()[0]:
             audit_record(actor=user, verb="token.revoke", target=user)

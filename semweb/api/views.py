@@ -18,10 +18,25 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from semweb.analyses.models import AnalysisRun
+from semweb.analyses.services import particles_set_accepted, run_create
 from semweb.api import serializers as s
 from semweb.catalogue.models import Micrograph, Project, Sample
+from semweb.catalogue.services import (
+    DuplicateMicrograph,
+    UploadRejected,
+    max_upload_bytes,
+    micrograph_create,
+    project_create,
+    sample_create,
+)
 from semweb.core.params import optional_id, parse_bool
 from semweb.datasets.models import Dataset, DatasetExport
+from semweb.datasets.services import (
+    dataset_create,
+    dataset_import,
+    dataset_runs_update,
+    export_request,
+)
 from semweb.labs.models import Lab
 from semweb.labs.permissions import (
     REVIEW_ACTION_ACCESS,
@@ -33,6 +48,7 @@ from semweb.labs.permissions import (
     visible_datasets,
 )
 from semweb.labs.selectors import labs_for_user
+from semweb.review import services as review
 
 
 def _id_param(request: Request, name: str) -> int | None:
@@ -92,8 +108,6 @@ class ProjectList(generics.ListCreateAPIView):
 
     @extend_schema(request=s.ProjectCreateSerializer, responses=s.ProjectSerializer)
     def post(self, request: Request) -> Response:
-        from semweb.catalogue.services import project_create
-
         data = s.ProjectCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         lab = _lab_for_write(request.user, data.validated_data["lab"])
@@ -126,8 +140,6 @@ class SampleList(generics.ListCreateAPIView):
 
     @extend_schema(request=s.SampleCreateSerializer, responses=s.SampleSerializer)
     def post(self, request: Request) -> Response:
-        from semweb.catalogue.services import sample_create
-
         data = s.SampleCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
@@ -163,13 +175,6 @@ class MicrographList(generics.ListCreateAPIView):
 
     @extend_schema(request=s.MicrographUploadSerializer, responses=s.MicrographSerializer)
     def post(self, request: Request) -> Response:
-        from semweb.catalogue.services import (
-            DuplicateMicrograph,
-            UploadRejected,
-            max_upload_bytes,
-            micrograph_create,
-        )
-
         data = s.MicrographUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         sample, _ = get_for_user(
@@ -210,8 +215,6 @@ class MicrographAnalyze(APIView):
 
     @extend_schema(request=s.AnalyzeSerializer, responses={202: s.RunSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        from semweb.analyses.services import run_create
-
         micrograph, _ = get_for_user(request.user, Micrograph, pk, need=Access.ANNOTATE)
         data = s.AnalyzeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -270,8 +273,6 @@ class RunParticles(generics.ListAPIView):
 
     @extend_schema(request=s.AcceptanceSerializer, responses={200: s.RunSerializer})
     def patch(self, request: Request, pk: int) -> Response:
-        from semweb.analyses.services import particles_set_accepted
-
         run, _ = get_for_user(request.user, AnalysisRun, pk, need=Access.ANNOTATE)
         data = s.AcceptanceSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -293,8 +294,6 @@ class RunReview(APIView):
 
     @extend_schema(request=s.ReviewActionSerializer, responses={200: s.RunSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        from semweb.review import services as review
-
         data = s.ReviewActionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         action = data.validated_data["action"]
@@ -330,8 +329,6 @@ class DatasetList(generics.ListCreateAPIView):
 
     @extend_schema(request=s.DatasetCreateSerializer, responses=s.DatasetSerializer)
     def post(self, request: Request) -> Response:
-        from semweb.datasets.services import dataset_create
-
         data = s.DatasetCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         lab = _lab_for_write(request.user, data.validated_data["lab"])
@@ -360,8 +357,6 @@ class DatasetRuns(APIView):
 
     @extend_schema(request=s.DatasetRunsSerializer, responses=s.DatasetSerializer)
     def post(self, request: Request, pk: int) -> Response:
-        from semweb.datasets.services import dataset_runs_update
-
         dataset, _ = get_for_user(request.user, Dataset, pk, need=Access.MEMBER)
         data = s.DatasetRunsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -381,8 +376,6 @@ class DatasetExports(generics.ListCreateAPIView):
 
     @extend_schema(request=s.ExportCreateSerializer, responses={202: s.ExportSerializer})
     def post(self, request: Request, pk: int) -> Response:
-        from semweb.datasets.services import export_request
-
         dataset, _ = get_for_user(request.user, Dataset, pk, need=Access.VIEW)
         data = s.ExportCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -410,8 +403,6 @@ class DatasetImport(APIView):
 
     @extend_schema(request=s.DatasetImportSerializer, responses={201: s.RunSerializer(many=True)})
     def post(self, request: Request) -> Response:
-        from semweb.datasets.services import dataset_import
-
         data = s.DatasetImportSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         sample, _ = get_for_user(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 
+from semweb.analyses.models import AnalysisRun
 from semweb.catalogue.models import Micrograph, Project, Sample
 from semweb.labs.models import Lab, Membership, Role
 from semweb.labs.permissions import visible
@@ -30,8 +31,6 @@ def samples_of_project(project: Project) -> QuerySet[Sample]:
 
 
 def _latest_run():
-    from semweb.analyses.models import AnalysisRun
-
     return AnalysisRun.objects.filter(micrograph=OuterRef("pk")).order_by("-created_at", "-id")
 
 

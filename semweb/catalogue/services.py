@@ -21,6 +21,8 @@ from django.core.files.storage import Storage, default_storage
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
+from analysis.calibration import calibrate
+from analysis.io import ImageReadError, read_image_bytes
 from semweb.audit.services import audit_record
 from semweb.catalogue import uploads
 from semweb.catalogue.models import Micrograph, Project, Sample, original_upload_to
@@ -140,14 +142,6 @@ def max_upload_bytes() -> int:
 def _calibrate(image, sidecar_text: str | None) -> dict[str, Any]:
     """Calibration at upload time (best effort: a failure here never refuses the upload)."""
     try:
-        from analysis.calibration import calibrate
-    except ImportError:
-        return {
-            "pixel_size_nm": None,
-            "source": "uncalibrated",
-            "reason": "calibration engine not available",
-        }
-    try:
         return calibrate(image, sidecar_text=sidecar_text).as_dict()
     except Exception as exc:  # the engine's bug must not lose the user's upload
         logger.exception("calibration failed")
@@ -206,8 +200,6 @@ def micrograph_create(
     existing = Micrograph.objects.filter(sample=sample, sha256=sha256).first()
     if existing is not None:
         raise DuplicateMicrograph(existing)
-
-    from analysis.io import ImageReadError, read_image_bytes
 
     max_pixels = int(settings.SEMWEB_MAX_IMAGE_MEGAPIXELS) * 1_000_000
     try:
@@ -289,7 +281,6 @@ def micrograph_create(
 
 def micrograph_preview_regenerate(*, micrograph: Micrograph) -> Micrograph:
     """Derived images can be rebuilt from the original (e.g. after moving storage)."""
-    from analysis.io import read_image_bytes
 
     with default_storage.open(micrograph.original.name, "rb") as fh:
         data = fh.read()

@@ -14,6 +14,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 MAX_NAME_CHARS = 200  # leaves room under the 255-char columns for storage prefixes
 PREVIEW_MAX_WIDTH_PX = 1024
@@ -95,7 +96,6 @@ def render_preview_png(grey: np.ndarray, bit_depth: int) -> bytes:
     detector filling 12 bits looks black), so they are stretched to the 0.1–99.9 percentiles;
     8-bit images are shown as stored.
     """
-    from PIL import Image
 
     g = np.asarray(grey, dtype=np.float32)
     if bit_depth > 8:

@@ -16,10 +16,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from semweb.analyses.services import run_create
 from semweb.catalogue import selectors, services
 from semweb.catalogue.forms import ProjectCreateForm, ProjectForm, SampleForm
 from semweb.catalogue.models import Micrograph, Project, Sample
 from semweb.catalogue.upload_handlers import SizeLimitUploadHandler
+from semweb.catalogue.uploads import decode_sidecar
 from semweb.labs.models import Lab
 from semweb.labs.permissions import Access, get_for_user, lab_role_access
 
@@ -220,7 +222,6 @@ def _sample_upload(request: HttpRequest, pk: int, limiter: SizeLimitUploadHandle
 
 def _analyse_uploaded(request: HttpRequest, outcomes: list[services.UploadOutcome]) -> None:
     """ "Analyse after upload": one queued run per newly stored micrograph (enqueued on commit)."""
-    from semweb.analyses.services import run_create
 
     method = request.POST.get("method") or "auto"
     for outcome in outcomes:
@@ -247,8 +248,6 @@ def micrograph_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if micrograph.sidecar:
         try:
             with default_storage.open(micrograph.sidecar.name, "rb") as fh:
-                from semweb.catalogue.uploads import decode_sidecar
-
                 sidecar_text = decode_sidecar(fh.read(200_000))
         except OSError:
             sidecar_text = None

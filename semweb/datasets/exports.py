@@ -8,6 +8,11 @@ import io
 import re
 from collections.abc import Iterable, Iterator
 
+from openpyxl import Workbook
+
+from analysis.stats import summarize
+from semweb.datasets.services import _summary
+
 FIXED_COLUMNS = [
     ("sample", "sample"),
     ("micrograph_id", "micrograph id"),
@@ -94,8 +99,6 @@ def to_csv(header: list[str], rows: Iterable[list]) -> bytes:
 
 
 def to_xlsx(header: list[str], rows: Iterable[list], *, summary: dict | None = None) -> bytes:
-    from openpyxl import Workbook
-
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("particles")
     sheet.append(header)
@@ -115,18 +118,12 @@ def to_xlsx(header: list[str], rows: Iterable[list], *, summary: dict | None = N
 def summarize_ecd(ecds: list[float]) -> dict:
     """Summary of accepted particles' ECD (nm): the engine's `analysis.stats.summarize` when
     present, else the basic statistics computed here."""
-    try:
-        from analysis.stats import summarize  # type: ignore[import-not-found]
-    except ImportError:
-        summarize = None
-    if summarize is not None and ecds:
+    if ecds:
         try:
             result = summarize(ecds)
             return result if isinstance(result, dict) else dict(vars(result))
         except Exception:  # an engine change must not break exports
             pass
-    from semweb.datasets.services import _summary
-
     return _summary(ecds)
 
 

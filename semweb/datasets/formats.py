@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from semweb.datasets.measure import polygon_area_px
+
 CATEGORY = "particle"
 IMAGE_SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp"}
 # Caps for imports: a dataset of a few hundred SEM images fits; a zip bomb does not.
@@ -116,8 +118,6 @@ def _bbox(polygon: list[list[float]]) -> list[float]:
 
 
 def write_coco(archive: zipfile.ZipFile, records: list[ImageRecord], *, info: dict) -> None:
-    from semweb.datasets.measure import polygon_area_px
-
     images, annotations = [], []
     for image_id, record in enumerate(records, start=1):
         archive.writestr(f"images/{record.filename}", record.data)

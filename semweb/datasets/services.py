@@ -21,9 +21,11 @@ from django.utils import timezone
 
 from semweb.analyses.models import AnalysisRun, Particle, ReviewState, RunStatus
 from semweb.audit.services import audit_record
+from semweb.catalogue.services import DuplicateMicrograph, UploadRejected, micrograph_create
 from semweb.datasets import formats
 from semweb.datasets.measure import polygon_measurements
 from semweb.datasets.models import Dataset, DatasetExport, ExportFormat, ExportStatus
+from semweb.datasets.selectors import dataset_runs
 from semweb.labs.permissions import Access, access_to, lab_role_access
 
 log = logging.getLogger(__name__)
@@ -95,7 +97,8 @@ def dataset_runs_update(
 
 def export_request(*, dataset: Dataset, user, format: str) -> DatasetExport:
     """Queue an export (anyone who can see the dataset may export it)."""
-    from semweb.datasets.tasks import build_export
+    # Lazy import: the services→tasks edge (tasks import services at module top).
+    from semweb.datasets.tasks import build_export  # noqa: PLC0415
 
     if access_to(user, dataset) < Access.VIEW:
         raise PermissionDenied("You may not export this dataset.")
@@ -117,8 +120,6 @@ def export_request(*, dataset: Dataset, user, format: str) -> DatasetExport:
 
 
 def _records_of(dataset: Dataset, on_progress) -> list[formats.ImageRecord]:
-    from semweb.datasets.selectors import dataset_runs
-
     runs = list(dataset_runs(dataset))
     records = []
     for i, run in enumerate(runs, start=1):
@@ -242,7 +243,6 @@ def dataset_import(*, sample, user, fileobj, source_name: str = "") -> list[Anal
     submitted for review. Unsafe or malformed archives raise `ValidationError` before anything
     is stored.
     """
-    from semweb.catalogue.services import DuplicateMicrograph, UploadRejected, micrograph_create
 
     access = access_to(user, sample)
     if access < Access.MEMBER:

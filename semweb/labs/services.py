@@ -10,6 +10,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from semweb.audit.services import audit_record
+from semweb.catalogue.models import ProjectShare
+from semweb.datasets.models import DatasetShare
 from semweb.labs.models import Lab, Membership, Role, ShareLevel
 from semweb.labs.permissions import Access, access_to, forget, lab_role_access
 
@@ -142,7 +144,6 @@ def _share_revoke(*, share, obj, field: str, actor) -> None:
 
 def project_share_grant(*, project, lab: Lab, level: str, actor):
     """Share `project` with `lab` at `level` (view or annotate); re-granting changes the level."""
-    from semweb.catalogue.models import ProjectShare
 
     return _share_grant(
         obj=project, share_model=ProjectShare, field="project", lab=lab, level=level, actor=actor
@@ -155,8 +156,6 @@ def project_share_revoke(*, share, actor) -> None:
 
 
 def dataset_share_grant(*, dataset, lab: Lab, level: str, actor):
-    from semweb.datasets.models import DatasetShare
-
     return _share_grant(
         obj=dataset, share_model=DatasetShare, field="dataset", lab=lab, level=level, actor=actor
     )

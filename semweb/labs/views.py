@@ -3,6 +3,7 @@ and the rate-limited login view."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -11,6 +12,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from semweb.catalogue.models import Project
+from semweb.datasets.models import Dataset
 from semweb.labs import selectors, services
 from semweb.labs.models import Membership, Role, ShareLevel
 from semweb.labs.permissions import Access, get_for_user, get_lab_for_user, lab_access
@@ -43,8 +46,6 @@ class RateLimitedLoginView(auth_views.LoginView):
 
 
 def _backend_counts() -> bool:
-    from django.conf import settings
-
     return "semweb.labs.ratelimit.RateLimitedModelBackend" in getattr(
         settings, "AUTHENTICATION_BACKENDS", ()
     )
@@ -167,8 +168,6 @@ def _revoke_view(request: HttpRequest, model, pk: int, share_id: int, kind: str,
 
 @login_required
 def project_sharing(request: HttpRequest, pk: int) -> HttpResponse:
-    from semweb.catalogue.models import Project
-
     def grant(project, **kw):
         return services.project_share_grant(project=project, **kw)
 
@@ -178,15 +177,11 @@ def project_sharing(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def project_share_revoke(request: HttpRequest, pk: int, share_id: int) -> HttpResponse:
-    from semweb.catalogue.models import Project
-
     return _revoke_view(request, Project, pk, share_id, "project", services.project_share_revoke)
 
 
 @login_required
 def dataset_sharing(request: HttpRequest, pk: int) -> HttpResponse:
-    from semweb.datasets.models import Dataset
-
     def grant(dataset, **kw):
         return services.dataset_share_grant(dataset=dataset, **kw)
 
@@ -196,6 +191,4 @@ def dataset_sharing(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def dataset_share_revoke(request: HttpRequest, pk: int, share_id: int) -> HttpResponse:
-    from semweb.datasets.models import Dataset
-
     return _revoke_view(request, Dataset, pk, share_id, "dataset", services.dataset_share_revoke)

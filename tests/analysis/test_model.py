@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from analysis.segment import model as model_mod
+from analysis.synth import generate
 
 
 def test_no_weights_means_no_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -37,8 +38,6 @@ def test_version_names_date_and_hash(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not model_mod.DEFAULT_WEIGHTS.is_file(), reason="no committed weights")
 def test_committed_model_loads_and_finds_particles() -> None:
-    from analysis.synth import generate
-
     model_mod.load_default_model.cache_clear()
     model = model_mod.load_default_model()
     assert model is not None

@@ -1,6 +1,7 @@
 """End to end: array or file in, AnalysisResult out."""
 
 import json
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -16,6 +17,7 @@ from analysis.pipeline import (
     recompute_measurements,
 )
 from analysis.result import Region
+from analysis.segment.auto import AutoThresholds
 
 RADII = (12, 16, 20, 24)
 
@@ -68,8 +70,6 @@ def test_reproducible(classical):
 
 
 def test_keep_edge_and_min_size(classical):
-    from dataclasses import replace
-
     keep = analyze(scene(), replace(classical, exclude_edge=False))
     assert len(keep.particles) == 6
     assert sum(p.touches_border for p in keep.particles) == 1
@@ -123,8 +123,6 @@ class UnsureFakeModel(FakeModel):
 
 
 def test_auto_keeps_classical_when_the_model_disagrees(monkeypatch):
-    from analysis.segment.auto import AutoThresholds
-
     t = AutoThresholds()
     assert t.min_mean_score < 0.425 < t.confident_score  # the case this test is about
     monkeypatch.setattr(pipeline, "_load_model", lambda: (UnsureFakeModel(), ""))

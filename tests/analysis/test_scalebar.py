@@ -10,7 +10,12 @@ from _calib_helpers import CALIBRATION_DIR, SCALEBAR_DIR
 
 from analysis.calibration import calibrate, find_data_bar, find_scale_bar
 from analysis.calibration.render import available_fonts, render_scale_bar_image
-from analysis.calibration.scalebar import interpret_label
+from analysis.calibration.scalebar import (
+    LOW_CONFIDENCE,
+    BarCandidate,
+    _to_scale_bar,
+    interpret_label,
+)
 from analysis.calibration.units import to_nm
 from analysis.io import image_from_array, read_image
 
@@ -143,7 +148,6 @@ def test_interpret_label_undoes_ocr_confusions(text, length_px, expected):
 
 def test_bare_m_label_is_flagged_low_confidence():
     """'100 m' may be 100 µm or 100 nm: the reading is kept but must ask for a check."""
-    from analysis.calibration.scalebar import LOW_CONFIDENCE, BarCandidate, _to_scale_bar
 
     cand = BarCandidate(x0_px=10.0, x1_px=76.0, y0=700, y1=704, bright=True, score=1.0)
     bar = _to_scale_bar(cand, "100 m", (100.0, "µm"), ocr_score=0.99)

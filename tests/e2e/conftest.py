@@ -20,6 +20,7 @@ re-exported here so e2e tests can request them directly.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,7 +30,6 @@ import pytest
 
 def _load_personas():
     """tests/web/conftest.py by path (tests/ is not a package), so its fixtures are shared."""
-    import importlib.util
 
     path = Path(__file__).resolve().parents[1] / "web" / "conftest.py"
     spec = importlib.util.spec_from_file_location("semweb_e2e_personas", path)
@@ -90,7 +90,8 @@ def browser() -> Iterator:
         pytest.fail(
             f"SEMWEB_REQUIRE_BROWSER=1 but {CHROMIUM} does not exist: apt-get install -y chromium"
         )
-    from playwright.sync_api import sync_playwright
+    # Lazy import: heavy optional (playwright); only browser runs need it.
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
 
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"

@@ -8,6 +8,7 @@ import io
 
 import numpy as np
 import pytest
+import tifffile
 from PIL import Image
 
 from semweb.catalogue.models import Micrograph
@@ -23,8 +24,6 @@ def _png(seed: int) -> bytes:
 
 
 def _tiff16(seed: int) -> bytes:
-    import tifffile
-
     arr = np.random.default_rng(seed).integers(0, 4095, size=(100, 140)).astype(np.uint16)
     buf = io.BytesIO()
     tifffile.imwrite(buf, arr)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
@@ -57,8 +58,6 @@ def pil_bytes(fmt: str, width: int = 64, height: int = 48, seed: int = 0) -> byt
 def tiff_bytes(
     width: int = 64, height: int = 48, *, dtype=np.uint8, pages: int = 1, seed: int = 0
 ) -> bytes:
-    import tifffile
-
     buf = io.BytesIO()
     if pages == 1:
         tifffile.imwrite(buf, gradient(width, height, dtype=dtype, seed=seed))

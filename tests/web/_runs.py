@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 
+import fake_engine
 from django.core.files.base import ContentFile
 from PIL import Image, ImageDraw
 
@@ -49,7 +50,6 @@ def make_micrograph(sample, user=None, discs=DISCS, size=(320, 240), name="discs
 
 def completed_run(micrograph, user, **kwargs) -> AnalysisRun:
     """A run created, claimed and completed in-process with the fake engine."""
-    import fake_engine
 
     run = services.run_create(micrograph=micrograph, user=user, **kwargs)
     attempt = services.run_claim(run_id=run.pk, worker="test")

@@ -9,6 +9,7 @@ from _catalogue_helpers import (
     png_bytes,
 )
 
+from semweb.analyses.models import AnalysisRun, RunStatus
 from semweb.audit.models import AuditEvent
 from semweb.catalogue import services
 from semweb.catalogue.models import Project, ProjectShare, Sample
@@ -128,8 +129,6 @@ def test_sample_page_lists_micrographs_with_size_depth_calibration_and_run(
 
 
 def test_sample_page_shows_the_latest_run_status(client, bob, sample, micrograph):
-    from semweb.analyses.models import AnalysisRun, RunStatus
-
     AnalysisRun.objects.create(micrograph=micrograph, status=RunStatus.FAILED)
     AnalysisRun.objects.create(micrograph=micrograph, status=RunStatus.SUCCEEDED)
     client.force_login(bob)

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 from _api import api_as, api_media_fixture  # noqa: F401
-from _runs import completed_run, make_micrograph
+from _runs import FAKE_ENGINE, completed_run, make_micrograph
 from django.db import connection
 
 from semweb.analyses.models import AnalysisRun, ReviewState
@@ -75,7 +75,6 @@ def test_edit_after_approval_is_refused(run, bob, sam):
 def test_racing_approval_and_edit_never_both_succeed(sample, alice, bob, sam, settings, tmp_path):
     if connection.vendor != "postgresql":
         pytest.skip("row locks between threads need PostgreSQL")
-    from _runs import FAKE_ENGINE
 
     settings.MEDIA_ROOT = tmp_path
     settings.SEMWEB_ENGINE = FAKE_ENGINE

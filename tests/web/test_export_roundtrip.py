@@ -8,7 +8,8 @@ import json
 import zipfile
 
 import pytest
-from _api import api_media_fixture, approved_run  # noqa: F401
+from _api import api_as, api_media_fixture, approved_run  # noqa: F401
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from semweb.analyses.models import ReviewState
@@ -158,9 +159,6 @@ def test_curation_page_offers_lab_approved_runs_and_adds_ticked_ones(
 def test_api_import_of_a_yolo_export(
     dataset, alice, carol, carol_sample, django_capture_on_commit_callbacks
 ):
-    from _api import api_as
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     export = _export(dataset, alice, "yolo", django_capture_on_commit_callbacks)
     with export.file.open("rb") as fh:
         upload = SimpleUploadedFile("spheres.zip", fh.read())

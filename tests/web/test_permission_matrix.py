@@ -27,6 +27,7 @@ from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from semweb.analyses.models import ReviewState
+from semweb.analyses.services import run_create
 from semweb.datasets.models import Dataset, DatasetExport, DatasetShare, ExportStatus
 from semweb.labs.models import Membership, ShareLevel
 
@@ -452,7 +453,6 @@ def ctx_fixture(shared_project, sample, alice, bob, sam, dave, erin, carol, api_
     c.review_run = completed_run(c.micrograph, bob, method="classical")
     c.review_run.review_state = ReviewState.IN_REVIEW
     c.review_run.save(update_fields=["review_state"])
-    from semweb.analyses.services import run_create
 
     c.queued_run = run_create(micrograph=c.micrograph, user=bob, method="classical")
     approved = approve(completed_run(c.micrograph, alice, method="classical"), sam)

@@ -10,6 +10,7 @@ from _runs import completed_run, make_micrograph
 
 from semweb.analyses.models import ReviewState
 from semweb.audit.models import AuditEvent
+from semweb.catalogue.models import ProjectShare
 
 
 @pytest.fixture
@@ -96,8 +97,6 @@ def test_approved_runs_refuse_edits(client, run, bob):
 
 
 def test_view_only_labs_see_but_cannot_edit(client, run, project, other_lab, carol):
-    from semweb.catalogue.models import ProjectShare
-
     ProjectShare.objects.create(project=project, lab=other_lab, level="view")
     client.force_login(carol)
     assert client.get(f"/runs/{run.pk}/").status_code == 200

@@ -8,6 +8,7 @@ import pytest
 from _runs import make_micrograph
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from analysis import ENGINE_VERSION
 from semweb.analyses import services
 from semweb.analyses.models import AnalysisRun, RunStatus
 from semweb.audit.models import AuditEvent
@@ -31,7 +32,6 @@ def test_run_create_stores_parameters_and_engine_version(micrograph, bob):
     assert run.status == RunStatus.QUEUED
     assert run.created_by == bob
     assert run.parameters == {"pixel_size_nm": 2.5, "min_size_nm": 10.0, "exclude_edge": False}
-    from analysis import ENGINE_VERSION
 
     assert run.engine_version == ENGINE_VERSION
     event = AuditEvent.objects.get(verb="run.create", target_id=str(run.pk))

@@ -19,6 +19,7 @@ from _catalogue_helpers import media_fixture  # noqa: F401  (the `media` fixture
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
+from semweb.analyses.models import AnalysisRun
 from semweb.catalogue.models import Micrograph, Project, Sample
 from semweb.labs.models import Lab, Membership, Role
 
@@ -59,7 +60,6 @@ def test_seed_demo_creates_everything_once_and_prints_credentials(media):
 @pytest.mark.django_db
 def test_seed_demo_queues_one_run_per_micrograph_once(media):
     pytest.importorskip("semweb.analyses.services").run_create  # noqa: B018
-    from semweb.analyses.models import AnalysisRun
 
     call_command("seed_demo", stdout=StringIO())
     call_command("seed_demo", stdout=StringIO())

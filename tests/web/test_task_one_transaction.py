@@ -4,13 +4,15 @@ owned by its attempt (so a retry starts clean); a late completion of a lost atte
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 import fake_engine
 import pytest
 from _runs import make_micrograph
+from django.utils import timezone
 
 from semweb.analyses import services
-from semweb.analyses.models import Particle, RunStatus
+from semweb.analyses.models import AnalysisRun, Particle, RunStatus
 
 
 @pytest.fixture
@@ -41,11 +43,6 @@ def test_completion_by_a_superseded_attempt_is_dropped(run, settings):
     settings.SEMWEB_RUN_STALE_S = 2
     first = services.run_claim(run_id=run.pk, worker="a")
     run.refresh_from_db()
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from semweb.analyses.models import AnalysisRun
 
     AnalysisRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
     second = services.run_claim(run_id=run.pk, worker="b")

@@ -11,7 +11,7 @@ from _catalogue_helpers import (
 from django.db import DatabaseError
 
 from semweb.catalogue import services
-from semweb.catalogue.models import Micrograph
+from semweb.catalogue.models import Micrograph, Sample
 
 pytestmark = pytest.mark.django_db
 
@@ -30,8 +30,6 @@ def test_database_failure_removes_the_written_files(bob, sample, media, monkeypa
 def test_failure_keeps_an_original_another_sample_already_uses(
     bob, sample, project, media, monkeypatch
 ):
-    from semweb.catalogue.models import Sample
-
     data = png_bytes(seed=21)
     other = Sample.objects.create(project=project, name="Batch 8")
     first = services.micrograph_create(sample=other, user=bob, data=data, filename="a.png")

@@ -12,6 +12,7 @@ from _catalogue_helpers import (
     stored_files,
     upload_url,
 )
+from django.test import Client
 
 from semweb.audit.models import AuditEvent
 from semweb.catalogue.models import Micrograph, ProjectShare
@@ -56,8 +57,6 @@ def test_anonymous_is_sent_to_login(client, sample, media):
 
 
 def test_upload_without_csrf_token_is_refused(bob, sample, media):
-    from django.test import Client
-
     client = Client(enforce_csrf_checks=True)
     client.force_login(bob)
     response = client.post(

@@ -9,10 +9,14 @@ import os
 from collections.abc import Callable
 
 import numpy as np
+import tifffile
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from PIL import Image
 
+from analysis.synth import generate
+from semweb.analyses.services import run_create
 from semweb.catalogue import services as catalogue
 from semweb.catalogue.models import Micrograph, Project, Sample
 from semweb.labs.models import Lab, Membership, Role
@@ -29,8 +33,6 @@ DEMO_USERS = (
 
 
 def _png(image: np.ndarray) -> bytes:
-    from PIL import Image
-
     buf = io.BytesIO()
     Image.fromarray(image, mode="L").save(buf, format="PNG")
     return buf.getvalue()
@@ -38,7 +40,6 @@ def _png(image: np.ndarray) -> bytes:
 
 def _imagej_tiff16(image: np.ndarray, pixel_size_nm: float) -> bytes:
     """A 16-bit ImageJ TIFF calibrated in µm, as a lab's Fiji export would be."""
-    import tifffile
 
     px_um = pixel_size_nm / 1000.0
     buf = io.BytesIO()
@@ -53,8 +54,6 @@ def _imagej_tiff16(image: np.ndarray, pixel_size_nm: float) -> bytes:
 
 
 def _tiff8(image: np.ndarray) -> bytes:
-    import tifffile
-
     buf = io.BytesIO()
     tifffile.imwrite(buf, image)
     return buf.getvalue()
@@ -70,7 +69,6 @@ def _hitachi_sidecar(width: int, height: int, pixel_size_nm: float) -> bytes:
 
 def _demo_images() -> list[tuple[str, Callable[[], tuple[bytes, bytes | None, str]]]]:
     """(file name, builder) pairs; building is lazy so re-runs skip the synthesis."""
-    from analysis.synth import generate
 
     def sem_png() -> tuple[bytes, bytes | None, str]:
         s = generate(103, style="sem", morphology="sphere", data_bar=True, jpeg=False)
@@ -186,12 +184,7 @@ class Command(BaseCommand):
         return created
 
     def _queue_runs(self, sample: Sample, user) -> int:
-        """Queue an analysis for each demo micrograph without one, if the analyses app has
-        its service yet (it enqueues on commit)."""
-        try:
-            from semweb.analyses.services import run_create
-        except ImportError:
-            return 0
+        """Queue an analysis for each demo micrograph without one (enqueued on commit)."""
         queued = 0
         for micrograph in sample.micrographs.filter(runs__isnull=True):
             with transaction.atomic():
