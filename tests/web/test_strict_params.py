@@ -3,11 +3,13 @@ the database's range are a 400 naming the parameter, never a 500, and nothing is
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 from _api import api_as, api_media_fixture  # noqa: F401
 from _runs import completed_run, make_micrograph
+from django.http import Http404
 from django.test import Client
 
 from semweb.analyses import engine
@@ -76,8 +78,6 @@ def test_integers_stay_within_the_database_range():
 
 
 def test_ids_out_of_range_are_simply_not_found():
-    from django.http import Http404
-
     assert id_or_404(str(BIGINT_MAX)) == BIGINT_MAX
     for value in (BIG, "0", "-3", "abc", ""):
         with pytest.raises(Http404):
@@ -255,8 +255,6 @@ def test_sample_analyse_refuses_micrograph_ids_beyond_range(run, alice, sample, 
     ],
 )
 def test_calibration_refuses_non_finite_values(run, alice, body):
-    import json
-
     before = _snapshot()
     response = _page(alice).post(
         f"/runs/{run.pk}/calibration", json.dumps(body), content_type="application/json"
