@@ -1,9 +1,13 @@
 """``python -m analysis train``: build the dataset and train (or resume) the particle model.
 
-Example (the committed model)::
+Default: the scale-normalised dataset (:func:`analysis.train.dataset.build_normalised_dataset`:
+EMPS training ids + the msa-tem training half + synthetic, every particle near
+``TARGET_DIAMETER_PX``), fine-tuned from the shipped weights. Example (see MODEL_CARD.md for
+the command of each published model)::
 
-    nice -n 10 python -m analysis train --emps ../shared/data/emps-train \\
-        --out var/training/v1 --synthetic 120 --epochs 16 --imgsz 512
+    nice -n 19 nohup python -m analysis train --out var/training/v2 --hours 1.35 &
+
+``--legacy`` builds the native-resolution dataset of the first model instead.
 """
 
 from __future__ import annotations
@@ -14,10 +18,18 @@ import time
 from pathlib import Path
 
 from analysis.segment.model import train_yolo
-from analysis.train.dataset import DatasetSpec, build_dataset
+from analysis.train.dataset import (
+    DatasetSpec,
+    NormalisedSpec,
+    build_dataset,
+    build_normalised_dataset,
+)
 from analysis.train.split import N_VAL
 
-_DEFAULT_EMPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "emps-train"
+_SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+_DEFAULT_EMPS = _SHARED_DATA / "emps-train"
+_DEFAULT_MSA = _SHARED_DATA / "msa-tem-train"
+_SHIPPED = Path(__file__).resolve().parent / "models" / "particle-yolov8n-seg.pt"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,13 +40,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=_DEFAULT_EMPS,
         help="EMPS folder with images/ and labels/ (omit data with --no-real)",
     )
+    p.add_argument(
+        "--msa", type=Path, default=_DEFAULT_MSA, help="msa-tem folder (its training half is used)"
+    )
     p.add_argument("--no-real", action="store_true", help="synthetic data only")
+    p.add_argument(
+        "--legacy", action="store_true", help="native-resolution dataset of the first model"
+    )
+    p.add_argument("--emps-copies", type=int, default=2, help="normalised draws per EMPS image")
+    p.add_argument("--msa-copies", type=int, default=4, help="normalised draws per msa-tem frame")
     p.add_argument("--out", type=Path, default=Path("var/training/default"))
-    p.add_argument("--synthetic", type=int, default=120, help="synthetic training images")
+    p.add_argument("--synthetic", type=int, default=150, help="synthetic training images")
     p.add_argument("--real-aug", type=int, default=0, help="augmented copies per real image")
     p.add_argument("--max-real", type=int, default=None)
     p.add_argument("--n-val", type=int, default=None)
-    p.add_argument("--model", default="yolov8n-seg.yaml")
+    p.add_argument(
+        "--model",
+        default=str(_SHIPPED),
+        help="start weights (.pt: fine-tune) or an architecture yaml (from scratch)",
+    )
+    p.add_argument(
+        "--zoom", type=float, default=0.2, help="ultralytics scale augmentation (± fraction)"
+    )
     p.add_argument("--epochs", type=int, default=16)
     p.add_argument("--imgsz", type=int, default=512, help="network input size (px)")
     p.add_argument(
@@ -65,7 +92,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     out: Path = args.out.resolve()
     data_yaml = out / "data" / "data.yaml"
-    if args.rebuild or not data_yaml.exists():
+    if (args.rebuild or not data_yaml.exists()) and not args.legacy:
+        nspec = NormalisedSpec(
+            out_dir=out / "data",
+            emps_dir=None if args.no_real else args.emps,
+            msa_dir=None if args.no_real else args.msa,
+            emps_copies=args.emps_copies,
+            msa_copies=args.msa_copies,
+            n_synthetic=args.synthetic,
+            canvas_px=args.tile,
+            seed=args.seed,
+        )
+        t = time.monotonic()
+        data_yaml = build_normalised_dataset(nspec)
+        print(f"dataset {data_yaml} {nspec.counts} in {time.monotonic() - t:.0f} s", flush=True)
+    elif args.rebuild or not data_yaml.exists():
         spec = DatasetSpec(
             emps_dir=None if args.no_real else args.emps,
             out_dir=out / "data",
@@ -80,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         t = time.monotonic()
         data_yaml = build_dataset(spec)
         print(f"dataset {data_yaml} {spec.counts} in {time.monotonic() - t:.0f} s", flush=True)
-    extra: dict[str, float | int] = {}
+    extra: dict[str, float | int] = {"scale": args.zoom}
     if args.hours is not None:
         extra["time"] = args.hours
     if args.close_mosaic is not None:

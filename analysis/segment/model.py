@@ -100,7 +100,10 @@ def train_yolo(
     val: bool = False,
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Train (or resume) a YOLO-seg model from scratch; returns the run directory.
+    """Train (or resume) a YOLO-seg model; returns the run directory.
+
+    ``model_yaml`` is an architecture yaml (from scratch) or a local ``.pt`` (fine-tune from
+    those weights: ultralytics transfers them whatever ``pretrained`` says).
 
     Resumes from ``project/name/weights/last.pt`` when it exists and ``resume`` is set, so a
     long CPU training can be stopped and continued. ``amp`` stays off: its check downloads

@@ -19,9 +19,11 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from analysis.segment.scale import TARGET_DIAMETER_PX
 from analysis.synth import generate
+from analysis.train import normalise
 from analysis.train.polygons import labels_to_yolo_lines
-from analysis.train.split import N_VAL, VAL_SEED, split_ids
+from analysis.train.split import N_VAL, VAL_SEED, emps_splits, msa_splits, split_ids
 
 SYNTH_TRAIN_SEED_BASE = 1_000_000  # synthetic training seeds: base + i; evaluation uses < 1e6
 
@@ -94,9 +96,9 @@ def _write(split_dir: Path, name: str, image: np.ndarray, labels: np.ndarray) ->
 def build_dataset(spec: DatasetSpec) -> Path:
     """Write the dataset described by ``spec``; returns the path of its ``data.yaml``."""
     out = spec.out_dir
-    for split in ("train", "val"):
-        (out / "images" / split).mkdir(parents=True, exist_ok=True)
-        (out / "labels" / split).mkdir(parents=True, exist_ok=True)
+    for part in ("train", "val"):
+        (out / "images" / part).mkdir(parents=True, exist_ok=True)
+        (out / "labels" / part).mkdir(parents=True, exist_ok=True)
     tr_dir, va_dir = out / "labels" / "train", out / "labels" / "val"
     rng = np.random.default_rng(spec.seed)
     counts = {"real_train_tiles": 0, "real_aug": 0, "synthetic": 0, "val": 0, "instances": 0}
@@ -146,5 +148,116 @@ def build_dataset(spec: DatasetSpec) -> Path:
     )
     manifest = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(spec).items()}
     manifest.update(train_ids=train_ids, val_ids=val_ids)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return data_yaml
+
+
+@dataclass
+class NormalisedSpec:
+    """A scale-normalised training set (recorded in ``manifest.json`` and the model card).
+
+    Real images (EMPS training ids, the msa-tem training half) are resampled so their median
+    particle is ``TARGET_DIAMETER_PX`` × jitter, augmented and packed onto ``canvas_px``
+    canvases (:mod:`analysis.train.normalise`), ``*_copies`` independent draws per image.
+    Synthetic micrographs are rendered at that scale directly. The ultralytics ``val`` folder
+    holds the EMPS *tuning* ids, normalised without jitter or augmentation.
+    """
+
+    out_dir: Path
+    emps_dir: Path | None = None
+    msa_dir: Path | None = None
+    emps_copies: int = 2
+    msa_copies: int = 4
+    n_synthetic: int = 150
+    canvas_px: int = 512
+    max_pieces: int = 3
+    seed: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def read_pair(folder: Path, image_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) uint8 grey image and (H, W) uint16 labels of ``folder/{images,labels}/<id>.png``."""
+    return read_emps_pair(folder, image_id)
+
+
+def build_normalised_dataset(spec: NormalisedSpec) -> Path:
+    """Write the scale-normalised dataset of ``spec``; returns the path of its ``data.yaml``."""
+    out = spec.out_dir
+    for part in ("train", "val"):
+        (out / "images" / part).mkdir(parents=True, exist_ok=True)
+        (out / "labels" / part).mkdir(parents=True, exist_ok=True)
+    tr_dir, va_dir = out / "labels" / "train", out / "labels" / "val"
+    rng = np.random.default_rng(spec.seed)
+    counts = {"canvases": 0, "pieces": 0, "synthetic": 0, "val": 0, "instances": 0}
+    ids: dict[str, list[str]] = {}
+    pieces: list[normalise.Piece] = []
+    if spec.emps_dir is not None:
+        e = emps_splits(emps_ids(spec.emps_dir))
+        ids.update(emps_train=e["train"], emps_tune=e["tune"], emps_val=e["val"])
+        for image_id in e["train"]:
+            img, lab = read_pair(spec.emps_dir, image_id)
+            for _ in range(spec.emps_copies):
+                pieces += normalise.normalised_pieces(
+                    img, lab, f"emps:{image_id}", rng, max_pieces=spec.max_pieces
+                )
+        val_pieces = []
+        for image_id in e["tune"]:
+            img, lab = read_pair(spec.emps_dir, image_id)
+            f = normalise.draw_scale(lab, rng, jitter=(1.0, 1.0))
+            s_img, s_lab = normalise.rescale(img, lab, f)
+            val_pieces += [
+                normalise.Piece(a, b, f"emps:{image_id}")
+                for a, b in normalise.cut(s_img, s_lab, spec.canvas_px, rng, 1)
+            ]
+        for i, (img, lab, _) in enumerate(normalise.pack(val_pieces, spec.canvas_px)):
+            counts["val"] += 1
+            _write(va_dir, f"tune_{i:04d}", img, lab)
+    if spec.msa_dir is not None:
+        m = msa_splits(emps_ids(spec.msa_dir))
+        ids.update(msa_train=m["train"], msa_held_out=m["held_out"])
+        for image_id in m["train"]:
+            img, lab = read_pair(spec.msa_dir, image_id)
+            for _ in range(spec.msa_copies):
+                pieces += normalise.normalised_pieces(
+                    img, lab, f"msa:{image_id}", rng, max_pieces=spec.max_pieces
+                )
+    counts["pieces"] = len(pieces)
+    sources: list[list[str]] = []
+    for i, (img, lab, src) in enumerate(normalise.pack(pieces, spec.canvas_px)):
+        counts["instances"] += _write(tr_dir, f"real_{i:04d}", img, lab)
+        counts["canvases"] += 1
+        sources.append(src)
+    for i in range(spec.n_synthetic):
+        seed = SYNTH_TRAIN_SEED_BASE + spec.seed * 100_000 + i
+        j = float(np.exp(rng.uniform(*np.log(normalise.SCALE_JITTER))))
+        m = generate(
+            seed,
+            width=spec.canvas_px,
+            height=spec.canvas_px,
+            median_ecd_px=TARGET_DIAMETER_PX * j,
+        )
+        counts["instances"] += _write(tr_dir, f"synth_{seed}", m.image, m.labels)
+        counts["synthetic"] += 1
+    if counts["val"] == 0:
+        for i in range(4):
+            m = generate(500_000 + i, width=spec.canvas_px, height=spec.canvas_px)
+            _write(va_dir, f"synth_{500_000 + i}", m.image, m.labels)
+            counts["val"] += 1
+    spec.counts = counts
+    data_yaml = out / "data.yaml"
+    data_yaml.write_text(
+        f"path: {out.resolve()}\ntrain: images/train\nval: images/val\nnames:\n  0: particle\n"
+    )
+    manifest = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(spec).items()}
+    manifest.update(
+        ids=ids,
+        canvas_sources=sources,
+        target_diameter_px=TARGET_DIAMETER_PX,
+        scale_jitter=normalise.SCALE_JITTER,
+        synthetic_seeds=[
+            SYNTH_TRAIN_SEED_BASE + spec.seed * 100_000,
+            SYNTH_TRAIN_SEED_BASE + spec.seed * 100_000 + spec.n_synthetic - 1,
+        ],
+    )
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return data_yaml
