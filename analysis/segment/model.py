@@ -212,6 +212,10 @@ class InferenceOptions:
     global_pass: bool = True  # also run the whole region once, for particles bigger than tiles
     device: str = "cpu"
     half: bool = False  # fp16 on CUDA only
+    # Feed tiles at their own pixel scale (pad, never resize): for weights trained on
+    # scale-normalised data (sidecar ``target_diameter_px``), whose caller resamples the image
+    # first. None = from the sidecar.
+    keep_scale: bool | None = None
 
 
 class ParticleModel:
@@ -230,6 +234,8 @@ class ParticleModel:
             self.options.imgsz = int(self.meta.get("imgsz", self.options.tile_px))
         if self.options.conf is None:
             self.options.conf = float(self.meta.get("conf", 0.25))
+        if self.options.keep_scale is None:
+            self.options.keep_scale = "target_diameter_px" in self.meta
         self.backend = "onnxruntime" if self.weights.suffix == ".onnx" else "torch"
 
     def predict_tiles(
@@ -240,8 +246,9 @@ class ParticleModel:
         out = []
         for i in range(0, len(tiles), max(1, o.batch)):
             chunk = tiles[i : i + max(1, o.batch)]
+            fed = [pad_to(t, imgsz) for t in chunk] if o.keep_scale else chunk
             results = self._yolo.predict(
-                chunk,
+                fed,
                 imgsz=imgsz,
                 conf=o.conf,
                 iou=o.iou,
@@ -256,6 +263,7 @@ class ParticleModel:
                     out.append((np.zeros((0, *tile.shape[:2]), bool), np.zeros(0, np.float32)))
                     continue
                 masks = r.masks.data.cpu().numpy() > 0.5
+                masks = masks[:, : tile.shape[0], : tile.shape[1]]
                 scores = r.boxes.conf.cpu().numpy().astype(np.float32)
                 out.append((masks, scores))
         return out
@@ -289,7 +297,7 @@ class ParticleModel:
         imgsz = int(o.imgsz or o.tile_px)
         for t, (masks, scores) in zip(grid, self.predict_tiles(tiles, imgsz), strict=True):
             instances += tiling.instances_from_tile(masks, scores, t, (h, w))
-        if o.global_pass and len(grid) > 1:
+        if o.global_pass and len(grid) > 1 and not o.keep_scale:
             # Particles larger than the tile overlap are cut in every tile: a whole-region
             # pass (downscaled by the letterbox) contributes only those big ones.
             ((masks, scores),) = self.predict_tiles([bgr], imgsz)
@@ -303,6 +311,21 @@ class ParticleModel:
         full = np.zeros((h_img, w_img), np.uint32)
         full[r.y0 : r.y1, r.x0 : r.x1] = labels
         return full, scores
+
+
+def pad_to(tile: np.ndarray, size_px: int) -> np.ndarray:
+    """Pad an (H, W, 3) tile on the bottom/right to at least ``size_px`` square with its median.
+
+    Ultralytics' letterbox scales every input up to ``imgsz``; a scale-normalised tile must
+    reach the network at its own pixel scale, so small tiles are padded instead.
+    """
+    h, w = tile.shape[:2]
+    if h >= size_px and w >= size_px:
+        return tile
+    fill = int(np.median(tile[:, :, 0]))
+    out = np.full((max(h, size_px), max(w, size_px), tile.shape[2]), fill, tile.dtype)
+    out[:h, :w] = tile
+    return out
 
 
 @functools.cache

@@ -198,7 +198,12 @@ def build_normalised_dataset(spec: NormalisedSpec) -> Path:
             img, lab = read_pair(spec.emps_dir, image_id)
             for _ in range(spec.emps_copies):
                 pieces += normalise.normalised_pieces(
-                    img, lab, f"emps:{image_id}", rng, max_pieces=spec.max_pieces
+                    img,
+                    lab,
+                    f"emps:{image_id}",
+                    rng,
+                    canvas_px=spec.canvas_px,
+                    max_pieces=spec.max_pieces,
                 )
         val_pieces = []
         for image_id in e["tune"]:
@@ -219,7 +224,12 @@ def build_normalised_dataset(spec: NormalisedSpec) -> Path:
             img, lab = read_pair(spec.msa_dir, image_id)
             for _ in range(spec.msa_copies):
                 pieces += normalise.normalised_pieces(
-                    img, lab, f"msa:{image_id}", rng, max_pieces=spec.max_pieces
+                    img,
+                    lab,
+                    f"msa:{image_id}",
+                    rng,
+                    canvas_px=spec.canvas_px,
+                    max_pieces=spec.max_pieces,
                 )
     counts["pieces"] = len(pieces)
     sources: list[list[str]] = []
