@@ -5,15 +5,19 @@ Sets (never trained on):
 - ``emps_val``: the 66 EMPS validation ids (in-domain: figure panels like the training data);
 - ``msa_held_out``: msa-tem frames ``image_10``–``image_19`` (noisy in-situ TEM, another lab);
 - ``synth_unseen``: the synthetic generator at 1024 × 768 with random scale and data bars,
-  seeds 900 000+ (training seeds are ≥ 1 000 000 and rendered at the target scale).
+  seeds 900 000+ (training seeds are ≥ 1 000 000 and rendered at the target scale);
+- ``synth_<regime>``: the named regimes of :mod:`analysis.synth.regimes` that training never
+  used (``dense_tiny``, ``large_touching``, ``se_agglomerates``), seeds 910 000+.
 
 Methods on every set: the ImageJ-style baseline (:mod:`analysis.segment.imagej`) and each
 ``--weights`` model + refine, run either at native resolution (``native``: how the first
 model was trained and shipped) or resampled so the ground truth's median particle reaches
 the network at ``TARGET_DIAMETER_PX`` (``oracle``: the model's quality with a perfect scale
-estimate, which isolates it from the estimator of the inference engine). The model runs once
-per image at a low score threshold; every threshold of the sweep is applied afterwards, so
-the per-set threshold curve costs nothing extra. Writes JSON (``--out``) and prints a table.
+estimate, which isolates it from the estimator of the inference engine), or resampled by the
+engine's own estimate (``estimate``: :func:`analysis.segment.scale.estimate_particle_scale`).
+The model runs once per image at a low score threshold; every threshold of the sweep is
+applied afterwards, so the per-set threshold curve costs nothing extra. Writes JSON
+(``--out``) and prints a table.
 
 The out-of-domain mean is the mean PQ over every set except ``emps_val``.
 """
@@ -33,9 +37,11 @@ import numpy as np
 
 from analysis import evaluate, metrics
 from analysis.result import Region
+from analysis.segment.bpartis import BPartIS
 from analysis.segment.imagej import segment_imagej
 from analysis.segment.refine import refine
-from analysis.segment.scale import TARGET_DIAMETER_PX
+from analysis.segment.scale import TARGET_DIAMETER_PX, estimate_particle_scale
+from analysis.synth.regimes import render
 from analysis.train.normalise import median_ecd_px
 from analysis.train.split import emps_splits, msa_splits
 from analysis.train.tune import drop_below
@@ -44,6 +50,11 @@ _REPO = Path(__file__).resolve().parents[2]
 DATA = _REPO.parent / "shared" / "data"
 THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.45, 0.55)
 SYNTH_UNSEEN_SEEDS = range(900_000, 900_012)
+REGIME_SETS = ("dense_tiny", "large_touching", "se_agglomerates")
+REGIME_SEEDS = range(910_000, 910_004)
+DEFAULT_SETS = ("emps_val", "msa_held_out", "synth_unseen") + tuple(
+    f"synth_{r}" for r in REGIME_SETS
+)
 
 
 def _ids(folder: Path) -> list[str]:
@@ -69,7 +80,18 @@ def load_set(name: str, *, quick: bool = False) -> list[evaluate.Sample]:
     if name == "synth_unseen":
         seeds = list(SYNTH_UNSEEN_SEEDS)[: 4 if quick else None]
         return list(evaluate.synthetic_samples(seeds))
+    if name.removeprefix("synth_") in REGIME_SETS:
+        seeds = list(REGIME_SEEDS)[: 2 if quick else None]
+        return [_regime_sample(name.removeprefix("synth_"), seed) for seed in seeds]
     raise ValueError(f"unknown set {name!r}")
+
+
+def _regime_sample(regime: str, seed: int) -> evaluate.Sample:
+    m = render(regime, seed)
+    h, w = m.image.shape
+    region = Region(0, 0, w, m.data_bar.y0) if m.data_bar is not None else None
+    grey = m.image.astype(np.float32) / 255.0
+    return evaluate.Sample(f"{regime}_{seed}", grey, m.labels.astype(np.int64), region, m.data_bar)
 
 
 def resample(grey: np.ndarray, factor: float) -> np.ndarray:
@@ -127,7 +149,11 @@ def model_pass(
     out = []
     try:
         for s in samples:
-            diam = median_ecd_px(s.truth) if scale == "oracle" else None
+            diam = None
+            if scale == "oracle":
+                diam = median_ecd_px(s.truth)
+            elif scale == "estimate":
+                diam = estimate_particle_scale(s.grey, s.region).diameter_px
             t = time.perf_counter()
             lab, sc = segment_at_scale(model, s.grey, s.region, diam)
             out.append(Raw(s, lab, sc, time.perf_counter() - t))
@@ -191,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         metavar="LABEL=PATH:SCALE",
         help="model to score, e.g. shipped=analysis/models/particle-yolov8n-seg.pt:native",
     )
-    ap.add_argument("--sets", default="emps_val,msa_held_out,synth_unseen")
+    ap.add_argument("--sets", default=",".join(DEFAULT_SETS))
+    ap.add_argument("--bpartis", action="store_true", help="also run BPartIS tile-wise")
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--quick", action="store_true", help="a few images per set")
     ap.add_argument("--out", type=Path, default=_REPO / "var" / "bench" / "ood.json")
@@ -204,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         label, rest = spec.split("=", 1)
         path, scale = rest.rsplit(":", 1)
         models.append((label, ParticleModel(Path(path)), scale))
+    peer = BPartIS() if a.bpartis else None
     for name, samples in sets.items():
         if not samples:
             continue
@@ -212,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
             per_set[name]["imagej"] = score_labels(
                 samples, lambda s: segment_imagej(s.grey, s.region)
             )
+        if peer is not None and name != "emps_val":  # BPartIS trained on all of EMPS
+            per_set[name]["bpartis"] = score_labels(samples, peer.labels)
         for label, model, scale in models:
             raws = model_pass(model, samples, scale, min(THRESHOLDS))
             fig = score_at(raws, float(model.options.conf))

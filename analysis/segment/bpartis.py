@@ -229,6 +229,10 @@ class BPartIS:
             pred = self.net(t.expand(1, 3, *x.shape))[0]
         return [(m[:h, :w], s) for m, s in cluster(pred[:, : x.shape[0], : x.shape[1]])]
 
+    def labels(self, sample: Any) -> np.ndarray:
+        """Labels of an :class:`analysis.evaluate.Sample` (its grey image and region)."""
+        return self.segment(sample.grey, sample.region)[0]
+
     def segment(
         self, grey: np.ndarray, region: Region | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
