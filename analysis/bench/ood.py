@@ -39,6 +39,7 @@ from analysis import evaluate, metrics
 from analysis.result import Region
 from analysis.segment.bpartis import BPartIS
 from analysis.segment.imagej import segment_imagej
+from analysis.segment.model import ParticleModel
 from analysis.segment.refine import refine
 from analysis.segment.scale import TARGET_DIAMETER_PX, estimate_particle_scale
 from analysis.synth.regimes import render
@@ -207,8 +208,6 @@ def ood_mean(per_set: dict[str, dict[str, Any]], method: str) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from analysis.segment.model import ParticleModel  # noqa: PLC0415  (loads ultralytics)
-
     ap = argparse.ArgumentParser(prog="python -m analysis.bench.ood")
     ap.add_argument(
         "--weights",
