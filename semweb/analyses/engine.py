@@ -16,7 +16,7 @@ from django.utils.module_loading import import_string
 
 from analysis import ENGINE_VERSION
 from analysis.pipeline import AnalysisOptions, analyze
-from semweb.core.params import ParameterError, parse_bool, parse_float
+from semweb.core.params import ParameterError, parse_bool, parse_float, parse_pixel_size_nm
 
 DEFAULT_ENGINE = "semweb.analyses.engine.run_pipeline"
 
@@ -30,9 +30,7 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
 }
 
 
-# Bounds of the typed parameters: 0.1 pm … 1 mm per pixel covers every SEM/TEM; a minimum size
-# beyond 1 mm would discard every particle of any micrograph.
-PIXEL_SIZE_RANGE_NM = (1e-4, 1e6)
+# A minimum size beyond 1 mm would discard every particle of any micrograph.
 MIN_SIZE_MAX_NM = 1e6
 
 
@@ -47,15 +45,7 @@ def normalise_parameters(parameters: dict[str, Any] | None) -> dict[str, Any]:
         names = ", ".join(sorted(str(k)[:40] for k in unknown)[:10])
         raise ParameterError("parameters", f"unknown analysis parameters: {names}")
     out = dict(DEFAULT_PARAMETERS)
-    lo, hi = PIXEL_SIZE_RANGE_NM
-    out["pixel_size_nm"] = parse_float(
-        parameters.get("pixel_size_nm"),
-        name="pixel_size_nm",
-        positive=True,
-        min_value=lo,
-        max_value=hi,
-        required=False,
-    )
+    out["pixel_size_nm"] = parse_pixel_size_nm(parameters.get("pixel_size_nm"))
     out["min_size_nm"] = parse_float(
         parameters.get("min_size_nm"),
         name="min_size_nm",

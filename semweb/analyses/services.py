@@ -28,7 +28,7 @@ from semweb.analyses import engine
 from semweb.analyses.models import AnalysisRun, Method, Particle, ReviewState, RunStatus
 from semweb.analyses.selectors import summarize_values
 from semweb.audit.services import audit_record
-from semweb.core.params import parse_float, parse_int_list
+from semweb.core.params import parse_int_list, parse_pixel_size_nm
 from semweb.labs.permissions import Access, access_to, require_run_write
 
 log = logging.getLogger(__name__)
@@ -466,10 +466,7 @@ def run_set_calibration(
 ) -> AnalysisRun:
     """Correct the pixel size by hand (typed, or a line drawn over the scale bar with its
     length): every particle's nm measurements and the summary are recomputed; source=manual."""
-    lo, hi = engine.PIXEL_SIZE_RANGE_NM
-    pixel_size_nm = parse_float(
-        pixel_size_nm, name="pixel_size_nm", positive=True, min_value=lo, max_value=hi
-    )
+    pixel_size_nm = parse_pixel_size_nm(pixel_size_nm, required=True)
     with transaction.atomic():
         run = (
             AnalysisRun.objects.select_for_update()

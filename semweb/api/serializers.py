@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from semweb.analyses.models import AnalysisRun, Particle
 from semweb.catalogue.models import Micrograph, Project, Sample
-from semweb.core.params import BoundedIntegerField, IdField
+from semweb.core.params import BoundedIntegerField, IdField, StrictBooleanField
 from semweb.datasets.models import Dataset, DatasetExport
 from semweb.labs.models import Lab
 
@@ -206,3 +206,9 @@ class ExportCreateSerializer(serializers.Serializer):
 class DatasetImportSerializer(serializers.Serializer):
     sample = IdField(help_text="The sample that receives the micrographs.")
     archive = serializers.FileField(help_text="A COCO or Ultralytics YOLO-seg zip.")
+    approve = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="Lab admins only: import the outlines as approved (audited) instead of "
+        "submitting them for review.",
+    )

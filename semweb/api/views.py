@@ -396,8 +396,9 @@ class ExportDetail(generics.RetrieveAPIView):
 
 class DatasetImport(APIView):
     """Import a COCO or YOLO-seg zip into one of your samples (multipart: `sample`,
-    `archive`). Each image becomes a micrograph with a run holding its outlines: approved when
-    you are a supervisor or lab admin, else submitted for review."""
+    `archive`, optional `approve`). Each image becomes a micrograph with a run holding its
+    outlines, submitted for review; a lab admin may pass `approve=true` to import them as
+    approved (audited). A malformed archive is a 400 and leaves nothing behind."""
 
     parser_classes = [MultiPartParser, FormParser]
 
@@ -411,7 +412,11 @@ class DatasetImport(APIView):
         archive = data.validated_data["archive"]
         try:
             runs = dataset_import(
-                sample=sample, user=request.user, fileobj=archive, source_name=archive.name or ""
+                sample=sample,
+                user=request.user,
+                fileobj=archive,
+                source_name=archive.name or "",
+                as_approved=data.validated_data["approve"],
             )
         except DjangoValidationError as exc:  # a bad archive: report it on the `archive` field
             raise ValidationError({"archive": exc.messages}) from None

@@ -183,10 +183,13 @@ def micrograph_create(
     sidecar_data: bytes | None = None,
     sidecar_filename: str = "",
     storage: Storage | None = None,
+    saved_names: list[str] | None = None,
 ) -> Micrograph:
     """Validate `data` by content and store it as a micrograph of `sample`.
 
-    Raises `UploadRejected` (message for the user) or `DuplicateMicrograph`.
+    Raises `UploadRejected` (message for the user) or `DuplicateMicrograph`. `saved_names`
+    collects the files this call stored, for a caller whose enclosing transaction may still
+    roll the row back (a dataset import) and must then remove them.
     """
     storage = storage or default_storage
     name = uploads.clean_filename(filename)
@@ -276,6 +279,8 @@ def micrograph_create(
     except BaseException:
         written.rollback()
         raise
+    if saved_names is not None:
+        saved_names.extend(written.names)
     return micrograph
 
 

@@ -26,6 +26,9 @@ INT_MAX = 2**31 - 1
 # Longer than any number a person types; keeps float()/int() away from megabyte strings.
 MAX_NUMBER_CHARS = 64
 
+# Pixel sizes anyone may type or import: 0.1 pm … 1 mm per pixel covers every SEM and TEM.
+PIXEL_SIZE_RANGE_NM = (1e-4, 1e6)
+
 TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
 FALSE_WORDS = frozenset({"false", "0", "no", "off"})
 
@@ -166,6 +169,14 @@ def parse_int_list(
 def parse_ids(values: Iterable[Any], *, name: str) -> list[int]:
     """Ids from ticked boxes or typed lists: every value must be an id (no silent dropping)."""
     return [parse_id(v, name=name) for v in values]
+
+
+def parse_pixel_size_nm(value: Any, *, name: str = "pixel_size_nm", required: bool = False):
+    """A pixel size in nm within `PIXEL_SIZE_RANGE_NM` (``None`` for blank unless `required`)."""
+    lo, hi = PIXEL_SIZE_RANGE_NM
+    return parse_float(
+        value, name=name, positive=True, min_value=lo, max_value=hi, required=required
+    )
 
 
 def first_message(exc: ValidationError) -> str:

@@ -1,20 +1,30 @@
 """COCO instance segmentation and Ultralytics YOLO-seg, both as zip files with the images.
 
 Writers take plain records and a zip; readers take a zip and return plain records, never
-extracting to disk: member names are validated (no absolute paths, no ``..``, no links) and
-sizes are capped before anything is read, so a hostile archive cannot escape or exhaust.
+extracting to disk: member names are validated (no absolute paths, no ``..``, no links,
+no encryption, known compression only) and sizes are capped before anything is read, so a
+hostile archive cannot escape or exhaust.
+
+Readers are also the import's validation layer: every number is parsed strictly
+(`semweb.core.params`: finite, pixel sizes positive and ranged), every polygon checked against
+its image's bounds and the counts bounded, so a record that leaves here is safe to store. Any
+problem is an `ArchiveRejected` naming the member and the value; nothing is written before.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import posixpath
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import Any
 
+from semweb.core.params import ParameterError, parse_int, parse_pixel_size_nm
 from semweb.datasets.measure import polygon_area_px
 
 CATEGORY = "particle"
@@ -23,6 +33,15 @@ IMAGE_SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp"}
 MAX_MEMBERS = 20_000
 MAX_TOTAL_BYTES = 4 * 1024**3
 MAX_RATIO = 200  # uncompressed / compressed per member
+# What zipfile decodes without optional modules; anything else (AES = 99, …) is refused up front.
+COMPRESSIONS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+MAX_SIDE_PX = 100_000  # a declared width/height beyond this is not a micrograph
+MAX_POLYGONS_PER_IMAGE = 100_000
+MAX_POINTS_PER_POLYGON = 10_000
+MAX_POINTS_TOTAL = 5_000_000  # all outlines of one archive (~80 MB of rows at most)
+# A point may sit this far outside the image (pixels, or the same in 0..1 units for YOLO):
+# tools round outlines of edge particles to the pixel's outer corner.
+EDGE_TOLERANCE_PX = 1.0
 
 
 class ArchiveRejected(ValueError):
@@ -65,8 +84,8 @@ def open_archive(fileobj) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
     """Open and vet a zip: returns it with its regular files by normalised name."""
     try:
         archive = zipfile.ZipFile(fileobj)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ArchiveRejected(f"not a zip file ({exc})") from None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        raise ArchiveRejected(f"not a readable zip file ({exc})") from None
     infos = archive.infolist()
     if len(infos) > MAX_MEMBERS:
         raise ArchiveRejected(f"too many files in archive ({len(infos)} > {MAX_MEMBERS})")
@@ -79,6 +98,13 @@ def open_archive(fileobj) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
             raise ArchiveRejected(f"links are not allowed in archives: {info.filename!r}")
         if info.is_dir():
             continue
+        if info.flag_bits & 0x1:
+            raise ArchiveRejected(f"encrypted archive members are not supported: {name!r}")
+        if info.compress_type not in COMPRESSIONS:
+            raise ArchiveRejected(
+                f"unsupported compression method {info.compress_type} for {name!r} "
+                "(use deflate or store)"
+            )
         total += info.file_size
         if total > MAX_TOTAL_BYTES:
             raise ArchiveRejected("archive expands to more than the import limit")
@@ -89,10 +115,86 @@ def open_archive(fileobj) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
 
 
 def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    data = archive.read(info)
+    """The member's bytes; a CRC error, a broken stream or a lying header is a rejection."""
+    try:
+        data = archive.read(info)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+        raise ArchiveRejected(f"{info.filename!r} is damaged in the archive ({exc})") from None
+    except RuntimeError as exc:  # encrypted members without a password
+        raise ArchiveRejected(f"{info.filename!r} cannot be read ({exc})") from None
     if len(data) != info.file_size:  # a lying header
         raise ArchiveRejected(f"size mismatch in archive: {info.filename!r}")
     return data
+
+
+def _text(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ArchiveRejected(f"{where} is not UTF-8 text (byte {exc.start})") from None
+
+
+def _json(data: bytes, where: str) -> Any:
+    """Parsed JSON; bad UTF-8, bad syntax, NaN/Infinity and deep nesting are rejections."""
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(f"{name} is not a number JSON allows")
+
+    try:
+        return json.loads(_text(data, where), parse_constant=no_constants)
+    except RecursionError:
+        raise ArchiveRejected(f"{where} is nested too deeply") from None
+    except ValueError as exc:
+        raise ArchiveRejected(f"{where} is not valid JSON ({exc})") from None
+
+
+def _number(value: Any, where: str) -> float:
+    """A finite coordinate (JSON numbers only: a string is not a coordinate)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ArchiveRejected(f"{where}: {str(value)[:40]!r} is not a finite number")
+    return float(value)
+
+
+def _pixel_size(value: Any, where: str) -> float | None:
+    try:
+        return parse_pixel_size_nm(value)
+    except ParameterError as exc:
+        raise ArchiveRejected(f"{where}: pixel_size_nm {' '.join(exc.messages)}") from None
+
+
+def _side(value: Any, where: str) -> int:
+    try:
+        return parse_int(value, name=where, min_value=1, max_value=MAX_SIDE_PX)
+    except ParameterError as exc:
+        raise ArchiveRejected(f"{where} {' '.join(exc.messages)}") from None
+
+
+def check_polygons(
+    polygons: list[list[list[float]]], width: float, height: float, where: str
+) -> None:
+    """Counts bounded, every point inside the image (with `EDGE_TOLERANCE_PX`), every polygon
+    with a non-zero area: outlines that cannot belong to this image are refused."""
+    if len(polygons) > MAX_POLYGONS_PER_IMAGE:
+        raise ArchiveRejected(f"{where}: more than {MAX_POLYGONS_PER_IMAGE} outlines")
+    tol_x = EDGE_TOLERANCE_PX if width > 1.5 else EDGE_TOLERANCE_PX / 1000
+    tol_y = EDGE_TOLERANCE_PX if height > 1.5 else EDGE_TOLERANCE_PX / 1000
+    for number, polygon in enumerate(polygons, start=1):
+        if len(polygon) > MAX_POINTS_PER_POLYGON:
+            raise ArchiveRejected(f"{where}: outline {number} has too many points")
+        for x, y in polygon:
+            if not (-tol_x <= x <= width + tol_x and -tol_y <= y <= height + tol_y):
+                raise ArchiveRejected(
+                    f"{where}: outline {number} has a point ({x:g}, {y:g}) outside the "
+                    f"{width:g} × {height:g} image"
+                )
+        if polygon_area_px(polygon) <= 0:
+            raise ArchiveRejected(f"{where}: outline {number} has no area")
+
+
+def check_totals(records: list[ImageRecord]) -> None:
+    points = sum(len(p) for r in records for p in r.polygons)
+    if points > MAX_POINTS_TOTAL:
+        raise ArchiveRejected(f"the archive holds more than {MAX_POINTS_TOTAL} outline points")
 
 
 def unique_names(records: list[ImageRecord]) -> None:
@@ -152,41 +254,69 @@ def write_coco(archive: zipfile.ZipFile, records: list[ImageRecord], *, info: di
     archive.writestr("annotations.json", json.dumps(document))
 
 
-def _polygon_from_flat(flat: list) -> list[list[float]]:
-    if len(flat) < 6 or len(flat) % 2:
-        raise ArchiveRejected("a COCO polygon needs at least three x, y pairs")
-    return [[float(flat[i]), float(flat[i + 1])] for i in range(0, len(flat), 2)]
+def _polygon_from_flat(flat: Any, where: str) -> list[list[float]]:
+    if not isinstance(flat, list) or len(flat) < 6 or len(flat) % 2:
+        raise ArchiveRejected(f"{where}: a COCO polygon needs at least three x, y pairs")
+    if len(flat) > 2 * MAX_POINTS_PER_POLYGON:
+        raise ArchiveRejected(f"{where}: outline has too many points")
+    values = [_number(v, where) for v in flat]
+    return [[values[i], values[i + 1]] for i in range(0, len(values), 2)]
+
+
+def _coco_images(document: Any) -> dict[int, dict]:
+    if not isinstance(document, dict) or not isinstance(document.get("images"), list):
+        raise ArchiveRejected("annotations.json is not COCO (no list of images)")
+    images: dict[int, dict] = {}
+    for position, img in enumerate(document["images"], start=1):
+        if not isinstance(img, dict) or not isinstance(img.get("file_name"), str):
+            raise ArchiveRejected(f"annotations.json image {position}: needs id and file_name")
+        try:
+            image_id = parse_int(img.get("id"), name="id", min_value=0, max_value=2**63 - 1)
+        except ParameterError:
+            where = f"annotations.json image {position}"
+            raise ArchiveRejected(f"{where}: id is not a whole number") from None
+        if image_id in images:
+            raise ArchiveRejected(f"annotations.json: image id {image_id} appears twice")
+        images[image_id] = img
+    return images
 
 
 def read_coco(
     archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]
 ) -> Iterator[ImageRecord]:
-    try:
-        document = json.loads(_read(archive, members["annotations.json"]))
-        images = {int(img["id"]): img for img in document["images"]}
-        annotations = document.get("annotations", [])
-    except (KeyError, ValueError, TypeError) as exc:
-        raise ArchiveRejected(f"annotations.json is not COCO ({exc})") from None
+    document = _json(_read(archive, members["annotations.json"]), "annotations.json")
+    images = _coco_images(document)
+    annotations = document.get("annotations", [])
+    if not isinstance(annotations, list):
+        raise ArchiveRejected("annotations.json: annotations must be a list")
     polygons: dict[int, list] = {image_id: [] for image_id in images}
-    for ann in annotations:
+    for position, ann in enumerate(annotations, start=1):
+        if not isinstance(ann, dict):
+            raise ArchiveRejected(f"annotations.json annotation {position}: not an object")
         segmentation = ann.get("segmentation")
-        if not isinstance(segmentation, list) or ann.get("image_id") not in polygons:
-            continue  # RLE (crowd) masks and orphans are skipped
-        for flat in segmentation:
-            polygons[ann["image_id"]].append(_polygon_from_flat(flat))
+        image_id = ann.get("image_id")
+        if not isinstance(segmentation, list) or isinstance(image_id, bool):
+            continue  # RLE (crowd) masks are skipped
+        if image_id not in polygons:
+            continue  # orphans are skipped
+        where = f"annotations.json annotation {position}"
+        polygons[image_id].extend(_polygon_from_flat(flat, where) for flat in segmentation)
     for image_id, img in images.items():
-        name = safe_member_name(str(img["file_name"]))
+        where = f"annotations.json image {image_id}"
+        name = safe_member_name(img["file_name"])
         info = members.get(f"images/{name}") or members.get(name)
         if info is None:
             raise ArchiveRejected(f"image {name!r} is listed but not in the archive")
-        size = img.get("pixel_size_nm")
+        width = _side(img.get("width"), f"{where} width")
+        height = _side(img.get("height"), f"{where} height")
+        check_polygons(polygons[image_id], width, height, where)
         yield ImageRecord(
             filename=PurePosixPath(name).name,
             data=_read(archive, info),
-            width=int(img["width"]),
-            height=int(img["height"]),
+            width=width,
+            height=height,
             polygons=polygons[image_id],
-            pixel_size_nm=float(size) if size else None,
+            pixel_size_nm=_pixel_size(img.get("pixel_size_nm"), where),
         )
 
 
@@ -218,15 +348,41 @@ def write_yolo(archive: zipfile.ZipFile, records: list[ImageRecord], *, info: di
     archive.writestr("semweb.json", json.dumps(info))
 
 
+def _yolo_calibration(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]) -> dict:
+    if "calibration.json" not in members:
+        return {}
+    calibration = _json(_read(archive, members["calibration.json"]), "calibration.json")
+    if not isinstance(calibration, dict):
+        raise ArchiveRejected("calibration.json must map image names to pixel sizes (nm)")
+    return {
+        str(name): _pixel_size(value, f"calibration.json {str(name)[:80]!r}")
+        for name, value in calibration.items()
+    }
+
+
+def _yolo_polygons(archive: zipfile.ZipFile, label: zipfile.ZipInfo) -> list[list[list[float]]]:
+    polygons = []
+    for line_no, line in enumerate(_text(_read(archive, label), label.filename).splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        where = f"{label.filename}:{line_no}"
+        try:
+            values = [float(v) for v in parts[1:]]
+        except ValueError:
+            raise ArchiveRejected(f"{where}: not numbers") from None
+        if len(values) < 6 or len(values) % 2:
+            raise ArchiveRejected(f"{where}: not a polygon")
+        values = [_number(v, where) for v in values]
+        polygons.append([[values[i], values[i + 1]] for i in range(0, len(values), 2)])
+    check_polygons(polygons, 1.0, 1.0, label.filename)  # normalised: inside 0..1
+    return polygons
+
+
 def read_yolo(
     archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]
 ) -> Iterator[ImageRecord]:
-    calibration = {}
-    if "calibration.json" in members:
-        try:
-            calibration = dict(json.loads(_read(archive, members["calibration.json"])))
-        except (ValueError, TypeError):
-            calibration = {}
+    calibration = _yolo_calibration(archive, members)
     labels = {
         PurePosixPath(name).stem: info
         for name, info in members.items()
@@ -236,30 +392,15 @@ def read_yolo(
         path = PurePosixPath(name)
         if not name.startswith("images/") or path.suffix.lower() not in IMAGE_SUFFIXES:
             continue
-        data = _read(archive, info)
-        polygons = []
         label = labels.get(path.stem)
-        if label is not None:
-            for line_no, line in enumerate(_read(archive, label).decode().splitlines(), 1):
-                parts = line.split()
-                if not parts:
-                    continue
-                try:
-                    values = [float(v) for v in parts[1:]]
-                except ValueError:
-                    raise ArchiveRejected(f"{label.filename}:{line_no}: not numbers") from None
-                if len(values) < 6 or len(values) % 2:
-                    raise ArchiveRejected(f"{label.filename}:{line_no}: not a polygon")
-                polygons.append([[values[i], values[i + 1]] for i in range(0, len(values), 2)])
-        size = calibration.get(path.name)
         yield ImageRecord(
             filename=path.name,
-            data=data,
+            data=_read(archive, info),
             width=None,
             height=None,
-            polygons=polygons,
+            polygons=_yolo_polygons(archive, label) if label is not None else [],
             normalised=True,
-            pixel_size_nm=float(size) if size else None,
+            pixel_size_nm=calibration.get(path.name),
         )
 
 

@@ -235,77 +235,126 @@ def _particles(run: AnalysisRun, polygons, width: int, height: int, pixel_size_n
     return rows
 
 
-def dataset_import(*, sample, user, fileobj, source_name: str = "") -> list[AnalysisRun]:
+def _import_record(
+    *,
+    record: formats.ImageRecord,
+    sample,
+    user,
+    kind: str,
+    source_name: str,
+    approve: bool,
+    saved_names: list[str],
+) -> AnalysisRun:
+    """One image of an import: its micrograph (reused when the sample has the same bytes) and a
+    run holding its outlines. Raises `ValidationError`; the caller rolls everything back."""
+
+    try:
+        micrograph = micrograph_create(
+            sample=sample,
+            user=user,
+            data=record.data,
+            filename=record.filename,
+            saved_names=saved_names,
+        )
+    except DuplicateMicrograph as exc:
+        micrograph = exc.existing
+    except UploadRejected as exc:
+        raise ValidationError(str(exc)) from None
+    if record.width is not None and (record.width, record.height) != (
+        micrograph.width,
+        micrograph.height,
+    ):
+        raise ValidationError(
+            f"{record.filename}: the annotations say {record.width} × {record.height} px, "
+            f"the image is {micrograph.width} × {micrograph.height} px"
+        )
+    polygons = record.polygons
+    if record.normalised:
+        polygons = [[[x * micrograph.width, y * micrograph.height] for x, y in p] for p in polygons]
+    pixel_size_nm = record.pixel_size_nm or micrograph.pixel_size_nm
+    now = timezone.now()
+    run = AnalysisRun.objects.create(
+        micrograph=micrograph,
+        created_by=user,
+        path_taken="imported",
+        parameters={"imported_from": kind, "archive": source_name[:200]},
+        status=RunStatus.SUCCEEDED,
+        progress=1.0,
+        started_at=now,
+        finished_at=now,
+        pixel_size_nm=pixel_size_nm,
+        calibration={
+            "pixel_size_nm": pixel_size_nm,
+            "source": "import" if record.pixel_size_nm else micrograph.pixel_size_source,
+        },
+        review_state=ReviewState.APPROVED if approve else ReviewState.IN_REVIEW,
+        approved_by=user if approve else None,
+        approved_at=now if approve else None,
+    )
+    particles = _particles(run, polygons, micrograph.width, micrograph.height, pixel_size_nm)
+    Particle.objects.bulk_create(particles, batch_size=1000)
+    run.particle_count = len(particles)
+    run.summary = _summary([p.ecd_nm for p in particles if p.ecd_nm is not None])
+    run.save(update_fields=["particle_count", "summary"])
+    audit_record(
+        actor=user,
+        verb="run.import_approved" if approve else "run.import",
+        target=run,
+        lab=sample.project.lab,
+        format=kind,
+        particles=len(particles),
+        review_state=run.review_state,
+        archive=source_name[:200],
+    )
+    return run
+
+
+def dataset_import(
+    *, sample, user, fileobj, source_name: str = "", as_approved: bool = False
+) -> list[AnalysisRun]:
     """Import a COCO or YOLO-seg zip into `sample`: one micrograph (reused when the same bytes
     are already there) and one run with the imported outlines per image.
 
-    Runs are approved by the importer when they may approve (supervisor or admin), else
-    submitted for review. Unsafe or malformed archives raise `ValidationError` before anything
-    is stored.
+    Runs land *in review* (outlines made elsewhere are checked like any other result before
+    they count); a lab admin may ask for `as_approved`, which is audited as
+    ``run.import_approved``. The archive is read and validated completely first (`formats`),
+    then everything is written in one transaction; on any failure the rows are rolled back and
+    the files this import stored are removed, so a failed import leaves nothing behind.
     """
-
     access = access_to(user, sample)
     if access < Access.MEMBER:
         raise PermissionDenied("Only members of the project's lab may import into it.")
+    if as_approved and access < Access.ADMIN:
+        raise PermissionDenied("Only lab admins may import annotations as already approved.")
     try:
         archive, members = formats.open_archive(fileobj)
         kind = formats.detect_format(members)
         reader = formats.read_coco if kind == "coco" else formats.read_yolo
         records = list(reader(archive, members))
+        formats.check_totals(records)
     except formats.ArchiveRejected as exc:
         raise ValidationError(str(exc)) from None
-    approve = access >= Access.SUPERVISOR
-    runs = []
-    for record in records:
-        try:
-            micrograph = micrograph_create(
-                sample=sample, user=user, data=record.data, filename=record.filename
-            )
-        except DuplicateMicrograph as exc:
-            micrograph = exc.existing
-        except UploadRejected as exc:
-            raise ValidationError(str(exc)) from None
-        polygons = record.polygons
-        if record.normalised:
-            polygons = [
-                [[x * micrograph.width, y * micrograph.height] for x, y in p] for p in polygons
-            ]
-        pixel_size_nm = record.pixel_size_nm or micrograph.pixel_size_nm
-        now = timezone.now()
+    if not records:
+        raise ValidationError("the archive holds no images")
+    saved_names: list[str] = []
+    try:
         with transaction.atomic():
-            run = AnalysisRun.objects.create(
-                micrograph=micrograph,
-                created_by=user,
-                path_taken="imported",
-                parameters={"imported_from": kind, "archive": source_name[:200]},
-                status=RunStatus.SUCCEEDED,
-                progress=1.0,
-                started_at=now,
-                finished_at=now,
-                pixel_size_nm=pixel_size_nm,
-                calibration={
-                    "pixel_size_nm": pixel_size_nm,
-                    "source": "import" if record.pixel_size_nm else micrograph.pixel_size_source,
-                },
-                review_state=ReviewState.APPROVED if approve else ReviewState.IN_REVIEW,
-                approved_by=user if approve else None,
-                approved_at=now if approve else None,
-            )
-            particles = _particles(
-                run, polygons, micrograph.width, micrograph.height, pixel_size_nm
-            )
-            Particle.objects.bulk_create(particles, batch_size=1000)
-            run.particle_count = len(particles)
-            run.summary = _summary([p.ecd_nm for p in particles if p.ecd_nm is not None])
-            run.save(update_fields=["particle_count", "summary"])
-            audit_record(
-                actor=user,
-                verb="run.import",
-                target=run,
-                lab=sample.project.lab,
-                format=kind,
-                particles=len(particles),
-                review_state=run.review_state,
-            )
-        runs.append(run)
-    return runs
+            return [
+                _import_record(
+                    record=record,
+                    sample=sample,
+                    user=user,
+                    kind=kind,
+                    source_name=source_name,
+                    approve=as_approved,
+                    saved_names=saved_names,
+                )
+                for record in records
+            ]
+    except BaseException:
+        for name in saved_names:  # files of micrographs whose rows were just rolled back
+            try:
+                default_storage.delete(name)
+            except OSError:
+                log.warning("could not remove %s after a failed import", name)
+        raise

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from semweb.analyses.models import AnalysisRun, Particle
 from semweb.catalogue.models import Micrograph, Project, Sample
-from semweb.core.params import id_or_404, parse_ids
+from semweb.core.params import id_or_404, parse_bool, parse_ids
 from semweb.datasets import exports, selectors, services
 from semweb.datasets.models import Dataset, DatasetExport, ExportFormat, ExportStatus
 from semweb.labs.permissions import Access, get_for_user, get_lab_for_user, visible_datasets
@@ -133,14 +133,18 @@ def dataset_import(request: HttpRequest) -> HttpResponse:
         sample, _ = get_for_user(request.user, Sample, sample_id, need=Access.MEMBER)
         if upload is None:
             messages.error(request, "Choose a zip file.")
-            return redirect("datasets:import")
+            return render(request, "datasets/import.html", status=400)
         try:
             runs = services.dataset_import(
-                sample=sample, user=request.user, fileobj=upload, source_name=upload.name or ""
+                sample=sample,
+                user=request.user,
+                fileobj=upload,
+                source_name=upload.name or "",
+                as_approved=parse_bool(request.POST.get("approve"), name="approve", default=False),
             )
         except ValidationError as exc:
             _report_errors(request, exc)
-            return redirect("datasets:import")
+            return render(request, "datasets/import.html", status=400)
         messages.success(request, f"Imported {len(runs)} micrographs with their annotations.")
         return redirect("datasets:import")
     return render(request, "datasets/import.html")

@@ -64,7 +64,9 @@ def test_export_then_import_in_another_lab_gives_the_same_particles(
 
     with export.file.open("rb") as fh:
         data = fh.read()
-    imported = dataset_import(sample=carol_sample, user=carol, fileobj=io.BytesIO(data))
+    imported = dataset_import(
+        sample=carol_sample, user=carol, fileobj=io.BytesIO(data), as_approved=True
+    )
 
     assert len(imported) == 2
     assert all(r.review_state == ReviewState.APPROVED for r in imported)
@@ -169,4 +171,4 @@ def test_api_import_of_a_yolo_export(
     )
     assert response.status_code == 201, response.content
     assert sorted(r["particle_count"] for r in response.json()) == [3, 4]
-    assert {r["review_state"] for r in response.json()} == {"approved"}
+    assert {r["review_state"] for r in response.json()} == {"in_review"}
