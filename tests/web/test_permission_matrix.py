@@ -276,7 +276,7 @@ CASES = [
         "datasets:import",
         "POST",
         u("datasets:import"),
-        profile(302, 302, 302, 302, 403, 403, 404),
+        profile(302, 400, 400, 400, 403, 403, 404),  # members: 400, no archive chosen
         data=lambda c: {"sample": c.sample.pk},
     ),
     Case("datasets:detail", "GET", u("datasets:detail", "dataset"), VIEW),
