@@ -1,10 +1,17 @@
 """Pixel size of the stored image, in nanometres, and where it came from.
 
 Sources, strongest first: a value the caller gives (``manual``, always wins), the
-instrument's own metadata (``metadata:<vendor>``), a scale bar read from the image
-(``scale_bar``). When none applies the result is ``uncalibrated`` with ``pixel_size_nm=None``
-and a reason; a value is never invented. When metadata and a scale bar both exist they are
-cross-checked and a disagreement over 5 % is reported in ``warnings``.
+instrument's own metadata (``metadata:<vendor>``), the data band's printed field width or
+pixel size read by OCR (``band_text``, 3-4 significant digits), and the burned-in scale bar
+(``scale_bar``, a rounded label over a whole number of pixels). When none applies the result
+is ``uncalibrated`` with ``pixel_size_nm=None`` and a reason; a value is never invented.
+
+Every source found is listed in ``details["sources"]`` and every pair is cross-checked within
+the looser one's tolerance (2 % between metadata and band text, 5 % or 1.5 px against a bar);
+each disagreement is stated in words in ``details["disagreements"]`` and ``warnings``.
+Metadata, when present, wins a disagreement. Without metadata, band text and bar that
+disagree leave the image ``uncalibrated``: two readings of the same image contradict each
+other and nothing says which one is right. ``details["chosen"]`` names the winner.
 
 Public API: :func:`calibrate`, :func:`find_data_bar`, :func:`find_scale_bar`.
 """
@@ -12,19 +19,24 @@ Public API: :func:`calibrate`, :func:`find_data_bar`, :func:`find_scale_bar`.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from analysis.io import LoadedImage
 from analysis.result import Calibration, Region, ScaleBar
 
+from .bandbar import find_band_bar
+from .bandtext import MAG_TOLERANCE_FACTOR, BandReading, mag_pixel_size_nm, read_band
 from .databar import find_data_bar
 from .metadata import find_sidecar_text, read_metadata
 from .scalebar import LOW_CONFIDENCE, find_scale_bar, locate_scale_bar
+from .units import plausible_pixel_size
 from .vendors.base import MetadataReading
 
 __all__ = ["calibrate", "find_data_bar", "find_scale_bar", "locate_scale_bar"]
 
-DISAGREEMENT_WARN = 0.05  # metadata vs scale bar: labels are rounded, bars drawn to +-1 px
+DISAGREEMENT_WARN = 0.05  # any source vs a scale bar: labels are rounded, bars drawn to +-1 px
+_PRECISE_TOLERANCE = 0.02  # metadata vs band text: both print 3-4 significant digits
 _SCALE_BAR_OCR_CALLS = 5
 _CROSS_CHECK_OCR_CALLS = 1  # FEI, Zeiss and JEOL bars are read at the first try
 
@@ -81,7 +93,15 @@ def calibrate(
         )
     meta_nm = reading.pixel_size_nm if reading is not None else None
     bar = None
-    if use_scale_bar:
+    band = None
+    if use_scale_bar and data_bar is not None:
+        band = read_band(image.grey, data_bar)
+        details["band_text"] = band.as_dict()
+        found = find_band_bar(image.grey, data_bar, band.bar_labels, list(band.text_boxes))
+        if found is not None:
+            bar, label_box = found
+            details["scale_bar_label_bbox"] = label_box.as_dict()
+    if use_scale_bar and bar is None:
         # With a metadata value the bar is only a cross-check: spend less OCR time on it.
         budget = _CROSS_CHECK_OCR_CALLS if meta_nm is not None else _SCALE_BAR_OCR_CALLS
         located = locate_scale_bar(image.grey, data_bar, max_ocr_calls=budget)
@@ -92,16 +112,17 @@ def calibrate(
     bar_nm = _bar_pixel_nm(bar)
     if bar is not None:
         details["scale_bar_pixel_size_nm"] = bar_nm
+    band_nm = band.pixel_size_nm if band is not None else None
     warnings = list(reading.warnings) if reading is not None else []
-    diff: float | None = None
+    sources = _sources(reading, band, bar, image.width)
+    details["sources"] = [s.as_dict() for s in sources]
+    disagreements = _disagreements(sources)
+    if band is not None:
+        disagreements += _magnification_check(band, sources, image.width)
+    details["disagreements"] = disagreements
+    warnings.extend(disagreements)
     if meta_nm is not None and bar_nm is not None:
-        diff = abs(meta_nm - bar_nm) / meta_nm
-        details["metadata_vs_scale_bar"] = round(diff, 4)
-        if diff > DISAGREEMENT_WARN:
-            warnings.append(
-                f"metadata ({meta_nm:.4g} nm/px) and scale bar '{bar.label}' "
-                f"({bar_nm:.4g} nm/px) disagree by {diff:.0%}"
-            )
+        details["metadata_vs_scale_bar"] = round(abs(meta_nm - bar_nm) / meta_nm, 4)
     common = {
         "metadata_pixel_size_nm": meta_nm,
         "scale_bar": bar,
@@ -109,24 +130,42 @@ def calibrate(
         "details": details,
     }
     if manual_pixel_size_nm is not None:
-        for name, other in (("metadata", meta_nm), ("scale bar", bar_nm)):
-            if other is not None and abs(other - manual_pixel_size_nm) / other > DISAGREEMENT_WARN:
+        for src in sources:
+            if abs(src.pixel_size_nm - manual_pixel_size_nm) / src.pixel_size_nm > src.tolerance:
                 warnings.append(
                     f"manual pixel size {manual_pixel_size_nm:.4g} nm differs from the "
-                    f"{name} ({other:.4g} nm) by more than {DISAGREEMENT_WARN:.0%}"
+                    f"{src.name} ({src.pixel_size_nm:.4g} nm) by more than {src.tolerance:.0%}"
                 )
+        details["chosen"] = "manual"
         return Calibration(
             float(manual_pixel_size_nm), "manual", 1.0, "given by the user",
             warnings=tuple(warnings), **common,
         )  # fmt: skip
     if meta_nm is not None and reading is not None:
         confidence = reading.confidence
-        if diff is not None:
-            confidence = min(1.0, confidence + 0.01) if diff <= DISAGREEMENT_WARN else 0.7
+        if len(sources) > 1:
+            confidence = min(1.0, confidence + 0.01) if not disagreements else 0.7
+        details["chosen"] = "metadata"
         return Calibration(
             meta_nm, f"metadata:{reading.vendor}", round(confidence, 3), reading.reason,
             warnings=tuple(warnings), **common,
         )  # fmt: skip
+    if disagreements:
+        # Readings of the image itself contradict each other and nothing says which one is
+        # right: a person must decide (an invented value would be worse than none).
+        details["chosen"] = None
+        return Calibration(
+            None, "uncalibrated", 0.0,
+            "the image's own calibration marks disagree: " + disagreements[0],
+            warnings=tuple(warnings), **common,
+        )  # fmt: skip
+    if band is not None and band_nm is not None:
+        reason = f"data band text: {band.how}"
+        confidence = 0.9 if bar_nm is None else 0.97  # confirmed by the bar
+        details["chosen"] = "band_text"
+        return Calibration(
+            band_nm, "band_text", confidence, reason, warnings=tuple(warnings), **common
+        )
     if bar_nm is not None and bar is not None:
         reason = f"scale bar '{bar.label}' over {bar.length_px:.1f} px"
         if reading is not None:
@@ -136,13 +175,80 @@ def calibrate(
                 f"scale-bar label read as '{bar.label}' with low confidence "
                 f"({bar.confidence:.2f}): check the pixel size"
             )
+        details["chosen"] = "scale_bar"
         return Calibration(
             bar_nm, "scale_bar", bar.confidence, reason, warnings=tuple(warnings), **common
         )
+    details["chosen"] = None
     return Calibration(
-        None, "uncalibrated", 0.0, _uncalibrated_reason(reading, bar, use_scale_bar),
+        None, "uncalibrated", 0.0, _uncalibrated_reason(reading, bar, band, use_scale_bar),
         warnings=tuple(warnings), **common,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One independent pixel size, with the tolerance its own rounding allows."""
+
+    name: str  # "metadata", "band text", "scale bar"
+    pixel_size_nm: float
+    tolerance: float
+    evidence: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.name,
+            "pixel_size_nm": self.pixel_size_nm,
+            "tolerance": round(self.tolerance, 4),
+            "evidence": self.evidence,
+        }
+
+
+def _sources(
+    reading: MetadataReading | None, band: BandReading | None, bar: ScaleBar | None, width: int
+) -> list[_Source]:
+    out = []
+    if reading is not None and reading.pixel_size_nm is not None:
+        out.append(_Source("metadata", reading.pixel_size_nm, _PRECISE_TOLERANCE, reading.reason))
+    if band is not None and band.pixel_size_nm is not None:
+        out.append(_Source("band text", band.pixel_size_nm, _PRECISE_TOLERANCE, band.how))
+    bar_nm = _bar_pixel_nm(bar)
+    if bar is not None and bar_nm is not None and plausible_pixel_size(bar_nm, width):
+        # A bar drawn to whole pixels is good to about 1 px in its length.
+        tolerance = max(DISAGREEMENT_WARN, 1.5 / max(bar.length_px, 1.0))
+        evidence = f"'{bar.label}' over {bar.length_px:.1f} px"
+        out.append(_Source("scale bar", bar_nm, tolerance, evidence))
+    return out
+
+
+def _magnification_check(band: BandReading, sources: list[_Source], width: int) -> list[str]:
+    """Sources off by more than a factor of 4 from what the band's magnification implies."""
+    mag_nm = mag_pixel_size_nm(band.fields, width)
+    if mag_nm is None:
+        return []
+    out = []
+    for src in sources:
+        ratio = src.pixel_size_nm / mag_nm
+        if not (1 / MAG_TOLERANCE_FACTOR <= ratio <= MAG_TOLERANCE_FACTOR):
+            out.append(
+                f"{src.name} ({src.pixel_size_nm:.4g} nm/px, {src.evidence}) is {ratio:.3g} "
+                f"times what the band's magnification ({band.fields['mag']}) implies"
+            )
+    return out
+
+
+def _disagreements(sources: list[_Source]) -> list[str]:
+    """Every pair of sources further apart than the looser one's tolerance, in words."""
+    out = []
+    for i, a in enumerate(sources):
+        for b in sources[i + 1 :]:
+            diff = abs(a.pixel_size_nm - b.pixel_size_nm) / a.pixel_size_nm
+            if diff > max(a.tolerance, b.tolerance):
+                out.append(
+                    f"{a.name} ({a.pixel_size_nm:.4g} nm/px, {a.evidence}) and {b.name} "
+                    f"({b.pixel_size_nm:.4g} nm/px, {b.evidence}) disagree by {diff:.1%}"
+                )
+    return out
 
 
 def _data_bar(image: LoadedImage, reading: MetadataReading | None) -> Region | None:
@@ -159,9 +265,14 @@ def _bar_pixel_nm(bar: ScaleBar | None) -> float | None:
 
 
 def _uncalibrated_reason(
-    reading: MetadataReading | None, bar: ScaleBar | None, use_scale_bar: bool
+    reading: MetadataReading | None,
+    bar: ScaleBar | None,
+    band: BandReading | None,
+    use_scale_bar: bool,
 ) -> str:
     parts = [reading.reason if reading is not None else "no calibration in the file's metadata"]
+    if band is not None:
+        parts.append(band.how)
     if not use_scale_bar:
         parts.append("scale-bar search disabled")
     elif bar is None:

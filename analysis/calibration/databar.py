@@ -1,9 +1,11 @@
-"""Find the instrument's data bar: the text banner most SEMs append below the micrograph.
+"""Find the instrument's data bar: the text banner most SEMs append below (or above) the image.
 
 What makes it recognisable: a band at the bottom whose rows are dominated by ONE flat
 background level (text and boxes cover a minority of each row), ending at a sharp horizontal
 edge where the noisy micrograph starts. Rows are summarised by the share of pixels at the
 row's modal grey level (64 levels, +-1), computed for all rows at once with one bincount.
+A table's ruling (FEI xT draws cells) may interrupt the band for a row or two; such rows are
+bridged. Bands at the top are found by running the same test on the image flipped.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ _LEVELS = 64
 _MIN_ROW_SHARE = 0.35  # text rows of a data bar still show >= 35 % background
 _BOTTOM_ROW_SHARE = 0.5
 _MIN_HEIGHT_PX = 8
+_RULE_ROWS = 3
 
 
 def _row_modes(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -31,11 +34,22 @@ def _row_modes(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def find_data_bar(grey: np.ndarray, *, max_fraction: float = 0.3) -> Region | None:
-    """Locate a data bar at the bottom of ``grey`` ((H, W) float in [0, 1]).
+    """Locate a data bar at the bottom (or else the top) of ``grey`` ((H, W) float in [0, 1]).
 
-    Returns the band as a :class:`Region` spanning the full width, or ``None`` when the bottom
-    of the image is micrograph. ``max_fraction`` bounds its height relative to the image.
+    Returns the band as a :class:`Region` spanning the full width, or ``None`` when both ends
+    of the image are micrograph. ``max_fraction`` bounds its height relative to the image.
     """
+    bottom = _bottom_band(grey, max_fraction)
+    if bottom is not None:
+        return bottom
+    top = _bottom_band(grey[::-1], max_fraction)
+    if top is None:
+        return None
+    h = grey.shape[0]
+    return Region(0, h - top.y1, top.x1, h - top.y0)
+
+
+def _bottom_band(grey: np.ndarray, max_fraction: float) -> Region | None:
     h, w = grey.shape[:2]
     if h < 4 * _MIN_HEIGHT_PX or w < 32:
         return None
@@ -57,9 +71,21 @@ def find_data_bar(grey: np.ndarray, *, max_fraction: float = 0.3) -> Region | No
     if share[bottom - 1] < _BOTTOM_ROW_SHARE:
         return None
     bg = int(np.median(mode[max(0, bottom - 4) : bottom]))
+    in_band = (share >= _MIN_ROW_SHARE) & (np.abs(mode.astype(int) - bg) <= 2)
     i = bottom - 1
-    while i >= 0 and share[i] >= _MIN_ROW_SHARE and abs(int(mode[i]) - bg) <= 2:
-        i -= 1
+    while i >= 0:
+        if in_band[i]:
+            i -= 1
+        elif (
+            share[i] < 0.9
+            and i >= _RULE_ROWS
+            and in_band[i - _RULE_ROWS : i].sum() >= _RULE_ROWS - 1
+        ):
+            # A table rule 1-2 rows high inside the band (FEI xT cells). A full-width flat
+            # line is not bridged: it is the band's edge, whatever lies beyond it.
+            i -= 1
+        else:
+            break
     if i < 0:
         return None  # uniform all the way up: a flat image region, not a banner
     top = i + 1

@@ -31,20 +31,17 @@ import numpy as np
 from analysis.result import Region, ScaleBar
 
 from .ocr import read_text
-from .units import normalise_micro, parse_length, to_nm
+from .units import is_bare_length, normalise_micro, parse_length, plausible_pixel_size, to_nm
 
 _LEADING_ONE_RE = re.compile(r"(?<![0-9A-Za-z])[\[\]lI|!](?=[0-9.,]*\s*[A-Za-zµ])")
 _O_IN_NUMBER_RE = re.compile(r"(?<=\d)[oO]|[oO](?=[.,]?\d)")
-# OCR drops or mangles the micro sign more often than it loses an "n": a bare "m" is "µm".
-_BARE_LENGTH_RE = re.compile(r"\d+(?:[.,]\d+)?\s*[A-Za-zµÅ]+")
+_LENGTH_PREFIX_RE = re.compile(r"\s*\d+(?:[.,]\d+)?\s*(?:nm|µm|um|mm|pm|Å)(?![a-z])")
 _UNIT_CONFUSIONS = {"mm": ("nm",), "pm": ("µm",), "m": ("µm", "nm")}
 
 _MIN_CONTRAST = 0.2
 _MAX_OCR_CALLS = 5
 _MAX_CANDIDATES = 3
 _THRESHOLD_LEVELS = (0.5, 0.3)
-# A pixel outside this range is no SEM/TEM micrograph's: used to catch OCR unit confusions.
-_PLAUSIBLE_PIXEL_NM = (0.001, 20_000.0)
 # Below this a scale-bar reading is reported with a warning asking for a check.
 LOW_CONFIDENCE = 0.5
 
@@ -136,17 +133,6 @@ def locate_scale_bar(
     return unlabeled
 
 
-def _is_bare_length(text: str) -> bool:
-    """The text is one length and (almost) nothing else: at most 2 stray characters."""
-    m = _BARE_LENGTH_RE.search(normalise_micro(text))
-    if m is None:
-        return False
-    rest = text[: m.start()] + text[m.end() :]
-    return (
-        sum(ch.isalnum() for ch in rest) <= 2 and sum(ch.isalnum() for ch in text[: m.start()]) <= 1
-    )
-
-
 def _worth_retry(text: str) -> bool:
     """A near miss (short, digits or an "m", no date/time punctuation) deserves a 2nd read."""
     t = text.strip()
@@ -158,10 +144,15 @@ def _worth_retry(text: str) -> bool:
 
 
 def ocr_variants(text: str) -> list[str]:
-    """The text as read, then with the usual OCR confusions in numbers and units undone."""
+    """The text as read, then with the usual OCR confusions in numbers and units undone,
+    then cut after its first length (a bar's end tick read as a trailing letter)."""
     fixed = _LEADING_ONE_RE.sub("1", text)
     fixed = _O_IN_NUMBER_RE.sub("0", fixed).replace("rn", "m")
-    return [text] if fixed == text else [text, fixed]
+    out = [text] if fixed == text else [text, fixed]
+    m = _LENGTH_PREFIX_RE.match(normalise_micro(fixed))
+    if m and m.group(0) != fixed:
+        out.append(m.group(0))
+    return out
 
 
 def interpret_label(text: str, length_px: float) -> tuple[float, str] | None:
@@ -171,7 +162,7 @@ def interpret_label(text: str, length_px: float) -> tuple[float, str] | None:
     apart, because only one reading gives a pixel size a microscope can produce.
     """
     for variant in ocr_variants(text):
-        if not _is_bare_length(variant):
+        if not is_bare_length(variant):
             continue  # "WD 3.1mm" is a data-bar field, not a scale-bar label
         parsed = parse_length(variant)
         if parsed is None or parsed[0] <= 0 or length_px <= 0:
@@ -179,7 +170,7 @@ def interpret_label(text: str, length_px: float) -> tuple[float, str] | None:
         value, unit = parsed
         for u in (unit, *_UNIT_CONFUSIONS.get(unit, ())):
             pixel_nm = to_nm(value, u) / length_px
-            if _PLAUSIBLE_PIXEL_NM[0] <= pixel_nm <= _PLAUSIBLE_PIXEL_NM[1]:
+            if plausible_pixel_size(pixel_nm):
                 return value, u
     return None
 

@@ -62,6 +62,9 @@ _LENGTH_RE = re.compile(
     r"(?P<value>\d+(?:[.,]\d+)?|[.,]\d+)(?:\s*[eE](?P<exp>[-+]?\d+))?\s*(?P<unit>[A-Za-zµÅå]+)"
 )
 
+# A scale-bar label: a number and a word, e.g. "200 nm", "1.00um", "500 m" (micro sign lost).
+_BARE_LENGTH_RE = re.compile(r"\d+(?:[.,]\d+)?\s*[A-Za-zµÅ]+")
+
 _RECIPROCAL_RE = re.compile(r"(^\s*1\s*/)|(\^\s*-\s*1)|(-1$)|(⁻¹)|(^\s*/)")
 
 
@@ -124,3 +127,30 @@ def parse_length_nm(text: str | None) -> float | None:
     if parsed is None:
         return None
     return to_nm(*parsed)
+
+
+#: nm per pixel a SEM/TEM image can have (used to undo OCR unit confusions too)
+PLAUSIBLE_PIXEL_NM = (0.001, 20_000.0)
+#: field of view (pixel size x image width) a microscope can image: 10 nm .. 50 mm
+PLAUSIBLE_FIELD_NM = (10.0, 5e7)
+
+
+def plausible_pixel_size(pixel_nm: float, width_px: int | None = None) -> bool:
+    """Whether ``pixel_nm`` can be a micrograph's pixel (and, given the width, its field)."""
+    if not (PLAUSIBLE_PIXEL_NM[0] <= pixel_nm <= PLAUSIBLE_PIXEL_NM[1]):
+        return False
+    return width_px is None or PLAUSIBLE_FIELD_NM[0] <= pixel_nm * width_px <= PLAUSIBLE_FIELD_NM[1]
+
+
+def is_bare_length(text: str) -> bool:
+    """The text is one length and (almost) nothing else: at most 2 stray characters.
+
+    ``"200 nm"`` and ``"1.00um."`` are; ``"WD 3.1mm"`` (a data-band field) is not.
+    """
+    m = _BARE_LENGTH_RE.search(normalise_micro(text))
+    if m is None:
+        return False
+    rest = text[: m.start()] + text[m.end() :]
+    return (
+        sum(ch.isalnum() for ch in rest) <= 2 and sum(ch.isalnum() for ch in text[: m.start()]) <= 1
+    )

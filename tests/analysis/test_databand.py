@@ -1,0 +1,142 @@
+"""Data bands of each instrument layout: detection, OCR of their fields, the bar beside its label,
+and the cross-checks between band text, scale bar and metadata."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from analysis.calibration import calibrate, find_data_bar
+from analysis.calibration.bandtext import (
+    band_pixel_size_nm,
+    magnification,
+    parse_band_fields,
+)
+from analysis.calibration.render import _font, available_fonts
+from analysis.calibration.render_bands import LAYOUTS, degrade, render_band_image
+from analysis.io import image_from_array
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        (["EHT = 20.00 kV", "Width = 7.520 µm", "Store resolution = 1024 * 768"],
+         {"field_width": "7.520 µm", "store_resolution": "1024 x 768"}),
+        (["HFW 10.2 μm", "mag 12 464 x"], {"field_width": "10.2 µm", "mag": "12 464 x"}),
+        (["View field: 20.8 um", "SEM MAG: 10.0 kx"],
+         {"field_width": "20.8 um", "mag": "10.0 k x"}),
+        (["FOV: 26,9 µm"], {"field_width": "26,9 µm"}),
+        (["FOV:1280x960nm"], {"field_width": "1280 nm"}),
+        (["Pixel Size = 2.345 nm"], {"pixel_size": "2.345 nm"}),
+        (["SEI 15kV X10,000 WD10mm"], {"mag": "10,000 x"}),
+        (["S-4800 5.0kV 8.0mm x50.0k SE(U)"], {"mag": "50.0 k x"}),
+        (["WD = 2.8 mm", "Date :18 Jul 2019"], {}),
+    ],
+)  # fmt: skip
+def test_band_fields_are_parsed(texts, expected):
+    fields = parse_band_fields(texts)
+    for key, value in expected.items():
+        assert fields[key] == value
+    assert ("field_width" in fields) == ("field_width" in expected)
+
+
+def test_band_pixel_size_from_field_width_and_pixel_size():
+    nm, how = band_pixel_size_nm({"field_width": "7.520 µm", "field_width_key": "Width"}, 1024)
+    assert nm == pytest.approx(7520 / 1024) and "Width" in how
+    # a pixel size printed for the 2048-px store resolution, image exported at 1024 px
+    nm, _ = band_pixel_size_nm({"pixel_size": "2.5 nm", "store_resolution": "2048 x 1536"}, 1024)
+    assert nm == pytest.approx(5.0)
+    nm, how = band_pixel_size_nm({"field_width": "3 nm"}, 1024)  # a 3 nm field: impossible
+    assert nm is None and "implausible" in how
+    # "µ" lost by the OCR: the magnification says it was µm, not nm
+    fields = {"field_width": "53.31 m", "mag": "2.38 K x"}
+    assert band_pixel_size_nm(fields, 1024)[0] == pytest.approx(53310 / 1024)
+    assert band_pixel_size_nm({"field_width": "53.31 m"}, 1024)[0] is None  # no way to tell
+
+
+def test_magnification_parsing():
+    assert magnification({"mag": "20.28 K x"}) == pytest.approx(20280)
+    assert magnification({"mag": "5,388 x"}) == pytest.approx(5388)
+    assert magnification({"mag": "12 464 x"}) == pytest.approx(12464)
+    assert magnification({}) is None
+
+
+# Seeds that exercise each layout at full size, bottom and top, light and dark.
+CASES = [(layout, seed) for layout in LAYOUTS for seed in (1, 2)]
+
+
+@pytest.mark.parametrize(("layout", "seed"), CASES)
+def test_rendered_layout_calibrates_within_2_percent(layout, seed):
+    r = render_band_image(layout, 7000 + seed, width=1024, light=seed == 2, top=False)
+    cal = calibrate(image_from_array(r.image))
+    assert cal.pixel_size_nm == pytest.approx(r.pixel_size_nm, rel=0.02), (
+        cal.reason,
+        cal.details.get("band_text"),
+    )
+    if r.band is not None:
+        assert cal.data_bar == r.band
+        assert cal.source in ("band_text", "scale_bar")
+
+
+@pytest.mark.parametrize("layout", ["zeiss", "tescan", "hitachi"])
+def test_top_bands_are_found(layout):
+    r = render_band_image(layout, 11, width=1024, top=True)
+    assert find_data_bar(r.image) == r.band
+
+
+def test_disagreeing_band_text_and_bar_leave_the_image_uncalibrated():
+    """A Zeiss band whose printed Width was doctored to 3x: never pick one silently."""
+    r = render_band_image("zeiss", 7001, width=1024, top=False)
+    cal = calibrate(image_from_array(r.image))
+    assert cal.source == "band_text"
+    width_text = r.fields["Width"]
+    # Paint a wrong width over the printed one.
+    pil = Image.fromarray((r.image * 255).astype(np.uint8))
+    draw = ImageDraw.Draw(pil)
+    bg = int(np.median(r.image[r.band.y0 : r.band.y1]) * 255)
+    fg = 255 - bg
+    x, y = int(0.42 * r.image.shape[1]), int(r.band.y0 + r.band.height * 0.57)
+    draw.rectangle([x - 2, y - 2, x + 400, y + int(0.3 * r.band.height)], fill=bg)
+    value = float(width_text.split("= ")[1].split()[0]) * 3
+    unit = width_text.split()[-1]
+    font = _font(
+        [f for f in available_fonts() if "DejaVuSans.ttf" in f][0], int(r.band.height * 0.2)
+    )
+    draw.text((x, y), f"Width = {value:.3f} {unit}", fill=fg, font=font)
+    doctored = np.asarray(pil, dtype=np.float32) / 255.0
+    cal = calibrate(image_from_array(doctored))
+    assert cal.pixel_size_nm is None and cal.source == "uncalibrated"
+    assert "disagree" in cal.reason
+    assert {s["source"] for s in cal.details["sources"]} == {"band text", "scale bar"}
+
+
+def test_metadata_wins_a_disagreement_and_says_so():
+    r = render_band_image("phenom", 7001, width=1024, light=True, top=False)
+    base = image_from_array(r.image)
+    # An ImageJ calibration claiming pixels twice the true size.
+    meta = {
+        "tags": {"XResolution": [1000, round(2 * r.pixel_size_nm * 1000)]},
+        "vendor": {},
+        "text": {},
+        "imagej": {"unit": "nm"},
+    }
+    cal = calibrate(dataclasses.replace(base, metadata=meta))
+    assert cal.source == "metadata:imagej"
+    assert cal.pixel_size_nm == pytest.approx(2 * r.pixel_size_nm, rel=1e-3)
+    assert cal.details["chosen"] == "metadata"
+    assert any("band text" in d and "metadata" in d for d in cal.details["disagreements"])
+    assert cal.warnings
+
+
+def test_degraded_copy_is_calibrated_or_honestly_not():
+    """Half-size JPEG copies: either within 2 % or uncalibrated, never a wrong value."""
+    wrong = 0
+    for layout in LAYOUTS:
+        r = degrade(render_band_image(layout, 7003, width=1280), factor=0.5, jpeg_quality=80)
+        cal = calibrate(image_from_array(r.image))
+        if cal.pixel_size_nm is not None:
+            wrong += abs(cal.pixel_size_nm - r.pixel_size_nm) > 0.02 * r.pixel_size_nm
+    assert wrong == 0
