@@ -40,6 +40,7 @@ __all__ = [
     "analyze",
     "analysed_region",
     "burned_in_marks",
+    "particles_from_labels",
     "recompute_measurements",
 ]
 
@@ -150,7 +151,7 @@ def analyze(
         )
         labels, scores, excluded = _postprocess(labels, scores, region, calibration, opts)
     with _stage("measuring", timings, report):
-        particles = _particles(labels, grey, calibration.pixel_size_nm, region, scores)
+        particles = particles_from_labels(labels, grey, calibration.pixel_size_nm, region, scores)
     with _stage("summarising", timings, report):
         summary = summarize(particles)
     report("done", 1.0)
@@ -198,7 +199,7 @@ def recompute_measurements(
     (particles, summary), exactly as :func:`analyze` would produce them for these labels.
     """
 
-    particles = _particles(labels, grey, pixel_size_nm, region, scores)
+    particles = particles_from_labels(labels, grey, pixel_size_nm, region, scores)
     return particles, summarize(particles)
 
 
@@ -411,13 +412,15 @@ def _postprocess(
     return labels, scores, excluded
 
 
-def _particles(
+def particles_from_labels(
     labels: np.ndarray,
     grey: np.ndarray | None,
     pixel_size_nm: float | None,
     region: Region | None,
     scores: dict[int, float] | None,
 ) -> list[Particle]:
+    """Measure and classify every particle of a label map: the one place that turns masks
+    into :class:`Particle` records (the pipeline, re-measurement and manual edits use it)."""
     m = measure_particles(labels, grey, pixel_size_nm, region=region)
     classes = classify(m.columns)  # type: ignore[arg-type]
     touches = m.touches_border.tolist()
