@@ -79,8 +79,11 @@ class AnalysisRun(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     approved_at = models.DateTimeField(null=True, blank=True)
-    # Bumped on every edit of acceptance/calibration; guards approval racing an edit.
+    # Bumped on every edit of acceptance/calibration/outlines; guards approval racing an edit.
     revision = models.PositiveIntegerField(default=0)
+    # Bumped on every change of outlines (edit, undo, redo), never reused: keys derived files
+    # such as the review page's geometry document.
+    geometry_version = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -119,6 +122,9 @@ class Particle(models.Model):
     score = models.FloatField(default=1.0)
     touches_border = models.BooleanField(default=False)
     accepted = models.BooleanField(default=True)
+    # Provenance: drawn or corrected by a person (add, reshape, trim, split, merge) rather than
+    # found by the engine. Exported with the outlines; training data can weigh it.
+    manual = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["run", "index"]
@@ -129,3 +135,40 @@ class Particle(models.Model):
 
     def __str__(self) -> str:
         return f"Particle {self.index} of run {self.run_id}"
+
+
+class EditOp(models.TextChoices):
+    ADD = "add", "Drew a particle"
+    RESHAPE = "reshape", "Redrew a particle"
+    TRIM = "trim", "Trimmed a particle"
+    DELETE = "delete", "Deleted a particle"
+    SPLIT = "split", "Split a particle"
+    MERGE = "merge", "Merged particles"
+
+
+class ParticleEdit(models.Model):
+    """One manual outline edit of a run, with what it needs to be undone and redone.
+
+    ``before`` and ``after`` list the affected particles as they were and became: each item
+    is ``{"row": {field: value}, "mask": Mask.to_json()}`` (see ``analysis.edit.Mask``). Undo
+    swaps ``after`` for ``before`` in the rows and the label map; redo the reverse. History is
+    linear: a new edit drops the steps that were undone.
+    """
+
+    run = models.ForeignKey(AnalysisRun, on_delete=models.CASCADE, related_name="edits")
+    seq = models.PositiveIntegerField()
+    op = models.CharField(max_length=16, choices=EditOp.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    before = models.JSONField(default=list)
+    after = models.JSONField(default=list)
+    undone = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["run", "seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="one_edit_per_seq")]
+
+    def __str__(self) -> str:
+        return f"Edit {self.seq} ({self.op}) of run {self.run_id}"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -12,6 +14,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db.models import Count, Q, QuerySet
 
+from analysis.io import read_image_bytes
 from analysis.stats import summarize
 from semweb.analyses.models import AnalysisRun, Particle, ReviewState, RunStatus
 from semweb.labs.models import Membership, Role
@@ -85,6 +88,19 @@ def run_statistics(run: AnalysisRun) -> dict[str, Any]:
         "summary": summary,
         "histogram": summary["histogram"],
         "classes": dict(Counter(r[1] or "unclassified" for r in accepted).most_common()),
+        **edit_counts(run),
+    }
+
+
+def edit_counts(run: AnalysisRun) -> dict[str, Any]:
+    """Manual-edit figures the review page shows: edits in effect (undone ones excluded),
+    particles drawn or corrected by hand, and whether undo/redo has anything to do."""
+    steps = dict(run.edits.values_list("undone").annotate(n=Count("id")).values_list("undone", "n"))
+    return {
+        "n_edits": steps.get(False, 0),
+        "n_manual": run.particles.filter(manual=True).count(),
+        "can_undo": bool(steps.get(False)),
+        "can_redo": bool(steps.get(True)),
     }
 
 
@@ -101,26 +117,29 @@ HOVER_FIELDS = (
 )
 
 
-def particles_geometry(run: AnalysisRun) -> dict[str, Any]:
-    """Columnar particle data for the review page, everything but acceptance: one array per
+GEOMETRY_FIELDS = (
+    "index",
+    "polygon",
+    "measurements",
+    "shape_class",
+    "score",
+    "touches_border",
+    "manual",
+    "bbox_x0",
+    "bbox_y0",
+    "bbox_x1",
+    "bbox_y1",
+)
+
+
+def geometry_columns(rows: Iterable[tuple]) -> dict[str, Any]:
+    """Columnar particle data for the review page (`GEOMETRY_FIELDS` tuples in): one array per
     field, polygons as flat coordinate lists, so 5 000 particles are one compact document."""
-    rows = run.particles.order_by("index").values_list(
-        "index",
-        "polygon",
-        "measurements",
-        "shape_class",
-        "score",
-        "touches_border",
-        "bbox_x0",
-        "bbox_y0",
-        "bbox_x1",
-        "bbox_y1",
-    )
     cols: dict[str, list] = {
-        k: [] for k in ("index", "poly", "cx", "cy", "cls", "score", "border", "m")
+        k: [] for k in ("index", "poly", "cx", "cy", "cls", "score", "border", "manual", "m")
     }
     fields = list(HOVER_FIELDS)
-    for index, polygon, m, cls, score, border, x0, y0, x1, y1 in rows:
+    for index, polygon, m, cls, score, border, manual, x0, y0, x1, y1 in rows:
         cols["index"].append(index)
         cols["poly"].append([c for point in polygon for c in point])
         cx = m.get("centroid_x_px")
@@ -130,16 +149,28 @@ def particles_geometry(run: AnalysisRun) -> dict[str, Any]:
         cols["cls"].append(cls or "unclassified")
         cols["score"].append(round(score, 3))
         cols["border"].append(border)
+        cols["manual"].append(manual)
         cols["m"].append([None if m.get(f) is None else round(m[f], 4) for f in fields])
     return {"fields": fields, **cols}
 
 
+def particles_geometry(run: AnalysisRun, indices: Iterable[int] | None = None) -> dict[str, Any]:
+    """`geometry_columns` of the run's particles (or only `indices`), everything but
+    acceptance, in label order."""
+    qs = run.particles.all()
+    if indices is not None:
+        qs = qs.filter(index__in=list(indices))
+    return geometry_columns(qs.order_by("index").values_list(*GEOMETRY_FIELDS))
+
+
 def particles_geometry_json(run: AnalysisRun) -> bytes:
     """`particles_geometry` serialised, cached as a derived file: it only changes with the
-    calibration (measured: 1.7 s to build for 5 000 particles, a few ms to read back)."""
-
+    calibration and outline edits (measured: 1.7 s to build for 5 000 particles, a few ms to
+    read back)."""
     stamp = int(run.created_at.timestamp() * 1e6)
-    name = f"derived/runs/{run.pk}-{stamp}/geometry-{run.pixel_size_nm!r}.json"
+    name = (
+        f"derived/runs/{run.pk}-{stamp}/geometry-{run.pixel_size_nm!r}-g{run.geometry_version}.json"
+    )
     if default_storage.exists(name):
         with default_storage.open(name, "rb") as fh:
             return fh.read()
@@ -266,3 +297,30 @@ def run_counts_by_status(qs: QuerySet[AnalysisRun]) -> dict[str, int]:
 
 def active_runs_filter() -> Q:
     return Q(status__in=[RunStatus.QUEUED, RunStatus.RUNNING])
+
+
+def micrograph_grey(micrograph) -> np.ndarray:
+    """The micrograph's analysis intensities (``analysis.io``'s grey, float32 in [0, 1]) as
+    an (H, W) array, memory-mapped from a derived ``.npy`` when storage is local: the magic
+    wand and re-measurement read a small window of it, not the whole image (decoding a
+    4096 × 3072 TIFF costs more than the whole edit budget). Regenerable from the original."""
+    name = f"derived/grey/{micrograph.sha256[:2]}/{micrograph.sha256}.npy"
+    if not default_storage.exists(name):
+        with micrograph.original.open("rb") as fh:
+            loaded = read_image_bytes(fh.read(), micrograph.original_filename)
+        buffer = io.BytesIO()
+        np.save(buffer, np.ascontiguousarray(loaded.grey, dtype=np.float32))
+        name = default_storage.save(name, ContentFile(buffer.getvalue()))
+    try:
+        return np.load(default_storage.path(name), mmap_mode="r")
+    except NotImplementedError:  # remote storage: no path, read it all
+        with default_storage.open(name, "rb") as fh:
+            return np.load(io.BytesIO(fh.read()))
+
+
+def rows_geometry(rows: Iterable[Particle]) -> dict[str, Any]:
+    """`geometry_columns` of Particle objects already in memory (an edit's result), plus
+    their acceptance, so the page can patch its arrays without downloading everything."""
+    rows = sorted(rows, key=lambda p: p.index)
+    columns = geometry_columns(tuple(getattr(p, f) for f in GEOMETRY_FIELDS) for p in rows)
+    return {**columns, "accepted": [p.accepted for p in rows]}

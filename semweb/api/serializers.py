@@ -138,6 +138,7 @@ class ParticleSerializer(serializers.ModelSerializer):
             "score",
             "touches_border",
             "accepted",
+            "manual",
         ]
 
 
@@ -212,3 +213,49 @@ class DatasetImportSerializer(serializers.Serializer):
         help_text="Lab admins only: import the outlines as approved (audited) instead of "
         "submitting them for review.",
     )
+
+
+# --- manual outline edits (geometry is checked by the engine, which says what is wrong) ------
+
+_REVISION_HELP = "the run's revision you saw; a stale one is refused with 409"
+
+
+class EditSerializer(serializers.Serializer):
+    revision = serializers.IntegerField(min_value=0, help_text=_REVISION_HELP)
+
+
+class PolygonEditSerializer(EditSerializer):
+    polygon = serializers.JSONField(help_text="[[x, y], ...] in pixels of the stored image")
+
+
+class ParticlePatchSerializer(EditSerializer):
+    polygon = serializers.JSONField(required=False, help_text="the particle's new outline")
+    erase = serializers.JSONField(required=False, help_text="a region to cut from the particle")
+
+    def validate(self, attrs):
+        if ("polygon" in attrs) == ("erase" in attrs):
+            raise serializers.ValidationError("give either polygon (reshape) or erase (trim)")
+        return attrs
+
+
+class SplitSerializer(EditSerializer):
+    index = serializers.IntegerField(min_value=0)
+    line = serializers.JSONField(required=False, help_text="[[x0, y0], [x1, y1], ...]")
+    seeds = serializers.JSONField(required=False, help_text="[[x, y], ...], two or more")
+
+    def validate(self, attrs):
+        if ("line" in attrs) == ("seeds" in attrs):
+            raise serializers.ValidationError("give either line or seeds")
+        return attrs
+
+
+class MergeSerializer(EditSerializer):
+    indices = serializers.ListField(
+        child=serializers.IntegerField(min_value=0), min_length=2, max_length=1000
+    )
+
+
+class WandSerializer(serializers.Serializer):
+    x = serializers.FloatField()
+    y = serializers.FloatField()
+    tolerance = serializers.FloatField(default=0.25, min_value=0.001, max_value=1.0)

@@ -22,6 +22,26 @@ v1 = [
     path("runs/", views.RunList.as_view(), name="api_runs"),
     path("runs/<int:pk>", views.RunDetail.as_view(), name="api_run"),
     path("runs/<int:pk>/particles", views.RunParticles.as_view(), name="api_run_particles"),
+    path(
+        "runs/<int:pk>/particles/split",
+        views.ParticleSplit.as_view(),
+        name="api_run_particles_split",
+    ),
+    path(
+        "runs/<int:pk>/particles/merge",
+        views.ParticleMerge.as_view(),
+        name="api_run_particles_merge",
+    ),
+    path(
+        "runs/<int:pk>/particles/wand", views.ParticleWand.as_view(), name="api_run_particles_wand"
+    ),
+    path(
+        "runs/<int:pk>/particles/<int:index>",
+        views.ParticleDetail.as_view(),
+        name="api_run_particle",
+    ),
+    path("runs/<int:pk>/undo", views.RunUndo.as_view(), name="api_run_undo"),
+    path("runs/<int:pk>/redo", views.RunRedo.as_view(), name="api_run_redo"),
     path("runs/<int:pk>/review", views.RunReview.as_view(), name="api_run_review"),
     path("datasets/", views.DatasetList.as_view(), name="api_datasets"),
     path("datasets/import", views.DatasetImport.as_view(), name="api_dataset_import"),

@@ -5,6 +5,8 @@ Invisible objects answer 404 and visible-but-forbidden ones 403, exactly as the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count
@@ -17,7 +19,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from semweb.analyses import edits
 from semweb.analyses.models import AnalysisRun
+from semweb.analyses.selectors import rows_geometry, run_statistics
 from semweb.analyses.services import particles_set_accepted, run_create
 from semweb.api import serializers as s
 from semweb.catalogue.models import Micrograph, Project, Sample
@@ -284,6 +288,159 @@ class RunParticles(generics.ListAPIView):
         )
         run.refresh_from_db()
         return Response({"changed": changed, "run": s.RunSerializer(run).data})
+
+    @extend_schema(request=s.PolygonEditSerializer, responses={201: s.ParticleSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        """Draw a particle the engine missed: `{"polygon": [[x, y], ...], "revision": r}`."""
+        run = _editable_run(request, pk)
+        data = _valid(s.PolygonEditSerializer, request)
+        return _edit_response(
+            lambda: edits.particle_add(
+                run=run,
+                user=request.user,
+                polygon=data["polygon"],
+                revision=data["revision"],
+            ),
+            status.HTTP_201_CREATED,
+        )
+
+
+# --- manual outline edits ----------------------------------------------------------------------
+
+
+def _editable_run(request: Request, pk: int) -> AnalysisRun:
+    """The run if the user may at least annotate it (404/403 as the matrix says); the edit
+    service then applies the full edit rule (own runs for annotators, nothing approved)."""
+    return get_for_user(request.user, AnalysisRun, pk, need=Access.ANNOTATE)[0]
+
+
+def _valid(serializer_class, request: Request) -> dict:
+    data = serializer_class(data=request.data)
+    data.is_valid(raise_exception=True)
+    return data.validated_data
+
+
+def _edit_response(do: Callable[[], edits.EditResult], code: int = status.HTTP_200_OK) -> Response:
+    """Run one edit service; answer what changed (rows, removed indices, the review page's
+    columns for them), the run's new statistics and the run itself."""
+    result = do()  # refused edits: semweb.api.exceptions answers 400 / 409
+    run = result.run
+    particles = s.ParticleSerializer(result.particles, many=True).data
+    body = {
+        "op": result.op,
+        "revision": run.revision,
+        "particles": particles,
+        "removed": result.removed,
+        "geometry": rows_geometry(result.particles),
+        "stats": run_statistics(run),
+        "run": s.RunSerializer(run).data,
+    }
+    if len(particles) == 1:
+        body["particle"] = particles[0]
+    return Response(body, status=code)
+
+
+class ParticleDetail(APIView):
+    """One particle by label index. PATCH `{"polygon": [...]}` redraws it, `{"erase": [...]}`
+    cuts a region out of it; DELETE `{"revision": r}` erases it. Each is undoable."""
+
+    def get(self, request: Request, pk: int, index: int) -> Response:
+        run, _ = get_for_user(request.user, AnalysisRun, pk)
+        particle = run.particles.filter(index=index).first()
+        if particle is None:
+            return Response({"detail": "No such particle."}, status=status.HTTP_404_NOT_FOUND)
+        return Response(s.ParticleSerializer(particle).data)
+
+    @extend_schema(request=s.ParticlePatchSerializer, responses={200: s.ParticleSerializer})
+    def patch(self, request: Request, pk: int, index: int) -> Response:
+        run = _editable_run(request, pk)
+        data = _valid(s.ParticlePatchSerializer, request)
+        service = edits.particle_reshape if "polygon" in data else edits.particle_trim
+        polygon = data["polygon"] if "polygon" in data else data["erase"]
+        return _edit_response(
+            lambda: service(
+                run=run, user=request.user, index=index, polygon=polygon, revision=data["revision"]
+            )
+        )
+
+    @extend_schema(request=s.EditSerializer, responses={200: s.RunSerializer})
+    def delete(self, request: Request, pk: int, index: int) -> Response:
+        run = _editable_run(request, pk)
+        data = _valid(s.EditSerializer, request)
+        return _edit_response(
+            lambda: edits.particle_delete(
+                run=run, user=request.user, index=index, revision=data["revision"]
+            )
+        )
+
+
+class ParticleSplit(APIView):
+    """Split a particle: `{"index": i, "line": [[x0, y0], [x1, y1]]}` (a cut line) or
+    `{"index": i, "seeds": [[x, y], ...]}` (marker watershed), with `revision`."""
+
+    @extend_schema(request=s.SplitSerializer, responses={200: s.ParticleSerializer(many=True)})
+    def post(self, request: Request, pk: int) -> Response:
+        run = _editable_run(request, pk)
+        data = _valid(s.SplitSerializer, request)
+        return _edit_response(
+            lambda: edits.particle_split(
+                run=run,
+                user=request.user,
+                index=data["index"],
+                line=data.get("line"),
+                seeds=data.get("seeds"),
+                revision=data["revision"],
+            )
+        )
+
+
+class ParticleMerge(APIView):
+    """Merge touching particles: `{"indices": [i, j, ...], "revision": r}`."""
+
+    @extend_schema(request=s.MergeSerializer, responses={200: s.ParticleSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        run = _editable_run(request, pk)
+        data = _valid(s.MergeSerializer, request)
+        return _edit_response(
+            lambda: edits.particles_merge(
+                run=run, user=request.user, indices=data["indices"], revision=data["revision"]
+            )
+        )
+
+
+class ParticleWand(APIView):
+    """Magic wand: `{"x": x, "y": y, "tolerance": t}` → a candidate `polygon` grown from
+    the local contrast around the click. Nothing is stored; POST it to `particles` to keep."""
+
+    @extend_schema(request=s.WandSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        run = _editable_run(request, pk)
+        data = _valid(s.WandSerializer, request)
+        return Response(edits.wand_candidate(run=run, user=request.user, **data))
+
+
+class RunUndo(APIView):
+    """Take back the latest manual outline edit: `{"revision": r}`."""
+
+    @extend_schema(request=s.EditSerializer, responses={200: s.RunSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        run = _editable_run(request, pk)
+        data = _valid(s.EditSerializer, request)
+        return _edit_response(
+            lambda: edits.run_undo(run=run, user=request.user, revision=data["revision"])
+        )
+
+
+class RunRedo(APIView):
+    """Re-apply the latest undone edit: `{"revision": r}`."""
+
+    @extend_schema(request=s.EditSerializer, responses={200: s.RunSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        run = _editable_run(request, pk)
+        data = _valid(s.EditSerializer, request)
+        return _edit_response(
+            lambda: edits.run_redo(run=run, user=request.user, revision=data["revision"])
+        )
 
 
 class RunReview(APIView):

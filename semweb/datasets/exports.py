@@ -26,6 +26,7 @@ FIXED_COLUMNS = [
     ("shape_class", "shape class"),
     ("score", "score"),
     ("touches_border", "touches border"),
+    ("manual", "manual"),  # drawn or corrected by a person (provenance)
 ]
 _UNIT = re.compile(r"^(?P<name>.+?)_(?P<unit>nm2|px2|nm|px|um|deg|rad)$")
 _UNIT_TEXT = {
@@ -77,6 +78,7 @@ def particle_table(particles: list) -> tuple[list[str], Iterator[list]]:
                 p.shape_class,
                 p.score,
                 p.touches_border,
+                p.manual,
             ] + [p.measurements.get(k) for k in keys]
 
     return header, rows()

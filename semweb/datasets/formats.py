@@ -57,6 +57,8 @@ class ImageRecord:
     width: int | None  # None when the format does not say (YOLO): read from the image
     height: int | None
     polygons: list[list[list[float]]] = field(default_factory=list)
+    # Per polygon: drawn or corrected by a person (provenance); empty = all from the engine.
+    manual: list[bool] = field(default_factory=list)
     normalised: bool = False  # polygons in 0..1 of width/height (YOLO) instead of pixels
     pixel_size_nm: float | None = None
     source: dict = field(default_factory=dict)  # where it came from (ids), informative only
@@ -233,7 +235,7 @@ def write_coco(archive: zipfile.ZipFile, records: list[ImageRecord], *, info: di
                 "semweb": record.source,
             }
         )
-        for polygon in record.polygons:
+        for k, polygon in enumerate(record.polygons):
             annotations.append(
                 {
                     "id": len(annotations) + 1,
@@ -243,6 +245,7 @@ def write_coco(archive: zipfile.ZipFile, records: list[ImageRecord], *, info: di
                     "area": round(polygon_area_px(polygon), 2),
                     "bbox": [round(v, 2) for v in _bbox(polygon)],
                     "iscrowd": 0,
+                    "attributes": {"manual": _is_manual(record, k)},  # CVAT's place for flags
                 }
             )
     document = {
@@ -279,6 +282,10 @@ def _coco_images(document: Any) -> dict[int, dict]:
             raise ArchiveRejected(f"annotations.json: image id {image_id} appears twice")
         images[image_id] = img
     return images
+
+
+def _is_manual(record: ImageRecord, k: int) -> bool:
+    return bool(record.manual[k]) if k < len(record.manual) else False
 
 
 def read_coco(
@@ -325,8 +332,9 @@ def read_coco(
 
 def write_yolo(archive: zipfile.ZipFile, records: list[ImageRecord], *, info: dict) -> None:
     """Ultralytics layout: ``images/train``, ``labels/train`` (class x1 y1 … normalised),
-    ``data.yaml``. Pixel sizes go to ``calibration.json`` (YOLO has no place for them)."""
-    calibration = {}
+    ``data.yaml``. Pixel sizes go to ``calibration.json`` and the manual flag of each label
+    line to ``manual.json`` (YOLO has no place for either)."""
+    calibration, manual = {}, {}
     for record in records:
         stem = PurePosixPath(record.filename).stem
         archive.writestr(f"images/train/{record.filename}", record.data)
@@ -338,6 +346,8 @@ def write_yolo(archive: zipfile.ZipFile, records: list[ImageRecord], *, info: di
             lines.append("0 " + " ".join(coords))
         archive.writestr(f"labels/train/{stem}.txt", "\n".join(lines) + ("\n" if lines else ""))
         calibration[record.filename] = record.pixel_size_nm
+        # YOLO lines have no place for attributes: line k of the label file ↔ item k here.
+        manual[record.filename] = [_is_manual(record, k) for k in range(len(record.polygons))]
     archive.writestr(
         "data.yaml",
         "# Ultralytics YOLO-seg dataset exported by SEMweb\n"
@@ -345,6 +355,7 @@ def write_yolo(archive: zipfile.ZipFile, records: list[ImageRecord], *, info: di
         f"names:\n  0: {CATEGORY}\n",
     )
     archive.writestr("calibration.json", json.dumps(calibration))
+    archive.writestr("manual.json", json.dumps(manual))
     archive.writestr("semweb.json", json.dumps(info))
 
 

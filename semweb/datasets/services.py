@@ -126,9 +126,10 @@ def _records_of(dataset: Dataset, on_progress) -> list[formats.ImageRecord]:
         micrograph = run.micrograph
         with micrograph.original.open("rb") as fh:
             data = fh.read()
-        polygons = list(
-            run.particles.filter(accepted=True).order_by("index").values_list("polygon", flat=True)
+        outlines = list(
+            run.particles.filter(accepted=True).order_by("index").values_list("polygon", "manual")
         )
+        polygons = [polygon for polygon, _ in outlines]
         records.append(
             formats.ImageRecord(
                 filename=micrograph.original_filename,
@@ -136,6 +137,7 @@ def _records_of(dataset: Dataset, on_progress) -> list[formats.ImageRecord]:
                 width=micrograph.width,
                 height=micrograph.height,
                 polygons=polygons,
+                manual=[manual for _, manual in outlines],
                 pixel_size_nm=run.pixel_size_nm,
                 source={"run": run.pk, "micrograph": micrograph.pk},
             )

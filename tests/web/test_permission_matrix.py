@@ -26,6 +26,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from semweb.analyses.edits import particle_add, run_undo
 from semweb.analyses.models import ReviewState
 from semweb.analyses.services import run_create
 from semweb.datasets.models import Dataset, DatasetExport, DatasetShare, ExportStatus
@@ -49,6 +50,12 @@ VIEW_API = profile(403, 200, 200, 200, 200, 200, 404)
 MEMBER_PAGE = profile(302, 200, 200, 200, 403, 403, 404)
 LAB_MEMBERS = profile(302, 200, 200, 200, 404, 404, 404)
 LAB_MEMBERS_API = profile(403, 200, 200, 200, 404, 404, 404)
+# Edits of a run (bob's), and of erin's own run (she may edit it; dave may not).
+EDIT_200 = profile(403, 200, 200, 200, 403, 403, 404)
+EDIT_201 = profile(403, 201, 201, 201, 403, 403, 404)
+OWN_EDIT_200 = profile(403, 200, 200, 200, 403, 200, 404)
+OWN_EDIT_201 = profile(403, 201, 201, 201, 403, 201, 404)
+SQUARE = [[250, 10], [280, 10], [280, 40], [250, 40]]  # empty corner of the discs image
 
 
 @dataclass
@@ -373,6 +380,118 @@ CASES = [
         json=True,
         label="own run",
     ),
+    # Manual outline edits: the accept/reject rule (members; annotators on their own runs).
+    Case(
+        "api_run_particles",
+        "POST",
+        u("api_run_particles", "run"),
+        EDIT_201,
+        data=lambda ctx: {"polygon": SQUARE, "revision": ctx.run.revision},
+        json=True,
+        label="draw",
+    ),
+    Case(
+        "api_run_particles",
+        "POST",
+        u("api_run_particles", "erin_run"),
+        OWN_EDIT_201,
+        data=lambda ctx: {"polygon": SQUARE, "revision": ctx.erin_run.revision},
+        json=True,
+        label="draw own run",
+    ),
+    Case(
+        "api_run_particles_split",
+        "POST",
+        u("api_run_particles_split", "run"),
+        EDIT_200,
+        data=lambda ctx: {"index": 3, "line": [[200, 130], [200, 190]], "revision": 0},
+        json=True,
+    ),
+    Case(
+        "api_run_particles_split",
+        "POST",
+        u("api_run_particles_split", "erin_run"),
+        OWN_EDIT_200,
+        data={"index": 3, "seeds": [[190, 160], [210, 160]], "revision": 0},
+        json=True,
+        label="own run",
+    ),
+    Case(
+        "api_run_particles_merge",
+        "POST",
+        u("api_run_particles_merge", "near_run"),
+        EDIT_200,
+        data={"indices": [1, 2], "revision": 0},
+        json=True,
+    ),
+    Case(
+        "api_run_particles_wand",
+        "POST",
+        u("api_run_particles_wand", "run"),
+        EDIT_200,
+        data={"x": 200, "y": 160, "tolerance": 0.3},
+        json=True,
+    ),
+    Case(
+        "api_run_particles_wand",
+        "POST",
+        u("api_run_particles_wand", "erin_run"),
+        OWN_EDIT_200,
+        data={"x": 200, "y": 160, "tolerance": 0.3},
+        json=True,
+        label="own run",
+    ),
+    Case("api_run_particle", "GET", u("api_run_particle", "run", "one"), VIEW_API),
+    Case(
+        "api_run_particle",
+        "PATCH",
+        u("api_run_particle", "run", "one"),
+        EDIT_200,
+        data={"polygon": [[50, 50], [70, 50], [70, 70], [50, 70]], "revision": 0},
+        json=True,
+    ),
+    Case(
+        "api_run_particle",
+        "PATCH",
+        u("api_run_particle", "erin_run", "one"),
+        OWN_EDIT_200,
+        data={"erase": [[140, 40], [159, 40], [159, 80], [140, 80]], "revision": 0},
+        json=True,
+        label="own run",
+    ),
+    Case(
+        "api_run_particle",
+        "DELETE",
+        u("api_run_particle", "run", "one"),
+        EDIT_200,
+        data={"revision": 0},
+        json=True,
+    ),
+    Case(
+        "api_run_particle",
+        "PATCH",
+        u("api_run_particle", "approved_run", "one"),
+        profile(403, 409, 409, 409, 403, 403, 404),
+        data={"polygon": [[50, 50], [70, 50], [70, 70], [50, 70]], "revision": 0},
+        json=True,
+        label="approved",
+    ),
+    Case(
+        "api_run_undo",
+        "POST",
+        u("api_run_undo", "edited_run"),
+        EDIT_200,
+        data=lambda ctx: {"revision": ctx.edited_run.revision},
+        json=True,
+    ),
+    Case(
+        "api_run_redo",
+        "POST",
+        u("api_run_redo", "undone_run"),
+        EDIT_200,
+        data=lambda ctx: {"revision": ctx.undone_run.revision},
+        json=True,
+    ),
     Case(
         "api_run_review",
         "POST",
@@ -456,6 +575,17 @@ def ctx_fixture(shared_project, sample, alice, bob, sam, dave, erin, carol, api_
 
     c.queued_run = run_create(micrograph=c.micrograph, user=bob, method="classical")
     approved = approve(completed_run(c.micrograph, alice, method="classical"), sam)
+    c.approved_run = approved
+    c.one = 1  # a particle index: the disc at (160, 60), first in raster order
+    near = make_micrograph(sample, alice, discs=[(100, 120, 20), (143, 120, 20)], name="near.png")
+    c.near_run = completed_run(near, bob, method="classical")  # two discs 2 px apart
+    c.edited_run = completed_run(c.micrograph, bob, method="classical")
+    particle_add(run=c.edited_run, user=bob, polygon=SQUARE, revision=0)
+    c.undone_run = completed_run(c.micrograph, bob, method="classical")
+    particle_add(run=c.undone_run, user=bob, polygon=SQUARE, revision=0)
+    run_undo(run=c.undone_run, user=bob, revision=1)
+    for run in (c.edited_run, c.undone_run):
+        run.refresh_from_db()
     c.dataset = Dataset.objects.create(lab=c.lab, name="Spheres", created_by=alice)
     c.dataset.runs.add(approved)
     c.dataset_view_share = DatasetShare.objects.create(
