@@ -27,6 +27,11 @@ from analysis.segment import tiling
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_WEIGHTS = MODELS_DIR / "particle-yolov8n-seg.pt"
 DEFAULT_ONNX = MODELS_DIR / "particle-yolov8n-seg.onnx"
+DEFAULT_OPENVINO = MODELS_DIR / "particle-yolov8n-seg_openvino_model"
+# CPU runtimes in the order they are preferred: measured by ``python -m analysis.bench.runtime``
+# on the 2-core development machine (2026-12-01, normalised 512-px tiles, 4-tile batch):
+# OpenVINO 0.62× torch's time, ONNX Runtime 1.19× (slower than torch here).
+CPU_RUNTIMES = ("openvino", "onnx")
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -157,16 +162,26 @@ def train_yolo(
     return run_dir
 
 
+def _sidecar_path(weights: Path) -> Path:
+    """``<weights>.json``, or ``semweb.json`` inside an exported OpenVINO folder."""
+    weights = Path(weights)
+    return weights / "semweb.json" if weights.is_dir() else weights.with_suffix(".json")
+
+
 def read_sidecar(weights: Path) -> dict[str, Any]:
     """The JSON written next to published weights (trained date, arch, imgsz, tile size)."""
-
-    sidecar = Path(weights).with_suffix(".json")
+    sidecar = _sidecar_path(weights)
     return json.loads(sidecar.read_text()) if sidecar.exists() else {}
 
 
-def publish_weights(src: Path, dst: Path, meta: dict[str, Any]) -> Path:
-    """Copy a training checkpoint to ``dst`` without optimizer state (fp16, ~7 MB) + sidecar."""
+def publish_weights(
+    src: Path, dst: Path, meta: dict[str, Any], runtimes: tuple[str, ...] = ("openvino",)
+) -> Path:
+    """Copy a training checkpoint to ``dst`` without optimizer state (fp16, ~7 MB) + sidecar.
 
+    Then export it for each CPU runtime in ``runtimes`` next to it (``DEFAULT_OPENVINO`` for
+    the default weights), so :func:`load_default_model` finds a current export.
+    """
     _ultralytics()
     # Lazy import: heavy optional (ultralytics pulls in torch, ~2 s); only model runs need it.
     from ultralytics.utils.torch_utils import strip_optimizer  # noqa: PLC0415
@@ -175,6 +190,8 @@ def publish_weights(src: Path, dst: Path, meta: dict[str, Any]) -> Path:
     dst.parent.mkdir(parents=True, exist_ok=True)
     strip_optimizer(str(src), str(dst))
     dst.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
+    for runtime in runtimes:
+        export(dst, runtime, imgsz=int(meta.get("imgsz", 512)), out_dir=dst.parent)
     return dst
 
 
@@ -182,11 +199,15 @@ def weights_version(weights: Path) -> str:
     """``yolov8n-seg-semweb-<trained date>-<sha8 of the weights>``: recorded on every result.
 
     The date comes from the sidecar ``<weights>.json`` written with the weights (else the
-    file's modification date); the hash pins the exact bytes.
+    file's modification date); the hash pins the exact bytes. An exported copy (ONNX,
+    OpenVINO) carries the version of the ``.pt`` it came from in its sidecar, so a result
+    names the same weights whichever runtime ran them.
     """
-
+    meta = read_sidecar(weights)
+    if meta.get("source_version"):
+        return str(meta["source_version"])
     digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:8]
-    sidecar = Path(weights).with_suffix(".json")
+    sidecar = _sidecar_path(weights)
     trained = None
     arch = "yolov8n-seg"
     if sidecar.exists():
@@ -223,8 +244,10 @@ class ParticleModel:
 
     def __init__(self, weights: Path, options: InferenceOptions | None = None) -> None:
         self.weights = Path(weights)
-        if not self.weights.is_file():
+        if not (self.weights.is_file() or self.weights.name.endswith("_openvino_model")):
             raise FileNotFoundError(self.weights)  # never let ultralytics try to download it
+        if not self.weights.exists():
+            raise FileNotFoundError(self.weights)
         self.options = options or InferenceOptions()
         yolo = _ultralytics()
         self._yolo = yolo.YOLO(str(self.weights), task="segment")
@@ -236,7 +259,13 @@ class ParticleModel:
             self.options.conf = float(self.meta.get("conf", 0.25))
         if self.options.keep_scale is None:
             self.options.keep_scale = "target_diameter_px" in self.meta
-        self.backend = "onnxruntime" if self.weights.suffix == ".onnx" else "torch"
+        self.backend = (
+            "onnxruntime"
+            if self.weights.suffix == ".onnx"
+            else "openvino"
+            if self.weights.is_dir()
+            else "torch"
+        )
 
     def predict_tiles(
         self, tiles: list[np.ndarray], imgsz: int
@@ -328,40 +357,77 @@ def pad_to(tile: np.ndarray, size_px: int) -> np.ndarray:
     return out
 
 
+def _runtime_candidates(weights: Path) -> list[Path]:
+    """Exported copies of ``weights`` made from these exact bytes, fastest CPU runtime first.
+
+    An export whose sidecar names another version (stale after the weights changed) is
+    skipped, so a forgotten re-export falls back to torch instead of running old weights.
+    """
+    exported = {"openvino": DEFAULT_OPENVINO, "onnx": DEFAULT_ONNX}
+    if weights != DEFAULT_WEIGHTS or not weights.is_file():
+        return []
+    version = weights_version(weights)
+    out = []
+    for runtime in CPU_RUNTIMES:
+        path = exported[runtime]
+        if path.exists() and read_sidecar(path).get("source_version") == version:
+            out.append(path)
+    return out
+
+
 @functools.cache
 def load_default_model() -> ParticleModel | None:
     """The committed model, loaded once per process; ``None`` when absent or unloadable.
 
-    ``SEMWEB_MODEL_WEIGHTS`` points at other weights; the ONNX file is preferred when present
-    (onnxruntime is faster than torch on CPU here; see MODEL_CARD.md) unless
-    ``SEMWEB_MODEL_BACKEND=torch``.
+    ``SEMWEB_MODEL_WEIGHTS`` points at other weights. On CPU the committed weights run on the
+    fastest runtime whose export is present and current (``CPU_RUNTIMES``), torch otherwise;
+    ``SEMWEB_MODEL_BACKEND=torch`` forces torch, and so does ``SEMWEB_MODEL_DEVICE`` naming
+    a CUDA device (the exports are CPU plans).
     """
     env = os.environ.get("SEMWEB_MODEL_WEIGHTS")
+    device = os.environ.get("SEMWEB_MODEL_DEVICE", "cpu")
     candidates = [Path(env)] if env else []
-    if os.environ.get("SEMWEB_MODEL_BACKEND", "onnx") == "onnx":
-        candidates.append(DEFAULT_ONNX)
+    if os.environ.get("SEMWEB_MODEL_BACKEND", "auto") != "torch" and device == "cpu":
+        candidates += _runtime_candidates(DEFAULT_WEIGHTS)
     candidates.append(DEFAULT_WEIGHTS)
     for path in candidates:
-        if path.is_file():
+        if path.exists():
             try:
-                return ParticleModel(path)
+                return ParticleModel(path, InferenceOptions(device=device))
             except Exception:  # noqa: BLE001  (a broken model must not break classical runs)
                 continue
     return None
 
 
-def export_onnx(weights: Path, imgsz: int = 512, out: Path | None = None) -> Path:
-    """Export ``.pt`` weights to ONNX (fixed input ``imgsz``) for the onnxruntime CPU path.
+EXPORT_FORMATS = {"onnx": ".onnx", "openvino": "_openvino_model"}
 
-    onnx, onnxslim and onnxruntime must already be installed (else ultralytics tries pip).
+
+def export(weights: Path, fmt: str, imgsz: int = 512, out_dir: Path | None = None) -> Path:
+    """Export ``.pt`` weights to ``fmt`` (``onnx`` or ``openvino``) for the CPU runtimes.
+
+    The input stays static (``imgsz`` square; the batch dimension dynamic) so the runtime can
+    plan its kernels once; tiles are padded to it (``keep_scale``) or letterboxed. The sidecar
+    JSON is copied next to the result so version, threshold and input size follow the weights.
+    onnx, onnxslim, onnxruntime (and openvino) must already be installed, else ultralytics
+    would try pip. Returns the ``.onnx`` file or the ``*_openvino_model`` folder.
     """
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}")
     yolo = _ultralytics()
-    produced = Path(
-        yolo.YOLO(str(weights), task="segment").export(
-            format="onnx", imgsz=imgsz, simplify=True, dynamic=False, opset=17, device="cpu"
-        )
-    )
-    if out is not None and produced != Path(out):
-        shutil.move(produced, out)
-        return Path(out)
+    weights = Path(weights)
+    kwargs: dict[str, Any] = dict(format=fmt, imgsz=imgsz, dynamic=True, device="cpu", batch=4)
+    if fmt == "onnx":
+        kwargs.update(simplify=True, opset=17)
+    else:
+        kwargs.update(half=True)  # fp16 weights on disk (half the size); the CPU computes f32
+    produced = Path(yolo.YOLO(str(weights), task="segment").export(**kwargs))
+    if out_dir is not None and produced.parent.resolve() != Path(out_dir).resolve():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        dst = out_dir / produced.name
+        if dst.exists():
+            shutil.rmtree(dst) if dst.is_dir() else dst.unlink()
+        shutil.move(produced, dst)
+        produced = dst
+    meta = {**read_sidecar(weights), "source_version": weights_version(weights), "format": fmt}
+    _sidecar_path(produced).write_text(json.dumps(meta, indent=1) + "\n")
     return produced
