@@ -7,7 +7,9 @@ input ``DIR/<stem>.json``, ``DIR/<stem>.labels.tif`` (uint16, or uint32 beyond 6
 particles; exactly the input's H × W; 0 = background), ``DIR/<stem>.particles.csv`` and
 ``DIR/<stem>.overlay.png``.
 
-``calibrate IMAGE...`` prints one JSON object per image (one per line).
+``calibrate IMAGE...`` prints one JSON object per image (one per line): ``band_fields`` (what
+the data band's text says: field width, pixel size, magnification, store resolution), then
+the calibration (pixel size, source, every source found, disagreements).
 
 A failure on one image is reported on stderr and the others are still processed; the exit
 status is 1 when any image failed, 2 for usage errors. A progress bar appears only when
@@ -141,7 +143,9 @@ def _run_calibrate(args: argparse.Namespace) -> int:
                 manual_pixel_size_nm=args.pixel_size_nm,
                 use_scale_bar=not args.no_scale_bar,
             )
-            record = {"image": str(path), **cal.as_dict()}
+            band = cal.details.get("band_text") or {}
+            # The data band's fields first, so a reader sees what the band said at a glance.
+            record = {"image": str(path), "band_fields": band.get("fields"), **cal.as_dict()}
             print(json.dumps(record, default=_json_default), flush=True)
         except Exception as exc:
             failed += 1

@@ -136,7 +136,7 @@ def calibrate(
                     f"manual pixel size {manual_pixel_size_nm:.4g} nm differs from the "
                     f"{src.name} ({src.pixel_size_nm:.4g} nm) by more than {src.tolerance:.0%}"
                 )
-        details["chosen"] = "manual"
+        _choose(details, "manual")
         return Calibration(
             float(manual_pixel_size_nm), "manual", 1.0, "given by the user",
             warnings=tuple(warnings), **common,
@@ -145,7 +145,7 @@ def calibrate(
         confidence = reading.confidence
         if len(sources) > 1:
             confidence = min(1.0, confidence + 0.01) if not disagreements else 0.7
-        details["chosen"] = "metadata"
+        _choose(details, "metadata")
         return Calibration(
             meta_nm, f"metadata:{reading.vendor}", round(confidence, 3), reading.reason,
             warnings=tuple(warnings), **common,
@@ -153,7 +153,7 @@ def calibrate(
     if disagreements:
         # Readings of the image itself contradict each other and nothing says which one is
         # right: a person must decide (an invented value would be worse than none).
-        details["chosen"] = None
+        _choose(details, None)
         return Calibration(
             None, "uncalibrated", 0.0,
             "the image's own calibration marks disagree: " + disagreements[0],
@@ -162,7 +162,7 @@ def calibrate(
     if band is not None and band_nm is not None:
         reason = f"data band text: {band.how}"
         confidence = 0.9 if bar_nm is None else 0.97  # confirmed by the bar
-        details["chosen"] = "band_text"
+        _choose(details, "band_text")
         return Calibration(
             band_nm, "band_text", confidence, reason, warnings=tuple(warnings), **common
         )
@@ -175,15 +175,23 @@ def calibrate(
                 f"scale-bar label read as '{bar.label}' with low confidence "
                 f"({bar.confidence:.2f}): check the pixel size"
             )
-        details["chosen"] = "scale_bar"
+        _choose(details, "scale_bar")
         return Calibration(
             bar_nm, "scale_bar", bar.confidence, reason, warnings=tuple(warnings), **common
         )
-    details["chosen"] = None
+    _choose(details, None)
     return Calibration(
         None, "uncalibrated", 0.0, _uncalibrated_reason(reading, bar, band, use_scale_bar),
         warnings=tuple(warnings), **common,
     )  # fmt: skip
+
+
+def _choose(details: dict[str, Any], chosen: str | None) -> None:
+    """Record the winner (``"metadata"``, ``"band_text"``, ``"scale_bar"``, ``"manual"``)
+    and mark it among the sources, so a page can list the others beside it."""
+    details["chosen"] = chosen
+    for src in details.get("sources", []):
+        src["chosen"] = chosen is not None and src["source"] == chosen.replace("_", " ")
 
 
 @dataclass(frozen=True)

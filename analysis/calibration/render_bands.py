@@ -28,7 +28,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
+from PIL import Image, ImageDraw
 
 from analysis.result import Region
 
@@ -98,8 +100,6 @@ def render_band_image(
     top: bool | None = None,
 ) -> RenderedBand:
     """Render one ``layout`` image (see the module docstring); random choices from ``seed``."""
-    from PIL import Image, ImageDraw
-
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     width = width or int(rng.choice(_WIDTHS))
     height = int(width * (0.75 if layout != "tem" else 1.0))
@@ -381,8 +381,6 @@ def _draw_phenom(ctx: _Ctx, pixel_nm: float, fw_nm: float, height: int):
 def _draw_tem(canvas: Any, rng: np.random.Generator, font_path: str | None, pixel_nm: float,
               width: int, height: int) -> tuple[str, float]:  # fmt: skip
     """A DigitalMicrograph export: thick black bar, outlined white label to its right."""
-    from PIL import ImageDraw
-
     d = ImageDraw.Draw(canvas)
     value, unit, length = _nice_bar(pixel_nm, rng.uniform(0.12, 0.25) * width)
     label = f"{value:.1f}{'um' if unit == 'µm' and rng.random() < 0.3 else unit}"
@@ -404,9 +402,6 @@ def degrade(
     r: RenderedBand, *, factor: float = 1.0, jpeg_quality: int | None = None
 ) -> RenderedBand:
     """A downscaled (``factor`` < 1) and/or JPEG-compressed copy with the truth rescaled."""
-    import cv2
-    from PIL import Image
-
     img = r.image
     if factor != 1.0:
         img = cv2.resize(img, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)

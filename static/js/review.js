@@ -126,7 +126,7 @@
     const db = cfg.data_bar;
     if (db && db.x1 !== undefined) {
       shapes.push({ type: "rect", xref: "x", yref: "y", x0: db.x0, y0: db.y0, x1: db.x1, y1: db.y1,
-        line: { width: 0 }, fillcolor: "rgba(100,116,139,0.45)", name: "data bar" });
+        line: { color: "#94a3b8", width: 1.5 }, fillcolor: "rgba(100,116,139,0.45)", name: "data bar" });
       annotations.push({ x: (db.x0 + db.x1) / 2, y: db.y0, yanchor: "bottom", text: "data bar (not analysed)",
         showarrow: false, font: { color: "#e2e8f0", size: 11 }, bgcolor: "rgba(15,23,42,0.6)" });
     }

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tifffile
 
+from analysis.calibration.render_bands import render_band_image
 from analysis.cli import CSV_LEAD_COLUMNS
 from analysis.measure import MEASUREMENT_COLUMNS
 
@@ -85,6 +86,23 @@ def test_calibrate_prints_one_json_per_image(images):
     assert len(lines) == 1
     record = json.loads(lines[0])
     assert record["pixel_size_nm"] == 3.0 and record["source"] == "manual"
+
+
+def test_calibrate_prints_the_data_band_fields(tmp_path):
+    r = render_band_image("zeiss", 7001, width=1024, light=False, top=False)
+    path = tmp_path / "zeiss.png"
+    cv2.imwrite(str(path), (r.image * 255).astype(np.uint8))
+    proc = _run("calibrate", str(path))
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(proc.stdout)
+    # "Width = 53.31 µm": the OCR may drop the micro sign; the magnification restores it.
+    printed = r.fields["Width"].split("= ")[1].split()[0]
+    assert record["band_fields"]["field_width"].split()[0] == printed
+    assert record["band_fields"]["store_resolution"] == "1024 x 768"
+    assert record["source"] == "band_text"
+    assert record["pixel_size_nm"] == pytest.approx(r.pixel_size_nm, rel=0.01)
+    chosen = [s for s in record["details"]["sources"] if s["chosen"]]
+    assert [s["source"] for s in chosen] == ["band text"]
 
 
 def test_usage_error():
