@@ -8,7 +8,17 @@ from rest_framework import serializers
 
 from semweb.analyses.models import AnalysisRun, Particle
 from semweb.catalogue.models import Micrograph, Project, Sample
-from semweb.core.params import BoundedIntegerField, IdField, StrictBooleanField
+from semweb.core.params import (
+    COMMENT_MAX_CHARS,
+    DESCRIPTION_MAX_CHARS,
+    MAX_TAGS,
+    NAME_MAX_CHARS,
+    NOTES_MAX_CHARS,
+    TAG_MAX_CHARS,
+    BoundedIntegerField,
+    IdField,
+    StrictBooleanField,
+)
 from semweb.datasets.models import Dataset, DatasetExport
 from semweb.labs.models import Lab
 
@@ -35,8 +45,10 @@ class ProjectSerializer(serializers.ModelSerializer):
 
 class ProjectCreateSerializer(serializers.Serializer):
     lab = serializers.SlugField()
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    name = serializers.CharField(max_length=NAME_MAX_CHARS)
+    description = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=DESCRIPTION_MAX_CHARS
+    )
 
 
 class SampleSerializer(serializers.ModelSerializer):
@@ -48,10 +60,16 @@ class SampleSerializer(serializers.ModelSerializer):
 
 class SampleCreateSerializer(serializers.Serializer):
     project = IdField()
-    name = serializers.CharField(max_length=200)
-    material = serializers.CharField(required=False, allow_blank=True, default="")
-    synthesis_notes = serializers.CharField(required=False, allow_blank=True, default="")
-    tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
+    name = serializers.CharField(max_length=NAME_MAX_CHARS)
+    material = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=NAME_MAX_CHARS
+    )
+    synthesis_notes = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=NOTES_MAX_CHARS
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=TAG_MAX_CHARS), required=False, max_length=MAX_TAGS
+    )
 
 
 class MicrographSerializer(serializers.ModelSerializer):
@@ -149,7 +167,9 @@ class AcceptanceSerializer(serializers.Serializer):
 
 class ReviewActionSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=["submit", "approve", "request_changes", "comment"])
-    comment = serializers.CharField(required=False, allow_blank=True, default="")
+    comment = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=COMMENT_MAX_CHARS
+    )
     revision = BoundedIntegerField(
         required=False,
         help_text="The run revision the reviewer saw; an approval is refused if it changed.",
@@ -167,8 +187,10 @@ class DatasetSerializer(serializers.ModelSerializer):
 
 class DatasetCreateSerializer(serializers.Serializer):
     lab = serializers.SlugField()
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    name = serializers.CharField(max_length=NAME_MAX_CHARS)
+    description = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=DESCRIPTION_MAX_CHARS
+    )
     runs = serializers.ListField(child=IdField(), required=False, default=list, max_length=10_000)
 
 

@@ -5,9 +5,23 @@ from __future__ import annotations
 from django import forms
 
 from semweb.catalogue.models import Project, Sample
+from semweb.core.params import (
+    DESCRIPTION_MAX_CHARS,
+    MAX_TAGS,
+    NOTES_MAX_CHARS,
+    TAG_MAX_CHARS,
+    ParameterError,
+    parse_tags,
+)
 
 
 class ProjectForm(forms.ModelForm):
+    description = forms.CharField(
+        required=False,
+        max_length=DESCRIPTION_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
     class Meta:
         model = Project
         fields = ["name", "description"]
@@ -26,8 +40,13 @@ class ProjectCreateForm(ProjectForm):
 
 
 class SampleForm(forms.ModelForm):
+    synthesis_notes = forms.CharField(
+        required=False, max_length=NOTES_MAX_CHARS, widget=forms.Textarea(attrs={"rows": 4})
+    )
     tags = forms.CharField(
-        required=False, help_text="Comma-separated, e.g. calcined, batch-7, reference"
+        required=False,
+        max_length=MAX_TAGS * (TAG_MAX_CHARS + 2),
+        help_text=f"Comma-separated (at most {MAX_TAGS}), e.g. calcined, batch-7, reference",
     )
 
     class Meta:
@@ -36,5 +55,7 @@ class SampleForm(forms.ModelForm):
         widgets = {"synthesis_notes": forms.Textarea(attrs={"rows": 4})}
 
     def clean_tags(self) -> list[str]:
-        raw = self.cleaned_data.get("tags") or ""
-        return [t.strip()[:64] for t in raw.split(",") if t.strip()]
+        try:
+            return parse_tags(self.cleaned_data.get("tags") or "")
+        except ParameterError as exc:
+            raise forms.ValidationError(exc.messages) from None

@@ -26,6 +26,13 @@ from analysis.io import ImageReadError, read_image_bytes
 from semweb.audit.services import audit_record
 from semweb.catalogue import uploads
 from semweb.catalogue.models import Micrograph, Project, Sample, original_upload_to
+from semweb.core.params import (
+    DESCRIPTION_MAX_CHARS,
+    NAME_MAX_CHARS,
+    NOTES_MAX_CHARS,
+    parse_tags,
+    parse_text,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,23 +56,25 @@ class DuplicateMicrograph(Exception):
 # projects and samples
 
 
-def _clean_tags(tags: Iterable[str] | str | None) -> list[str]:
-    if tags is None:
-        return []
-    if isinstance(tags, str):
-        tags = tags.split(",")
-    seen: dict[str, None] = {}
-    for tag in tags:
-        t = str(tag).strip()[:64]
-        if t:
-            seen.setdefault(t, None)
-    return list(seen)
+def _sample_fields(*, name: str, material: str, synthesis_notes: str, tags) -> dict[str, Any]:
+    """A sample's editable fields, parsed by the one set of text limits (`core.params`)."""
+    return {
+        "name": parse_text(name, name="name", max_chars=NAME_MAX_CHARS, required=True),
+        "material": parse_text(material, name="material", max_chars=NAME_MAX_CHARS),
+        "synthesis_notes": parse_text(
+            synthesis_notes, name="synthesis_notes", max_chars=NOTES_MAX_CHARS
+        ),
+        "tags": parse_tags(tags),
+    }
 
 
 @transaction.atomic
 def project_create(*, lab, user, name: str, description: str = "") -> Project:
     project = Project.objects.create(
-        lab=lab, name=name.strip(), description=description, created_by=user
+        lab=lab,
+        name=parse_text(name, name="name", max_chars=NAME_MAX_CHARS, required=True),
+        description=parse_text(description, name="description", max_chars=DESCRIPTION_MAX_CHARS),
+        created_by=user,
     )
     audit_record(actor=user, verb="project.create", target=project, lab=lab, name=project.name)
     return project
@@ -74,7 +83,10 @@ def project_create(*, lab, user, name: str, description: str = "") -> Project:
 @transaction.atomic
 def project_update(*, project: Project, user, name: str, description: str = "") -> Project:
     before = {"name": project.name, "description": project.description}
-    project.name, project.description = name.strip(), description
+    project.name = parse_text(name, name="name", max_chars=NAME_MAX_CHARS, required=True)
+    project.description = parse_text(
+        description, name="description", max_chars=DESCRIPTION_MAX_CHARS
+    )
     project.save(update_fields=["name", "description", "updated_at"])
     changed = sorted(k for k, v in before.items() if getattr(project, k) != v)
     audit_record(
@@ -95,11 +107,8 @@ def sample_create(
 ) -> Sample:
     sample = Sample.objects.create(
         project=project,
-        name=name.strip(),
-        material=material.strip(),
-        synthesis_notes=synthesis_notes,
-        tags=_clean_tags(tags),
         created_by=user,
+        **_sample_fields(name=name, material=material, synthesis_notes=synthesis_notes, tags=tags),
     )
     audit_record(actor=user, verb="sample.create", target=sample, lab=project.lab, name=sample.name)
     return sample
@@ -115,12 +124,7 @@ def sample_update(
     synthesis_notes: str = "",
     tags: Iterable[str] | str | None = None,
 ) -> Sample:
-    new = {
-        "name": name.strip(),
-        "material": material.strip(),
-        "synthesis_notes": synthesis_notes,
-        "tags": _clean_tags(tags),
-    }
+    new = _sample_fields(name=name, material=material, synthesis_notes=synthesis_notes, tags=tags)
     changed = sorted(k for k, v in new.items() if getattr(sample, k) != v)
     for key, value in new.items():
         setattr(sample, key, value)

@@ -48,6 +48,11 @@ def project_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _form_status(request: HttpRequest) -> int:
+    """A form shown again after a POST was refused: 400, so clients see the error."""
+    return 400 if request.method == "POST" else 200
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def project_create(request: HttpRequest) -> HttpResponse:
@@ -67,7 +72,12 @@ def project_create(request: HttpRequest) -> HttpResponse:
         )
         messages.success(request, f"Project “{project.name}” created.")
         return redirect("catalogue:project_detail", pk=project.pk)
-    return render(request, "catalogue/project_form.html", {"form": form, "project": None})
+    return render(
+        request,
+        "catalogue/project_form.html",
+        {"form": form, "project": None},
+        status=_form_status(request),
+    )
 
 
 @login_required
@@ -101,7 +111,12 @@ def project_edit(request: HttpRequest, pk: int) -> HttpResponse:
         )
         messages.success(request, "Project saved.")
         return redirect("catalogue:project_detail", pk=project.pk)
-    return render(request, "catalogue/project_form.html", {"form": form, "project": project})
+    return render(
+        request,
+        "catalogue/project_form.html",
+        {"form": form, "project": project},
+        status=_form_status(request),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -118,7 +133,10 @@ def sample_create(request: HttpRequest, project_pk: int) -> HttpResponse:
         messages.success(request, f"Sample “{sample.name}” created.")
         return redirect("catalogue:sample_detail", pk=sample.pk)
     return render(
-        request, "catalogue/sample_form.html", {"form": form, "project": project, "sample": None}
+        request,
+        "catalogue/sample_form.html",
+        {"form": form, "project": project, "sample": None},
+        status=_form_status(request),
     )
 
 
@@ -160,6 +178,7 @@ def sample_edit(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "catalogue/sample_form.html",
         {"form": form, "project": sample.project, "sample": sample},
+        status=_form_status(request),
     )
 
 

@@ -29,6 +29,14 @@ MAX_NUMBER_CHARS = 64
 # Pixel sizes anyone may type or import: 0.1 pm … 1 mm per pixel covers every SEM and TEM.
 PIXEL_SIZE_RANGE_NM = (1e-4, 1e6)
 
+# Text limits, the same for pages, forms and the API (names fit their varchar(200) columns).
+NAME_MAX_CHARS = 200
+DESCRIPTION_MAX_CHARS = 10_000  # a project or dataset description: a few pages
+NOTES_MAX_CHARS = 20_000  # synthesis notes
+COMMENT_MAX_CHARS = 5_000  # a review comment
+TAG_MAX_CHARS = 64
+MAX_TAGS = 50
+
 TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
 FALSE_WORDS = frozenset({"false", "0", "no", "off"})
 
@@ -177,6 +185,43 @@ def parse_pixel_size_nm(value: Any, *, name: str = "pixel_size_nm", required: bo
     return parse_float(
         value, name=name, positive=True, min_value=lo, max_value=hi, required=required
     )
+
+
+def parse_text(value: Any, *, name: str, max_chars: int, required: bool = False) -> str:
+    """Stripped text of at most `max_chars` characters (refused, never silently cut)."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ParameterError(name, "must be text")
+    text = value.strip()
+    if "\x00" in text:
+        raise ParameterError(name, "must not contain NUL characters")
+    if len(text) > max_chars:
+        raise ParameterError(name, f"is {len(text)} characters long; the limit is {max_chars}")
+    if required and not text:
+        raise ParameterError(name, "is required")
+    return text
+
+
+def parse_tags(tags: Any, *, name: str = "tags") -> list[str]:
+    """Distinct tags in order, from a list or a comma-separated string: at most `MAX_TAGS`,
+    each at most `TAG_MAX_CHARS` characters."""
+    if tags is None:
+        return []
+    if isinstance(tags, str):
+        if len(tags) > MAX_TAGS * (TAG_MAX_CHARS + 2):
+            raise ParameterError(name, f"at most {MAX_TAGS} tags")
+        tags = tags.split(",")
+    if not isinstance(tags, list | tuple):
+        raise ParameterError(name, "must be a list of tags")
+    seen: dict[str, None] = {}
+    for tag in tags:
+        t = parse_text(tag, name=name, max_chars=TAG_MAX_CHARS)
+        if t:
+            seen.setdefault(t, None)
+        if len(seen) > MAX_TAGS:
+            raise ParameterError(name, f"at most {MAX_TAGS} tags")
+    return list(seen)
 
 
 def first_message(exc: ValidationError) -> str:

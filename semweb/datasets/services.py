@@ -22,6 +22,7 @@ from django.utils import timezone
 from semweb.analyses.models import AnalysisRun, Particle, ReviewState, RunStatus
 from semweb.audit.services import audit_record
 from semweb.catalogue.services import DuplicateMicrograph, UploadRejected, micrograph_create
+from semweb.core.params import DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS, parse_text
 from semweb.datasets import formats
 from semweb.datasets.measure import polygon_measurements
 from semweb.datasets.models import Dataset, DatasetExport, ExportFormat, ExportStatus
@@ -62,7 +63,12 @@ def dataset_create(
         raise PermissionDenied("Only members may create datasets in this lab.")
     with transaction.atomic():
         dataset = Dataset.objects.create(
-            lab=lab, name=name.strip(), description=description, created_by=user
+            lab=lab,
+            name=parse_text(name, name="name", max_chars=NAME_MAX_CHARS, required=True),
+            description=parse_text(
+                description, name="description", max_chars=DESCRIPTION_MAX_CHARS
+            ),
+            created_by=user,
         )
         runs = _curatable_runs(dataset, run_ids)
         dataset.runs.add(*runs)

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from semweb.analyses.models import AnalysisRun, Particle
 from semweb.catalogue.models import Micrograph, Project, Sample
-from semweb.core.params import id_or_404, parse_bool, parse_ids
+from semweb.core.params import first_message, id_or_404, parse_bool, parse_ids
 from semweb.datasets import exports, selectors, services
 from semweb.datasets.models import Dataset, DatasetExport, ExportFormat, ExportStatus
 from semweb.labs.permissions import Access, get_for_user, get_lab_for_user, visible_datasets
@@ -28,7 +28,7 @@ SCOPES = {"run": AnalysisRun, "sample": Sample, "project": Project}
 
 
 def _report_errors(request: HttpRequest, exc: ValidationError) -> None:
-    messages.error(request, " ".join(exc.messages))
+    messages.error(request, first_message(exc))
 
 
 @login_required
@@ -48,8 +48,11 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
             )
         except ValidationError as exc:
             _report_errors(request, exc)
-            return redirect("datasets:list")
-        return redirect("datasets:detail", pk=dataset.pk)
+            status = 400  # the list again, with the message
+        else:
+            return redirect("datasets:detail", pk=dataset.pk)
+    else:
+        status = 200
     datasets = (
         visible_datasets(request.user, Dataset.objects.select_related("lab"))
         .annotate(run_count=Count("runs"))
@@ -59,6 +62,7 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
         request,
         "datasets/list.html",
         {"datasets": datasets, "labs": labs_for_user(request.user).order_by("name")},
+        status=status,
     )
 
 

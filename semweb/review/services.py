@@ -13,6 +13,7 @@ from django.utils import timezone
 from semweb.analyses.models import AnalysisRun, ReviewState, RunStatus
 from semweb.analyses.services import TransitionError
 from semweb.audit.services import audit_record
+from semweb.core.params import COMMENT_MAX_CHARS, parse_text
 from semweb.labs.permissions import (
     SUBMITTABLE_STATES,
     Access,
@@ -21,8 +22,6 @@ from semweb.labs.permissions import (
     require_supervisor,
 )
 from semweb.review.models import CommentKind, ReviewComment
-
-MAX_COMMENT_CHARS = 5000
 
 
 def _lab(run: AnalysisRun):
@@ -51,7 +50,7 @@ def _transition(
     revision: int | None = None,
     extra: dict | None = None,
 ) -> AnalysisRun:
-    body = (body or "").strip()[:MAX_COMMENT_CHARS]
+    body = parse_text(body, name="body", max_chars=COMMENT_MAX_CHARS)
     with transaction.atomic():
         qs = AnalysisRun.objects.filter(
             pk=run.pk, status=RunStatus.SUCCEEDED, review_state__in=sources
@@ -100,12 +99,15 @@ def run_submit(*, run: AnalysisRun, user, body: str = "") -> AnalysisRun:
     )
 
 
-def run_approve(
-    *, run: AnalysisRun, user, revision: int | None = None, body: str = ""
-) -> AnalysisRun:
+def run_approve(*, run: AnalysisRun, user, revision: int | None, body: str = "") -> AnalysisRun:
     """A supervisor approves; the run becomes read-only. `revision` (what the supervisor saw)
-    makes approval fail when someone edited the run meanwhile."""
+    is required: approval fails when someone edited the run meanwhile, so an approval never
+    covers changes its reviewer did not see."""
     require_supervisor(user, run)
+    if revision is None:
+        raise ValidationError(
+            {"revision": "Approval needs the revision you reviewed (reload the analysis)."}
+        )
     return _transition(
         run=run,
         user=user,
@@ -144,7 +146,7 @@ def comment_create(
     """A plain comment (optionally pinned to a particle); anyone who may annotate the run."""
     if access_to(user, run) < Access.ANNOTATE:
         raise PermissionDenied("You may not comment on this analysis.")
-    body = (body or "").strip()[:MAX_COMMENT_CHARS]
+    body = parse_text(body, name="body", max_chars=COMMENT_MAX_CHARS)
     if not body:
         raise ValidationError({"body": "A comment needs text."})
     with transaction.atomic():

@@ -11,13 +11,16 @@ from django.views.decorators.http import require_POST
 
 from semweb.analyses.models import AnalysisRun
 from semweb.analyses.selectors import runs_awaiting_review
+from semweb.core.params import parse_int
 from semweb.labs.permissions import Access, get_for_user
 from semweb.review import services
 
 
-def _int_or_none(value: str | None) -> int | None:
+def _int_or_none(value: str | None, name: str) -> int | None:
+    """A typed number ("#3" or "3"), bounded (`core.params`); blank is None. Called inside
+    `_act` so a bad value is reported like any refused action."""
     value = (value or "").strip().lstrip("#")
-    return int(value) if value.isdigit() else None
+    return parse_int(value, name=name) if value else None
 
 
 def _act(request: HttpRequest, pk: int, need: Access, action, success: str) -> HttpResponse:
@@ -50,12 +53,16 @@ def submit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def approve(request: HttpRequest, pk: int) -> HttpResponse:
     body = request.POST.get("body", "")
-    revision = _int_or_none(request.POST.get("revision"))
     return _act(
         request,
         pk,
         Access.SUPERVISOR,
-        lambda run: services.run_approve(run=run, user=request.user, revision=revision, body=body),
+        lambda run: services.run_approve(
+            run=run,
+            user=request.user,
+            revision=_int_or_none(request.POST.get("revision"), "revision"),
+            body=body,
+        ),
         "Approved: this analysis is now read-only.",
     )
 
@@ -64,13 +71,15 @@ def approve(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def request_changes(request: HttpRequest, pk: int) -> HttpResponse:
     body = request.POST.get("body", "")
-    particle = _int_or_none(request.POST.get("particle"))
     return _act(
         request,
         pk,
         Access.SUPERVISOR,
         lambda run: services.run_request_changes(
-            run=run, user=request.user, body=body, particle_index=particle
+            run=run,
+            user=request.user,
+            body=body,
+            particle_index=_int_or_none(request.POST.get("particle"), "particle"),
         ),
         "Changes requested.",
     )
@@ -80,13 +89,15 @@ def request_changes(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def comment(request: HttpRequest, pk: int) -> HttpResponse:
     body = request.POST.get("body", "")
-    particle = _int_or_none(request.POST.get("particle"))
     return _act(
         request,
         pk,
         Access.ANNOTATE,
         lambda run: services.comment_create(
-            run=run, user=request.user, body=body, particle_index=particle
+            run=run,
+            user=request.user,
+            body=body,
+            particle_index=_int_or_none(request.POST.get("particle"), "particle"),
         ),
         "Comment added.",
     )

@@ -30,9 +30,23 @@ def test_editing_an_approved_run_is_a_409_with_the_reason(bob, sample, api_media
 def test_approving_an_unsubmitted_run_is_a_409(sam, bob, sample, api_media):
     run = completed_run(make_micrograph(sample, bob), bob)
     response = api_as(sam).post(
-        f"/api/v1/runs/{run.pk}/review", {"action": "approve"}, format="json"
+        f"/api/v1/runs/{run.pk}/review",
+        {"action": "approve", "revision": run.revision},
+        format="json",
     )
     assert (response.status_code, response.json()) == (
         409,
         {"detail": "Not possible from state 'unreviewed'."},
     )
+
+
+def test_approving_without_the_reviewed_revision_is_a_400(sam, bob, sample, api_media):
+    run = completed_run(make_micrograph(sample, bob), bob)
+    api_as(bob).post(f"/api/v1/runs/{run.pk}/review", {"action": "submit"}, format="json")
+    response = api_as(sam).post(
+        f"/api/v1/runs/{run.pk}/review", {"action": "approve"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "revision" in response.json()
+    run.refresh_from_db()
+    assert run.review_state == "in_review"

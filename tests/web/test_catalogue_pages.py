@@ -4,6 +4,7 @@ permission-checked preview and download views."""
 from __future__ import annotations
 
 import pytest
+from _api import api_as
 from _catalogue_helpers import (
     media_fixture,  # noqa: F401  (the `media` fixture)
     png_bytes,
@@ -13,6 +14,7 @@ from semweb.analyses.models import AnalysisRun, RunStatus
 from semweb.audit.models import AuditEvent
 from semweb.catalogue import services
 from semweb.catalogue.models import Project, ProjectShare, Sample
+from semweb.datasets.models import Dataset
 from semweb.labs.models import ShareLevel
 
 pytestmark = pytest.mark.django_db
@@ -60,7 +62,7 @@ def test_member_creates_a_project_in_their_lab(client, bob, lab):
 def test_member_cannot_create_a_project_in_another_lab(client, bob, other_lab):
     client.force_login(bob)
     response = client.post("/projects/new/", {"lab": other_lab.pk, "name": "Sneaky"})
-    assert response.status_code == 200
+    assert response.status_code == 400  # the form again, refused
     assert "lab" in response.context["form"].errors
     assert not Project.objects.filter(name="Sneaky").exists()
 
@@ -201,3 +203,35 @@ def test_shared_labs_never_get_the_upload_form(
         can_analyse,
     )
     assert 'data-testid="upload"' not in response.content.decode()
+
+
+def test_text_limits_hold_on_pages_and_the_api(client, bob, lab, project, sample):
+    client.force_login(bob)
+    response = client.post(
+        f"/projects/{project.pk}/edit/", {"name": "P", "description": "x" * 10_001}
+    )
+    assert response.status_code == 400
+    project.refresh_from_db()
+    assert project.description == ""
+    tags = ", ".join(f"t{i}" for i in range(51))
+    response = client.post(f"/samples/{sample.pk}/edit/", {"name": "S", "tags": tags})
+    assert response.status_code == 400
+    assert "at most 50 tags" in response.content.decode()
+    response = client.post("/datasets/", {"lab": lab.slug, "name": "n" * 10_000})
+    assert response.status_code == 400
+    assert not Dataset.objects.exists()
+    api = api_as(bob)
+    response = api.post(
+        "/api/v1/projects/",
+        {"lab": lab.slug, "name": "P2", "description": "d" * 2_000_000},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "description" in response.json()
+    response = api.post(
+        "/api/v1/samples/",
+        {"project": project.pk, "name": "S2", "tags": [str(i) for i in range(20_000)]},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert not Sample.objects.filter(name="S2").exists()

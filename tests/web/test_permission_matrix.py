@@ -253,6 +253,7 @@ CASES = [
         "POST",
         u("review:approve", "review_run"),
         profile(302, 403, 302, 302, 403, 403, 404),
+        data=lambda c: {"revision": c.review_run.revision},
     ),
     Case(
         "review:request_changes",
@@ -505,7 +506,7 @@ CASES = [
         "POST",
         u("api_run_review", "review_run"),
         profile(403, 403, 200, 200, 403, 403, 404),
-        data={"action": "approve"},
+        data=lambda c: {"action": "approve", "revision": c.review_run.revision},
         json=True,
         label="approve",
     ),

@@ -41,7 +41,7 @@ def test_member_submits_and_supervisor_approves(run, bob, sam):
 def test_member_cannot_approve(run, bob):
     services.run_submit(run=run, user=bob)
     with pytest.raises(PermissionDenied):
-        services.run_approve(run=run, user=bob)
+        services.run_approve(run=run, user=bob, revision=run.revision)
     run.refresh_from_db()
     assert run.review_state == ReviewState.IN_REVIEW
 
@@ -50,7 +50,7 @@ def test_annotating_lab_cannot_approve_even_as_its_admin(run, bob, project, othe
     ProjectShare.objects.create(project=project, lab=other_lab, level="annotate")
     services.run_submit(run=run, user=bob)
     with pytest.raises(PermissionDenied):
-        services.run_approve(run=run, user=carol)
+        services.run_approve(run=run, user=carol, revision=run.revision)
 
 
 def test_request_changes_needs_a_comment_and_may_pin_a_particle(run, bob, sam):
@@ -76,16 +76,24 @@ def test_approve_is_refused_when_the_run_changed_since_the_supervisor_looked(run
     assert run.review_state == ReviewState.IN_REVIEW
 
 
+def test_approval_without_the_reviewed_revision_is_refused(run, bob, sam):
+    services.run_submit(run=run, user=bob)
+    with pytest.raises(ValidationError, match="revision you reviewed"):
+        services.run_approve(run=run, user=sam, revision=None)
+    run.refresh_from_db()
+    assert run.review_state == ReviewState.IN_REVIEW
+
+
 def test_only_in_review_runs_can_be_approved(run, sam):
     with pytest.raises(TransitionError):
-        services.run_approve(run=run, user=sam)
+        services.run_approve(run=run, user=sam, revision=run.revision)
     run.refresh_from_db()
     assert run.review_state == ReviewState.UNREVIEWED
 
 
 def test_approved_runs_are_read_only(run, bob, sam):
     services.run_submit(run=run, user=bob)
-    services.run_approve(run=run, user=sam)
+    services.run_approve(run=run, user=sam, revision=run.revision)
     with pytest.raises(TransitionError):
         runs.particles_set_accepted(run=run, user=sam, indices=[1], accepted=False)
     with pytest.raises(TransitionError):
