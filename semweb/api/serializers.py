@@ -73,6 +73,11 @@ class SampleCreateSerializer(serializers.Serializer):
 
 
 class MicrographSerializer(serializers.ModelSerializer):
+    original_url = serializers.SerializerMethodField(
+        help_text="The original file; accepts the same API token."
+    )
+    preview_url = serializers.SerializerMethodField(help_text="An 8-bit PNG preview (token too).")
+
     class Meta:
         model = Micrograph
         fields = [
@@ -89,7 +94,15 @@ class MicrographSerializer(serializers.ModelSerializer):
             "pixel_size_source",
             "calibration",
             "uploaded_at",
+            "original_url",
+            "preview_url",
         ]
+
+    def get_original_url(self, micrograph: Micrograph) -> str:
+        return reverse("catalogue:micrograph_original", args=[micrograph.pk])
+
+    def get_preview_url(self, micrograph: Micrograph) -> str:
+        return reverse("catalogue:micrograph_preview", args=[micrograph.pk])
 
 
 class MicrographUploadSerializer(serializers.Serializer):
@@ -107,6 +120,9 @@ class RunSerializer(serializers.ModelSerializer):
     micrograph = serializers.PrimaryKeyRelatedField(read_only=True)
     approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    files = serializers.SerializerMethodField(
+        help_text="Report, particle table and summary of this run; accept the same API token."
+    )
 
     class Meta:
         model = AnalysisRun
@@ -135,7 +151,17 @@ class RunSerializer(serializers.ModelSerializer):
             "approved_by",
             "approved_at",
             "revision",
+            "files",
         ]
+
+    def get_files(self, run: AnalysisRun) -> dict[str, str]:
+        scope = {"scope": "run", "pk": run.pk}
+        return {
+            "report": reverse("datasets:report", kwargs=scope),
+            "particles_csv": reverse("datasets:particles", kwargs={**scope, "fmt": "csv"}),
+            "particles_xlsx": reverse("datasets:particles", kwargs={**scope, "fmt": "xlsx"}),
+            "summary": reverse("datasets:summary", kwargs=scope),
+        }
 
 
 class ParticleSerializer(serializers.ModelSerializer):

@@ -22,6 +22,7 @@ from semweb.catalogue.forms import ProjectCreateForm, ProjectForm, SampleForm
 from semweb.catalogue.models import Micrograph, Project, Sample
 from semweb.catalogue.upload_handlers import SizeLimitUploadHandler
 from semweb.catalogue.uploads import decode_sidecar
+from semweb.core.auth import login_or_token_required
 from semweb.labs.models import Lab
 from semweb.labs.permissions import Access, get_for_user, lab_role_access
 
@@ -298,7 +299,7 @@ def _file_response(name: str, *, download_name: str, as_attachment: bool, conten
     return response
 
 
-@login_required
+@login_or_token_required
 @require_GET
 def micrograph_preview(request: HttpRequest, pk: int) -> HttpResponse:
     micrograph, _ = get_for_user(request.user, Micrograph, pk)
@@ -312,7 +313,7 @@ def micrograph_preview(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@login_or_token_required
 @require_GET
 def micrograph_original(request: HttpRequest, pk: int) -> HttpResponse:
     micrograph, _ = get_for_user(request.user, Micrograph, pk)
@@ -324,7 +325,7 @@ def micrograph_original(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
+@login_or_token_required
 @require_GET
 def micrograph_sidecar(request: HttpRequest, pk: int) -> HttpResponse:
     micrograph, _ = get_for_user(request.user, Micrograph, pk)

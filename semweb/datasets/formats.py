@@ -348,10 +348,13 @@ def write_yolo(archive: zipfile.ZipFile, records: list[ImageRecord], *, info: di
         calibration[record.filename] = record.pixel_size_nm
         # YOLO lines have no place for attributes: line k of the label file ↔ item k here.
         manual[record.filename] = [_is_manual(record, k) for k in range(len(record.polygons))]
+    # No `path:` key: ultralytics then takes the folder holding data.yaml as the dataset root,
+    # so `yolo train data=/anywhere/export/data.yaml` works from any directory (`path: .` would
+    # be resolved against the current directory instead).
     archive.writestr(
         "data.yaml",
-        "# Ultralytics YOLO-seg dataset exported by SEMweb\n"
-        "path: .\ntrain: images/train\nval: images/train\n"
+        "# Ultralytics YOLO-seg dataset exported by SEMweb; paths are relative to this file\n"
+        "train: images/train\nval: images/train\n"
         f"names:\n  0: {CATEGORY}\n",
     )
     archive.writestr("calibration.json", json.dumps(calibration))

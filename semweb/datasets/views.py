@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from semweb.analyses.models import AnalysisRun, Particle
 from semweb.catalogue.models import Micrograph, Project, Sample
+from semweb.core.auth import login_or_token_required
 from semweb.core.params import first_message, id_or_404, parse_bool, parse_ids
 from semweb.datasets import exports, selectors, services
 from semweb.datasets.models import Dataset, DatasetExport, ExportFormat, ExportStatus
@@ -118,7 +119,7 @@ def dataset_export(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("datasets:detail", pk=dataset.pk)
 
 
-@login_required
+@login_or_token_required
 def export_download(request: HttpRequest, pk: int) -> FileResponse:
     export, _ = get_for_user(request.user, DatasetExport, pk)
     if export.status != ExportStatus.SUCCEEDED or not export.file:
@@ -173,7 +174,7 @@ def _filename(scope: str, pk: int, suffix: str) -> str:
     return f"semweb-{scope}-{pk}-{suffix}"
 
 
-@login_required
+@login_or_token_required
 def particles_file(request: HttpRequest, scope: str, pk: int, fmt: str) -> HttpResponse:
     _, runs = _scope_runs(request.user, scope, pk)
     particles = list(selectors.accepted_particles(runs))
@@ -217,7 +218,7 @@ def _summary_document(scope: str, obj, runs) -> dict:
     }
 
 
-@login_required
+@login_or_token_required
 def summary_json(request: HttpRequest, scope: str, pk: int) -> HttpResponse:
     obj, runs = _scope_runs(request.user, scope, pk)
     response = HttpResponse(
@@ -239,7 +240,7 @@ def _preview_data_uri(micrograph: Micrograph) -> str | None:
         return None
 
 
-@login_required
+@login_or_token_required
 def report(request: HttpRequest, scope: str, pk: int) -> HttpResponse:
     """Printable report: each micrograph with outlines, histograms, summary table,
     calibration source, engine/model version, reviewer and approval date."""

@@ -17,7 +17,13 @@ from semweb.datasets.models import Dataset
 from semweb.labs import selectors, services
 from semweb.labs.models import Membership, Role, ShareLevel
 from semweb.labs.permissions import Access, get_for_user, get_lab_for_user, lab_access
-from semweb.labs.ratelimit import client_address, login_blocked, login_failed, login_succeeded
+from semweb.labs.ratelimit import (
+    client_address,
+    login_blocked,
+    login_failed,
+    login_retry_after,
+    login_succeeded,
+)
 
 
 class RateLimitedLoginView(auth_views.LoginView):
@@ -33,8 +39,12 @@ class RateLimitedLoginView(auth_views.LoginView):
         if blocked or getattr(request, "semweb_login_blocked", False):
             form = self.get_form()
             form.errors.clear()
-            response = self.render_to_response(self.get_context_data(form=form, rate_limited=True))
+            wait_s = login_retry_after(username=username, address=address)
+            response = self.render_to_response(
+                self.get_context_data(form=form, rate_limited=True, retry_after_s=wait_s)
+            )
             response.status_code = 429
+            response["Retry-After"] = str(max(1, wait_s))
             return response
         if not _backend_counts():
             # Without RateLimitedModelBackend configured, this view counts on its own.

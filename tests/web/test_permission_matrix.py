@@ -314,7 +314,7 @@ CASES = [
         "datasets:particles", "GET", scoped("datasets:particles", "run", "xlsx"), VIEW, label="xlsx"
     ),
     # --- API ------------------------------------------------------------------------------------
-    Case("api_schema", "GET", u("api_schema"), PUBLIC),
+    Case("api_schema", "GET", u("api_schema"), ANY_USER_API),
     Case("api_docs", "GET", u("api_docs"), ANY_USER),
     Case("api_token", "GET", u("api_token"), ANY_USER),
     Case("api_token", "POST", u("api_token"), ANY_USER, data={"action": "create"}),
