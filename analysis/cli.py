@@ -73,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-edge", action="store_true", help="keep particles cut by the edge")
     p.add_argument("--no-split", action="store_true", help="do not split touching particles")
     p.add_argument("--polarity", choices=("auto", "bright", "dark"), default="auto")
+    p.add_argument(
+        "--particle-size",
+        type=_particle_size,
+        default=(None, None),
+        metavar="SIZE",
+        help="typical particle diameter, e.g. 40 or 40px or 25nm (default: estimated per image)",
+    )
     p.set_defaults(func=_run_analyze)
 
     p = sub.add_parser("calibrate", help="print the pixel size of each image as JSON")
@@ -105,6 +112,20 @@ def _progress(items: Sequence[Path], desc: str) -> Iterable[Path]:
     return items
 
 
+def _particle_size(text: str) -> tuple[float | None, float | None]:
+    """``"40"`` / ``"40px"`` → (40, None); ``"25nm"`` → (None, 25)."""
+    t = text.strip().lower().replace(" ", "")
+    unit = "nm" if t.endswith("nm") else "px"
+    number = t.removesuffix("nm").removesuffix("px")
+    try:
+        value = float(number)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 40, 40px, 25nm)") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"the particle size must be positive, got {text!r}")
+    return (None, value) if unit == "nm" else (value, None)
+
+
 def _fail(path: Path, exc: BaseException) -> None:
     print(f"{path}: {type(exc).__name__}: {exc}", file=sys.stderr)
 
@@ -118,6 +139,8 @@ def _run_analyze(args: argparse.Namespace) -> int:
             exclude_edge=not args.keep_edge,
             split_touching=not args.no_split,
             polarity=args.polarity,
+            particle_size_px=args.particle_size[0],
+            particle_size_nm=args.particle_size[1],
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

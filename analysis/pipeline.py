@@ -26,11 +26,12 @@ from analysis.io import LoadedImage, read_image
 from analysis.measure import measure_particles
 from analysis.morphology import classify
 from analysis.result import AnalysisResult, Calibration, Particle, Region
+from analysis.segment import auto, scale, tiling
 from analysis.segment import postprocess as pp
-from analysis.segment.auto import choose_segmentation
-from analysis.segment.classical import segment_classical
+from analysis.segment.classical import ClassicalSegmentation, segment_classical
 from analysis.segment.model import load_default_model
-from analysis.segment.refine import refine
+from analysis.segment.refine import RefineOptions, refine
+from analysis.segment.scale import ScaleEstimate
 from analysis.stats import summarize
 
 __all__ = [
@@ -69,10 +70,14 @@ class AnalysisOptions:
         uses it.
     pixel_size_nm : manual pixel size; wins over metadata and scale bar.
     min_size_nm : particles with a smaller ECD are dropped (only when calibrated).
-    min_area_px : particles with fewer pixels are dropped (always). The default, 50 px (an
-        ECD of 8 px), is where size and shape stop being dominated by pixelation; it also
-        drops most noise blobs: classical F1@0.5 went from 0.26 to 0.46 on 80 EMPS images
-        and from 0.72 to 0.75 on 10 synthetic ones against a 10 px floor (2026-11-28).
+    min_area_px : particles with fewer pixels are dropped (always). ``None`` (default): the
+        floor follows the image's particle scale
+        (:func:`analysis.segment.postprocess.adaptive_min_area_px`: 30 % of the typical
+        diameter, ≥ 4 px; the fixed 50 px when the scale is unknown or unsure).
+    particle_size_px / particle_size_nm : the typical particle diameter, when the user knows
+        it; it replaces the estimate (:mod:`analysis.segment.scale`). A size in nm needs a
+        pixel size (manual, metadata or scale bar); without one the estimate is used and a
+        warning says so.
     exclude_edge : drop particles cut by the image border or the data bar (their true size
         is unknown).
     split_touching : split touching particles (distance-transform watershed).
@@ -83,7 +88,9 @@ class AnalysisOptions:
     method: Method = "auto"
     pixel_size_nm: float | None = None
     min_size_nm: float | None = None
-    min_area_px: int = 50
+    min_area_px: int | None = None
+    particle_size_px: float | None = None
+    particle_size_nm: float | None = None
     exclude_edge: bool = True
     split_touching: bool = True
     polarity: Literal["auto", "bright", "dark"] = "auto"
@@ -94,11 +101,11 @@ class AnalysisOptions:
             raise ValueError(f"method must be auto, model or classical, not {self.method!r}")
         if self.polarity not in ("auto", "bright", "dark"):
             raise ValueError(f"polarity must be auto, bright or dark, not {self.polarity!r}")
-        for name in ("pixel_size_nm", "min_size_nm"):
+        for name in ("pixel_size_nm", "min_size_nm", "particle_size_px", "particle_size_nm"):
             v = getattr(self, name)
             if v is not None and not (math.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be a positive number, got {v!r}")
-        if self.min_area_px < 0:
+        if self.min_area_px is not None and self.min_area_px < 0:
             raise ValueError("min_area_px must be ≥ 0")
 
 
@@ -146,10 +153,12 @@ def analyze(
         region = analysed_region(image.width, image.height, calibration.data_bar)
     grey = image.grey
     with _stage("segmenting", timings, report):
+        particle_scale = _particle_scale(grey, region, opts, calibration.pixel_size_nm, warnings)
+        floor_px = _min_area_px(opts, particle_scale)
         labels, scores, method, model_version, seg_details = _segment(
-            grey, region, calibration.data_bar, opts, warnings
+            grey, region, calibration.data_bar, opts, warnings, particle_scale, floor_px
         )
-        labels, scores, excluded = _postprocess(labels, scores, region, calibration, opts)
+        labels, scores, excluded = _postprocess(labels, scores, region, calibration, opts, floor_px)
     with _stage("measuring", timings, report):
         particles = particles_from_labels(labels, grey, calibration.pixel_size_nm, region, scores)
     with _stage("summarising", timings, report):
@@ -270,60 +279,158 @@ def _from_array(arr: np.ndarray) -> LoadedImage:
     )
 
 
+def _particle_scale(
+    grey: np.ndarray,
+    region: Region,
+    opts: AnalysisOptions,
+    pixel_size_nm: float | None,
+    warnings: list[str],
+) -> ScaleEstimate:
+    """The user's typical particle diameter when given (px, or nm with a pixel size), else
+    the estimate of :func:`analysis.segment.scale.estimate_particle_scale`."""
+    given = scale.user_scale(
+        diameter_px=opts.particle_size_px,
+        diameter_nm=opts.particle_size_nm,
+        pixel_size_nm=pixel_size_nm,
+    )
+    if given is not None:
+        return given
+    if opts.particle_size_nm is not None:
+        warnings.append(
+            "particle size given in nm but the image is uncalibrated: the size was estimated"
+        )
+    return scale.estimate_particle_scale(grey, region, polarity=opts.polarity)
+
+
+def _small_diameter_px(est: ScaleEstimate) -> float | None:
+    """The diameter the floors and the split follow: the smaller population when bimodal."""
+    if est.bimodal and est.populations_px:
+        return float(min(est.populations_px))
+    return est.diameter_px
+
+
+def _min_area_px(opts: AnalysisOptions, est: ScaleEstimate) -> float:
+    if opts.min_area_px is not None:
+        return float(opts.min_area_px)
+    return pp.adaptive_min_area_px(_small_diameter_px(est), est.confidence)
+
+
 def _segment(
     grey: np.ndarray,
     region: Region,
     data_bar: Region | None,
     opts: AnalysisOptions,
     warnings: list[str],
+    est: ScaleEstimate,
+    floor_px: float,
 ) -> tuple[np.ndarray, dict[int, float] | None, str, str | None, dict[str, Any]]:
     """Labels (full image), per-label scores, method used, model version, details.
 
-    ``model``: the model's instances, refined (marks dropped, edges snapped, holes filled:
-    :func:`analysis.segment.refine.refine`). ``auto``: the same, then kept only when
-    :func:`analysis.segment.auto.choose_segmentation` trusts it against the classical result
-    (the evaluation scores ``auto`` exactly this way); without a model, classical with a
-    warning.
+    ``model``: the model's instances at the normalised particle scale
+    (:func:`analysis.segment.tiling.segment_normalised`), refined (marks dropped, edges
+    snapped, holes filled, touching particles separated:
+    :func:`analysis.segment.refine.refine`). ``auto``: that and the classical result, chosen
+    or merged per image by :func:`analysis.segment.auto.decide` on quality signals; the path
+    and the reason are recorded. Without a model, classical with a warning.
     """
+    details: dict[str, Any] = {"particle_scale": est.as_dict(), "min_area_px": round(floor_px, 2)}
     if opts.method in ("auto", "model"):
         model, why = _load_model()
         if model is not None:
             version = str(model.version)
-            labels, scores = _model_labels(model, grey, region, data_bar)
-            details: dict[str, Any] = {"model": version}
+            labels, scores, inference = _model_labels(model, grey, region, data_bar, est)
+            details.update(model=version, inference=inference)
             if opts.method == "model":
                 return labels, _score_dict(scores), "model", version, details
-            seg = _classical(grey, region, opts)
-            chosen, path, reason = choose_segmentation(labels, scores, seg.labels)
-            details.update(auto_choice=path, auto_reason=reason)
-            if path == "model":
-                return chosen, _score_dict(scores), "model", version, details
-            details.update(seg.describe())
-            return chosen, None, "classical", version, details
+            seg = _classical(grey, region, opts, floor_px, _small_diameter_px(est))
+            d = auto.decide(
+                labels,
+                scores,
+                seg.labels,
+                floor_px=floor_px,
+                diameter_px=_small_diameter_px(est),
+                confidence=est.confidence,
+                scale_found=est.diameter_px is not None,
+            )
+            details.update(auto_choice=d.path, auto_reason=d.reason, auto_signals=d.details)
+            if d.path == "classical":
+                details.update(seg.describe())
+                return d.labels, None, "classical", version, details
+            path = {"merged": "model+classical"}.get(d.path, d.path)
+            return d.labels, _score_dict(d.scores), path, version, details
         if opts.method == "model":
             raise ModelUnavailableError(f"method 'model' asked for, but {why}")
         warnings.append(f"classical segmentation used: {why}")
-    seg = _classical(grey, region, opts)
-    return seg.labels, None, "classical", None, seg.describe()
+    seg = _classical(grey, region, opts, floor_px, _small_diameter_px(est))
+    details.update(seg.describe())
+    if opts.method == "auto" and est.diameter_px is None:
+        # The guard of auto.decide without a model: nothing stands above the image's
+        # noise, so whatever a threshold cut out of it is noise.
+        details.update(auto_choice="empty", auto_reason=auto.EMPTY_REASON)
+        return np.zeros_like(seg.labels), None, "classical", None, details
+    return seg.labels, None, "classical", None, details
 
 
-def _classical(grey: np.ndarray, region: Region, opts: AnalysisOptions) -> Any:
+def _classical(
+    grey: np.ndarray,
+    region: Region,
+    opts: AnalysisOptions,
+    floor_px: float,
+    diameter_px: float | None,
+) -> ClassicalSegmentation:
     return segment_classical(
         grey,
         region,
         polarity=opts.polarity,
         split_touching=opts.split_touching,
-        min_area_px=max(1, opts.min_area_px),
+        min_area_px=max(1.0, floor_px),
+        diameter_px=diameter_px,
     )
 
 
 def _model_labels(
-    model: Any, grey: np.ndarray, region: Region, data_bar: Region | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """The model's (labels, scores) after its refinement steps."""
-    labels, scores = model.segment(grey, region)
-    labels, scores = refine(labels, np.asarray(scores), grey, region=region, data_bar=data_bar)
-    return labels, np.asarray(scores)
+    model: Any,
+    grey: np.ndarray,
+    region: Region,
+    data_bar: Region | None,
+    est: ScaleEstimate | None = None,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The model's (labels, scores, inference details) at the particles' scale, refined.
+
+    A model exposing ``predict_tiles`` runs scale-normalised (particles reach the network at
+    :data:`analysis.segment.scale.TARGET_DIAMETER_PX`); without a scale (empty or
+    noise-only field) or such a model, its own ``segment`` (fixed tiles) runs.
+    """
+    passes = (
+        tiling.plan_passes(est.populations_px, scale.TARGET_DIAMETER_PX, bimodal=est.bimodal)
+        if est is not None and est.diameter_px is not None
+        else []
+    )
+    if passes and hasattr(model, "predict_tiles"):
+        o = model.options
+        labels, scores, info = tiling.segment_normalised(
+            model,
+            grey,
+            region,
+            passes,
+            imgsz=int(o.imgsz or o.tile_px),
+            batch=int(o.batch),
+            target_px=scale.TARGET_DIAMETER_PX,
+        )
+        zoom = min(p.zoom for p in passes)
+    else:
+        labels, scores = model.segment(grey, region)
+        info = {"zooms": [], "tiles": None, "network_input_px": None}
+        zoom = 1.0
+    small = _small_diameter_px(est) if est is not None else None
+    opts = RefineOptions(
+        snap_band_px=max(3, int(np.ceil(1.5 / zoom))),
+        split_diameter_px=small,
+    )
+    labels, scores = refine(
+        labels, np.asarray(scores), grey, region=region, data_bar=data_bar, options=opts
+    )
+    return labels, np.asarray(scores), info
 
 
 def _score_dict(scores: np.ndarray) -> dict[int, float]:
@@ -375,12 +482,12 @@ def _postprocess(
     region: Region,
     calibration: Calibration,
     opts: AnalysisOptions,
+    floor_px: float,
 ) -> tuple[np.ndarray, dict[int, float] | None, list[dict[str, Any]]]:
     """Filters shared by the model and classical paths; also returns the excluded marks.
 
     Each excluded mark carries ``particles_removed``: how many segmented objects it took.
     """
-
     # Nothing outside the analysed region is a particle (data bar, cropped margins).
     inside = np.zeros(labels.shape, dtype=bool)
     inside[region.y0 : region.y1, region.x0 : region.x1] = True
@@ -393,7 +500,7 @@ def _postprocess(
         labels, mark["particles_removed"] = pp.remove_overlapping(labels, [box], _MARK_MAX_OVERLAP)
     if opts.exclude_edge:
         labels = pp.remove_border_touching(labels, region)
-    min_area = float(opts.min_area_px)
+    min_area = float(floor_px)
     ps = calibration.pixel_size_nm
     if opts.min_size_nm is not None and ps is not None:
         # ECD threshold -> area of the disc of that diameter, in px.

@@ -73,6 +73,9 @@ _TEXT_THINNESS = 2.0
 #   same; a 0.6 cut costs synthetic 0.004 (irregular aggregates).
 _RAGGED_SOLIDITY = 0.5
 _RAGGED_MAX_AREA_PX = 3000
+# Below this typical diameter the 3×3 median is skipped: on the dense 4–8 px regime and the
+# 6-px sweep, classical PQ 0.56 -> 0.67 and 0.75 -> 0.82 without it (2026-12-01).
+_NO_MEDIAN_BELOW_PX = 12.0
 
 
 @dataclass(frozen=True)
@@ -144,17 +147,19 @@ def flatten_background(grey: np.ndarray, *, grid: int = 8) -> tuple[np.ndarray, 
     return flat.astype(np.float32), True
 
 
-def denoise(grey: np.ndarray) -> np.ndarray:
+def denoise(grey: np.ndarray, *, median: bool = True) -> np.ndarray:
     """3×3 median then Gaussian σ = 1 px, returned as uint8 with a robust 0.5–99.5 % stretch.
 
     The median removes isolated hot pixels and scan-line speckle without moving edges; the
     small Gaussian smooths the remaining shot noise that would otherwise fray thresholded
-    outlines. uint8 keeps the OpenCV filters fast.
+    outlines. uint8 keeps the OpenCV filters fast. ``median=False`` for particles under
+    :data:`_NO_MEDIAN_BELOW_PX` across: the median erases their edges and merges neighbours.
     """
     lo, hi = np.percentile(grey[::2, ::2], [0.5, 99.5])
     scale = 255.0 / max(float(hi - lo), 1e-6)
     u8 = np.clip((grey - lo) * scale, 0, 255).astype(np.uint8)
-    u8 = cv2.medianBlur(u8, 3)
+    if median:
+        u8 = cv2.medianBlur(u8, 3)
     return cv2.GaussianBlur(u8, (0, 0), 1.0)
 
 
@@ -273,7 +278,8 @@ def segment_classical(
     *,
     polarity: Polarity = "auto",
     split_touching: bool = True,
-    min_area_px: int = 10,
+    min_area_px: float = 10,
+    diameter_px: float | None = None,
 ) -> ClassicalSegmentation:
     """Segment particles in ``grey`` inside ``region`` with a classical pipeline.
 
@@ -287,8 +293,12 @@ def segment_classical(
         (:func:`choose_polarity`).
     split_touching : bool
         Run the distance-transform watershed (:func:`postprocess.split_touching`).
-    min_area_px : int
+    min_area_px : float
         Blobs smaller than this are treated as noise before the split.
+    diameter_px : float, optional
+        The typical particle diameter (:mod:`analysis.segment.scale`): small particles skip
+        the median filter, and the watershed's neck depth follows the size
+        (:func:`postprocess.split_params`). ``None`` keeps the fixed settings.
 
     Returns
     -------
@@ -300,7 +310,8 @@ def segment_classical(
     r = region or Region(0, 0, w, h)
     crop = np.asarray(grey[r.y0 : r.y1, r.x0 : r.x1], dtype=np.float32)
     flat, flattened = flatten_background(crop)
-    u8 = denoise(flat)
+    small = diameter_px is not None and diameter_px < _NO_MEDIAN_BELOW_PX
+    u8 = denoise(flat, median=not small)
     choice = choose_threshold(u8)
     t_for_polarity = choice.value if choice.value is not None else otsu(u8)[0]
     pol: Literal["bright", "dark"] = (
@@ -316,7 +327,7 @@ def segment_classical(
     labels, rejected = reject_non_particles(labels, u8, crop, strokes)
     labels = postprocess.fill_holes(labels)
     if split_touching:
-        labels = postprocess.split_touching(labels)
+        labels = postprocess.split_touching(labels, **postprocess.split_params(diameter_px))
         labels = postprocess.remove_small(labels, min_area_px)
     full = np.zeros((h, w), dtype=np.int64)
     full[r.y0 : r.y1, r.x0 : r.x1] = labels

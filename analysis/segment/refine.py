@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
+from skimage.segmentation import watershed
 from skimage.filters import threshold_otsu
 
 from analysis.result import Region
@@ -31,11 +32,56 @@ class RefineOptions:
     split_merged: bool = False  # distance watershed on each instance
     fill_holes: bool = True
     drop_border: bool = False  # particles cut by the region edge (the pipeline may do it)
+    reshape_touching: bool = True  # boundaries between touching instances follow the image
     min_area_px: int = 6
+    snap_band_px: int = 3  # how far snap_edges may move an edge (≥ the mask's pixel step)
+    split_diameter_px: float | None = None  # typical diameter for split_merged's settings
 
     @classmethod
     def none(cls) -> RefineOptions:
         return cls(**{f.name: False for f in fields(cls) if f.type == "bool"}, min_area_px=0)
+
+
+def reshape_touching(labels: np.ndarray, grey: np.ndarray) -> np.ndarray:
+    """Redraw the boundary between touching instances along the image's own edges.
+
+    Where the model's instances touch, the line between them comes from its coarse masks
+    and the tile merge (often straight). Each group of touching instances is flooded again
+    by a marker-controlled watershed: markers are the instances' cores (each eroded to about
+    half its inscribed radius, so the contested band is free), the relief is the gradient
+    magnitude of the lightly smoothed image (the gap or the bright SE rims between two
+    particles are edges), and the flood stays inside the group's union. The number of
+    particles never changes; only who owns the pixels near the contact does.
+    """
+    h, w = labels.shape
+    lab = labels.astype(np.int64)
+    touching = postprocess._inter_label_boundary(lab)
+    if not touching.any():
+        return labels.copy()
+    groups, n_groups = ndi.label(lab > 0)
+    hit = np.unique(groups[touching])
+    hit = hit[hit > 0]
+    out = lab.copy()
+    slices = ndi.find_objects(groups)
+    for g in hit.tolist():
+        sl = slices[g - 1]
+        y0, y1 = max(sl[0].start - 2, 0), min(sl[0].stop + 2, h)
+        x0, x1 = max(sl[1].start - 2, 0), min(sl[1].stop + 2, w)
+        win = lab[y0:y1, x0:x1]
+        mask = groups[y0:y1, x0:x1] == g
+        markers = np.zeros(win.shape, np.int64)
+        for k in np.unique(win[mask]).tolist():
+            m = ((win == k) & mask).astype(np.uint8)
+            dist = cv2.distanceTransform(np.pad(m, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+            core = dist >= 0.5 * float(dist.max())
+            markers[core] = k
+        smooth = cv2.GaussianBlur(grey[y0:y1, x0:x1].astype(np.float32), (0, 0), 1.0)
+        gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0)
+        gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1)
+        relief = np.hypot(gx, gy)
+        flooded = watershed(relief, markers, mask=mask)
+        out[y0:y1, x0:x1][mask] = flooded[mask]
+    return out.astype(labels.dtype)
 
 
 def _score_lut(scores: np.ndarray) -> np.ndarray:
@@ -130,9 +176,13 @@ def snap_edges(
     return out
 
 
-def _split(labels: np.ndarray, lut: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _split(
+    labels: np.ndarray, lut: np.ndarray, diameter_px: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Watershed split of merged instances; pieces inherit their parent's score."""
-    split = postprocess.split_touching(labels.astype(np.int64))
+    split = postprocess.split_touching(
+        labels.astype(np.int64), **postprocess.split_params(diameter_px)
+    )
     parent = np.zeros(int(split.max()) + 1, np.int64)
     np.maximum.at(parent, split.ravel(), labels.ravel().astype(np.int64))
     return split, lut[parent]
@@ -154,9 +204,11 @@ def refine(
     if o.drop_marks:
         out = drop_marks(out, grey, data_bar)
     if o.snap_edges:
-        out = snap_edges(out, grey)
+        out = snap_edges(out, grey, band_px=o.snap_band_px)
     if o.split_merged:
-        out, lut = _split(out, lut)
+        out, lut = _split(out, lut, o.split_diameter_px)
+    if o.reshape_touching:
+        out = reshape_touching(out, grey)
     if o.fill_holes:
         out = postprocess.fill_holes(out)
     if o.drop_border:

@@ -14,7 +14,9 @@ Pure numpy (no model here), so the merge is tested with hand-made masks. The rul
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
+import cv2
 import numpy as np
 
 
@@ -170,3 +172,174 @@ def merge_instances(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Join seam-cut pieces, suppress duplicates, paint: the whole tile merge in one call."""
     return paint(join_cut_pieces(instances), shape, duplicate_frac)
+
+
+# ---------------------------------------------------------------------------------------
+# scale-normalised inference
+
+
+class TileModel(Protocol):
+    """What :func:`segment_normalised` needs of a model (``ParticleModel`` satisfies it)."""
+
+    def predict_tiles(
+        self, tiles: list[np.ndarray], imgsz: int
+    ) -> list[tuple[np.ndarray, np.ndarray]]: ...
+
+
+# Zoom limits: upsampling beyond 8× invents no detail (a 4-px particle becomes 32 px);
+# downsampling below 1/16 would need tiles far larger than any frame here.
+_MIN_ZOOM, _MAX_ZOOM = 1.0 / 16.0, 8.0
+# Seam overlap in network pixels: three typical diameters, so every particle of up to ~3×
+# the typical size lies whole inside at least one tile.
+_OVERLAP_DIAMETERS = 3.0
+
+
+@dataclass(frozen=True)
+class ScalePass:
+    """One inference pass: the zoom and the band of particle diameters (native px) it keeps."""
+
+    zoom: float
+    min_diameter_px: float = 0.0
+    max_diameter_px: float = float("inf")
+
+
+def plan_passes(
+    populations_px: tuple[float, ...], target_px: float, *, bimodal: bool = False
+) -> list[ScalePass]:
+    """One pass per size population, each zoomed so that population reaches ``target_px``.
+
+    With two populations each pass keeps the instances on its side of the geometric mean
+    of the two diameters, so the small particles come from the upsampled pass and the large
+    ones from the downsampled pass.
+    """
+    pops = sorted(float(p) for p in populations_px if p and p > 0)
+    if not pops:
+        return []
+    if not bimodal or len(pops) < 2:
+        typical = float(populations_px[0])
+        return [ScalePass(float(np.clip(target_px / typical, _MIN_ZOOM, _MAX_ZOOM)))]
+    small, large = pops[0], pops[-1]
+    cut = float(np.sqrt(small * large))
+    return [
+        ScalePass(float(np.clip(target_px / small, _MIN_ZOOM, _MAX_ZOOM)), 0.0, cut),
+        ScalePass(float(np.clip(target_px / large, _MIN_ZOOM, _MAX_ZOOM)), cut, float("inf")),
+    ]
+
+
+def _native_instances(
+    masks: np.ndarray,
+    scores: np.ndarray,
+    tile: tuple[int, int, int, int],
+    zoomed_shape: tuple[int, int],
+    image_shape: tuple[int, int],
+    keep: ScalePass,
+) -> list[Instance]:
+    """Instances of one zoomed tile mapped back to native pixels (box crop, then resize)."""
+    x0, y0, x1, y1 = tile
+    tw, th = x1 - x0, y1 - y0
+    zh, zw = zoomed_shape
+    sy, sx = th / zh, tw / zw  # native px per zoomed px
+    h, w = image_shape
+    inner = (x0 > 0, y0 > 0, x1 < w, y1 < h)
+    out = []
+    for m, s in zip(masks, scores, strict=True):
+        m = m[:zh, :zw]
+        ys, xs = np.nonzero(m)
+        if xs.size == 0:
+            continue
+        bx0, bx1, by0, by1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
+        cut = (
+            (inner[0] and bx0 < 1)
+            or (inner[1] and by0 < 1)
+            or (inner[2] and bx1 > zw - 1)
+            or (inner[3] and by1 > zh - 1)
+        )
+        nx0, ny0 = max(int(np.floor(bx0 * sx)) - 1, 0), max(int(np.floor(by0 * sy)) - 1, 0)
+        nx1 = min(int(np.ceil(bx1 * sx)) + 1, tw)
+        ny1 = min(int(np.ceil(by1 * sy)) + 1, th)
+        if nx1 <= nx0 or ny1 <= ny0:
+            continue
+        # Sample the zoomed mask at the native pixel centres of the box (the inverse of the
+        # tile's resize, pixel-centre aligned), so a 7-px particle keeps its outline.
+        to_zoomed = np.array(
+            [[1.0 / sx, 0.0, (nx0 + 0.5) / sx - 0.5], [0.0, 1.0 / sy, (ny0 + 0.5) / sy - 0.5]]
+        )
+        native = (
+            cv2.warpAffine(
+                m.astype(np.float32),
+                to_zoomed,
+                (nx1 - nx0, ny1 - ny0),
+                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                borderMode=cv2.BORDER_CONSTANT,
+            )
+            >= 0.5
+        )
+        area = int(native.sum())
+        if area == 0:
+            continue
+        d = 2.0 * np.sqrt(area / np.pi)
+        if not keep.min_diameter_px <= d < keep.max_diameter_px:
+            continue
+        out.append(Instance(x0 + nx0, y0 + ny0, native, float(s), bool(cut)))
+    return out
+
+
+def segment_normalised(
+    model: TileModel,
+    grey: np.ndarray,
+    region: Any,
+    passes: list[ScalePass],
+    *,
+    imgsz: int,
+    batch: int = 4,
+    target_px: float = 32.0,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Tiled inference with particles brought to the network at ``target_px``.
+
+    For each pass the region is cut into native tiles of ``imgsz / zoom`` px (overlap
+    :data:`_OVERLAP_DIAMETERS` typical diameters), each tile is resampled to ``imgsz`` on
+    its own (area averaging down, bilinear up), so the zoomed frame never exists in memory:
+    peak memory is one batch of tiles and their masks, whatever the zoom. Masks are cropped
+    to their boxes and resized back to native pixels; seam pieces are joined and duplicates
+    dropped by :func:`merge_instances`.
+
+    Returns ``(labels (H, W) uint32, scores (N,), details)``; ``region`` is an
+    :class:`analysis.result.Region` (or ``None`` for the whole image).
+    """
+    h_img, w_img = grey.shape
+    x_off, y_off = (region.x0, region.y0) if region is not None else (0, 0)
+    x_end, y_end = (region.x1, region.y1) if region is not None else (w_img, h_img)
+    crop = np.asarray(grey[y_off:y_end, x_off:x_end], dtype=np.float32)
+    u8 = np.round(np.clip(crop, 0.0, 1.0) * 255).astype(np.uint8)
+    h, w = u8.shape
+    instances: list[Instance] = []
+    n_tiles = 0
+    for p in passes:
+        tile_native = max(8, int(round(imgsz / p.zoom)))
+        overlap_native = int(round(_OVERLAP_DIAMETERS * target_px / p.zoom))
+        overlap_native = min(overlap_native, tile_native // 2)
+        grid = tile_grid(h, w, tile_native, overlap_native)
+        n_tiles += len(grid)
+        for i in range(0, len(grid), max(1, batch)):
+            chunk = grid[i : i + max(1, batch)]
+            tiles, shapes = [], []
+            for x0, y0, x1, y1 in chunk:
+                zw = max(1, int(round((x1 - x0) * p.zoom)))
+                zh = max(1, int(round((y1 - y0) * p.zoom)))
+                interp = cv2.INTER_AREA if p.zoom < 1 else cv2.INTER_LINEAR
+                z = cv2.resize(u8[y0:y1, x0:x1], (zw, zh), interpolation=interp)
+                tiles.append(np.ascontiguousarray(np.repeat(z[:, :, None], 3, axis=2)))
+                shapes.append((zh, zw))
+            for t, shape, (masks, scores) in zip(
+                chunk, shapes, model.predict_tiles(tiles, imgsz), strict=True
+            ):
+                instances += _native_instances(masks, scores, t, shape, (h, w), p)
+    labels, scores = merge_instances(instances, (h, w))
+    full = np.zeros((h_img, w_img), np.uint32)
+    full[y_off:y_end, x_off:x_end] = labels
+    details = {
+        "zooms": [round(p.zoom, 4) for p in passes],
+        "tiles": n_tiles,
+        "network_input_px": imgsz,
+    }
+    return full, scores, details

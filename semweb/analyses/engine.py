@@ -27,11 +27,16 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
     "pixel_size_nm": None,  # override; None = read from metadata / scale bar
     "min_size_nm": None,
     "exclude_edge": True,
+    "particle_size_px": None,  # typical particle diameter; None = estimated per image
+    "particle_size_nm": None,  # the same in nm (needs a pixel size)
 }
 
 
 # A minimum size beyond 1 mm would discard every particle of any micrograph.
 MIN_SIZE_MAX_NM = 1e6
+# A typical particle diameter: from under a pixel's worth of detail (0.5 px) to a particle
+# filling a 100 000-px frame; in nm the same 1 mm ceiling as the minimum size.
+PARTICLE_SIZE_RANGE_PX = (0.5, 1e5)
 
 
 def normalise_parameters(parameters: dict[str, Any] | None) -> dict[str, Any]:
@@ -53,6 +58,23 @@ def normalise_parameters(parameters: dict[str, Any] | None) -> dict[str, Any]:
         max_value=MIN_SIZE_MAX_NM,
         required=False,
     )
+    out["particle_size_px"] = parse_float(
+        parameters.get("particle_size_px"),
+        name="particle_size_px",
+        positive=True,
+        min_value=PARTICLE_SIZE_RANGE_PX[0],
+        max_value=PARTICLE_SIZE_RANGE_PX[1],
+        required=False,
+    )
+    out["particle_size_nm"] = parse_float(
+        parameters.get("particle_size_nm"),
+        name="particle_size_nm",
+        positive=True,
+        max_value=MIN_SIZE_MAX_NM,
+        required=False,
+    )
+    if out["particle_size_px"] is not None and out["particle_size_nm"] is not None:
+        raise ParameterError("particle_size_nm", "give the particle size in px or in nm, not both")
     out["exclude_edge"] = parse_bool(
         parameters.get("exclude_edge"),
         name="exclude_edge",
@@ -76,6 +98,8 @@ def run_pipeline(
         pixel_size_nm=parameters.get("pixel_size_nm"),
         min_size_nm=parameters.get("min_size_nm"),
         exclude_edge=parameters.get("exclude_edge", True),
+        particle_size_px=parameters.get("particle_size_px"),
+        particle_size_nm=parameters.get("particle_size_nm"),
     )
     return analyze(path, options, sidecar_text=sidecar_text, progress=progress)
 

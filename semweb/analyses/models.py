@@ -46,6 +46,9 @@ class AnalysisRun(models.Model):
     engine_version = models.CharField(max_length=32, blank=True)
     model_version = models.CharField(max_length=128, blank=True)
     path_taken = models.CharField(max_length=32, blank=True)  # e.g. "model", "classical"
+    # How the engine segmented: particle scale (estimate or the user's), area floor, auto's
+    # choice and reason, inference zoom (``AnalysisResult.options["segmentation"]``).
+    segmentation = models.JSONField(default=dict, blank=True)
 
     # Pipeline axis.
     status = models.CharField(

@@ -275,6 +275,7 @@ def run_complete(*, run_id: int, attempt: int, result) -> AnalysisRun | None:
         run.engine_version = result.engine_version or run.engine_version
         run.model_version = result.model_version or ""
         run.path_taken = result.method[:32]
+        run.segmentation = _json_safe(result.options.get("segmentation") or {})
         run.warnings = list(result.warnings) + list(cal.warnings)
         run.save()
         audit_record(

@@ -81,6 +81,10 @@ def _parameters_from_post(request: HttpRequest) -> tuple[str, dict]:
         "min_size_nm": request.POST.get("min_size_nm") or None,
         "exclude_edge": request.POST.get("exclude_edge") or "false",
     }
+    size = request.POST.get("particle_size") or None
+    if size is not None:
+        unit = "nm" if request.POST.get("particle_size_unit") == "nm" else "px"
+        params[f"particle_size_{unit}"] = size
     return method, params
 
 

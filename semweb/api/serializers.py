@@ -136,6 +136,7 @@ class RunSerializer(serializers.ModelSerializer):
             "engine_version",
             "model_version",
             "path_taken",
+            "segmentation",
             "status",
             "stage",
             "progress",

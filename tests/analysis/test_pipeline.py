@@ -107,7 +107,9 @@ class FakeModel:
 
 def test_model_path_uses_scores(monkeypatch):
     monkeypatch.setattr(pipeline, "_load_model", lambda: (FakeModel(), ""))
-    monkeypatch.setattr(pipeline, "_model_labels", lambda m, g, r, d: m.segment(g, r))
+    monkeypatch.setattr(
+        pipeline, "_model_labels", lambda m, g, r, d, s=None: (*m.segment(g, r), {})
+    )
     result = analyze(scene(), AnalysisOptions(method="model", use_scale_bar=False))
     assert (result.method, result.model_version) == ("model", "fake-1")
     assert [(p.label, p.score) for p in result.particles] == [(1, pytest.approx(0.9))]
@@ -126,7 +128,9 @@ def test_auto_keeps_classical_when_the_model_disagrees(monkeypatch):
     t = AutoThresholds()
     assert t.min_mean_score < 0.425 < t.confident_score  # the case this test is about
     monkeypatch.setattr(pipeline, "_load_model", lambda: (UnsureFakeModel(), ""))
-    monkeypatch.setattr(pipeline, "_model_labels", lambda m, g, r, d: m.segment(g, r))
+    monkeypatch.setattr(
+        pipeline, "_model_labels", lambda m, g, r, d, s=None: (*m.segment(g, r), {})
+    )
     result = analyze(scene(), AnalysisOptions(method="auto", use_scale_bar=False))
     assert result.method == "classical" and result.model_version == "fake-1"
     assert result.options["segmentation"]["auto_choice"] == "classical"
@@ -213,7 +217,9 @@ class InkModel:
 
 def test_model_path_drops_particles_on_the_scale_bar(monkeypatch):
     monkeypatch.setattr(pipeline, "_load_model", lambda: (InkModel(), ""))
-    monkeypatch.setattr(pipeline, "_model_labels", lambda m, g, r, d: m.segment(g, r))
+    monkeypatch.setattr(
+        pipeline, "_model_labels", lambda m, g, r, d, s=None: (*m.segment(g, r), {})
+    )
     result = analyze(figure(), AnalysisOptions(method="model"))
     assert [(p.label, p.score) for p in result.particles] == [(1, pytest.approx(0.8))]
     assert result.particles[0].bbox_px == (60, 70, 101, 111)

@@ -31,7 +31,13 @@ def test_run_create_stores_parameters_and_engine_version(micrograph, bob):
     run.refresh_from_db()
     assert run.status == RunStatus.QUEUED
     assert run.created_by == bob
-    assert run.parameters == {"pixel_size_nm": 2.5, "min_size_nm": 10.0, "exclude_edge": False}
+    assert run.parameters == {
+        "pixel_size_nm": 2.5,
+        "min_size_nm": 10.0,
+        "exclude_edge": False,
+        "particle_size_px": None,
+        "particle_size_nm": None,
+    }
 
     assert run.engine_version == ENGINE_VERSION
     event = AuditEvent.objects.get(verb="run.create", target_id=str(run.pk))

@@ -154,7 +154,7 @@ def test_api_analyze_refuses_a_json_number_that_overflows(run, alice):
 def test_api_analyze_reads_false_as_false(run, alice):
     response = api_as(alice).post(
         f"/api/v1/micrographs/{run.micrograph_id}/analyze",
-        {"parameters": {"exclude_edge": "false", "pixel_size_nm": "2.5"}},
+        {"parameters": {"exclude_edge": "false", "pixel_size_nm": "2.5", "particle_size_nm": "40"}},
         format="json",
     )
     assert response.status_code == 202, response.content
@@ -162,6 +162,8 @@ def test_api_analyze_reads_false_as_false(run, alice):
         "exclude_edge": False,
         "pixel_size_nm": 2.5,
         "min_size_nm": None,
+        "particle_size_px": None,
+        "particle_size_nm": 40.0,
     }
 
 
