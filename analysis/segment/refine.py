@@ -16,8 +16,8 @@ from dataclasses import dataclass, fields
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.segmentation import watershed
 from skimage.filters import threshold_otsu
+from skimage.segmentation import watershed
 
 from analysis.result import Region
 from analysis.segment import postprocess
