@@ -52,6 +52,19 @@ class ScaleBar:
         return d
 
 
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays inside dicts/lists → Python numbers and lists (JSON-safe)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 @dataclass(frozen=True)
 class Calibration:
     """Pixel size of the stored image and where it came from.
@@ -71,17 +84,20 @@ class Calibration:
     details: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "pixel_size_nm": self.pixel_size_nm,
+        """Plain JSON types only (calibration code may hand numpy scalars in)."""
+        return _plain(
+            {
+                "pixel_size_nm": self.pixel_size_nm,
             "source": self.source,
             "confidence": self.confidence,
             "reason": self.reason,
             "metadata_pixel_size_nm": self.metadata_pixel_size_nm,
             "scale_bar": self.scale_bar.as_dict() if self.scale_bar else None,
             "data_bar": self.data_bar.as_dict() if self.data_bar else None,
-            "warnings": list(self.warnings),
-            "details": self.details,
-        }
+                "warnings": list(self.warnings),
+                "details": self.details,
+            }
+        )
 
 
 @dataclass

@@ -266,7 +266,7 @@ def run_complete(*, run_id: int, attempt: int, result) -> AnalysisRun | None:
         run.progress = 1.0
         run.finished_at = timezone.now()
         run.heartbeat_at = run.finished_at
-        run.pixel_size_nm = cal.pixel_size_nm
+        run.pixel_size_nm = None if cal.pixel_size_nm is None else float(cal.pixel_size_nm)
         run.calibration = cal.as_dict()
         run.analysed_region = result.analysed_region.as_dict()
         run.summary = _json_safe(result.summary)
