@@ -6,6 +6,9 @@ Sets (never trained on):
 - ``msa_held_out``: msa-tem frames ``image_10``–``image_19`` (noisy in-situ TEM, another lab);
 - ``synth_unseen``: the synthetic generator at 1024 × 768 with random scale and data bars,
   seeds 900 000+ (training seeds are ≥ 1 000 000 and rendered at the target scale);
+- ``jeol_spheres``: the JEOL JSM-IT800 frame of ``calibration/`` (1280 × 960 + data band,
+  21 touching ~240-px spheres), hand-masked (:mod:`analysis.train.handmask`, annotation in
+  ``analysis/bench/annotations/``): the one real full-frame SEM we have;
 - ``synth_<regime>``: the named regimes of :mod:`analysis.synth.regimes` that training never
   used (``dense_tiny``, ``large_touching``, ``se_agglomerates``), seeds 910 000+.
 
@@ -43,6 +46,7 @@ from analysis.segment.model import ParticleModel
 from analysis.segment.refine import refine
 from analysis.segment.scale import TARGET_DIAMETER_PX, estimate_particle_scale
 from analysis.synth.regimes import render
+from analysis.train import handmask
 from analysis.train.normalise import median_ecd_px
 from analysis.train.split import emps_splits, msa_splits
 from analysis.train.tune import drop_below
@@ -53,7 +57,8 @@ THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.45, 0.55)
 SYNTH_UNSEEN_SEEDS = range(900_000, 900_012)
 REGIME_SETS = ("dense_tiny", "large_touching", "se_agglomerates")
 REGIME_SEEDS = range(910_000, 910_004)
-DEFAULT_SETS = ("emps_val", "msa_held_out", "synth_unseen") + tuple(
+ANNOTATIONS = Path(__file__).resolve().parent / "annotations"
+DEFAULT_SETS = ("emps_val", "msa_held_out", "jeol_spheres", "synth_unseen") + tuple(
     f"synth_{r}" for r in REGIME_SETS
 )
 
@@ -78,6 +83,14 @@ def load_set(name: str, *, quick: bool = False) -> list[evaluate.Sample]:
         ids = msa_splits(_ids(folder))["held_out"]
         ids = ids[:4] if quick else ids
         return list(evaluate.load_samples(folder / "images", folder / "labels", set(ids)))
+    if name == "jeol_spheres":
+        ann = ANNOTATIONS / "JEOL_JSM-IT800_A2h_01.json"
+        if not (DATA / "calibration").is_dir():
+            return []
+        m = handmask.load(ann, DATA)
+        h, w = m.grey.shape
+        bar = Region(0, m.region.y1, w, h) if m.region.y1 < h else None
+        return [evaluate.Sample(m.name, m.grey, m.labels.astype(np.int64), m.region, bar)]
     if name == "synth_unseen":
         seeds = list(SYNTH_UNSEEN_SEEDS)[: 4 if quick else None]
         return list(evaluate.synthetic_samples(seeds))
