@@ -122,6 +122,56 @@ def read_image_bytes(
     return _read_pillow(data, name, fmt, max_pixels)
 
 
+# Bytes per pixel of a decoded Pillow image, by mode (what `Image.load` allocates).
+_PILLOW_MODE_BYTES = {"1": 1, "L": 1, "P": 4, "LA": 2, "PA": 4, "RGB": 3, "RGBA": 4, "CMYK": 4,
+                      "YCbCr": 3, "LAB": 3, "HSV": 3, "I": 4, "F": 4, "I;16": 2, "I;16B": 2,
+                      "I;16L": 2, "I;16N": 2}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DeclaredGeometry:
+    """What a file's header says it decodes to, read without decoding a pixel."""
+
+    width: int
+    height: int
+    bytes_per_pixel: int  # of the decoded raw array (all samples of one pixel)
+    pages: int = 1
+
+    @property
+    def raw_bytes(self) -> int:
+        return self.width * self.height * self.bytes_per_pixel
+
+
+def declared_geometry(data: bytes) -> DeclaredGeometry | None:
+    """Width, height and decoded bytes per pixel from the header only (``None`` when the
+    header cannot be read; `read_image_bytes` then reports why). Callers use it to refuse an
+    image whose decode would exceed a memory budget *before* decoding it."""
+    fmt = detect_format(data)
+    try:
+        if fmt == "TIFF":
+            with tifffile.TiffFile(io.BytesIO(data)) as tif:
+                page = tif.pages.first
+                bits = max(8, int(page.bitspersample))
+                samples = int(page.samplesperpixel)
+                return DeclaredGeometry(
+                    int(page.imagewidth),
+                    int(page.imagelength),
+                    samples * bits // 8,
+                    len(tif.pages),
+                )
+        if fmt is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                im = Image.open(io.BytesIO(data), formats=[fmt])  # lazy: header only
+                bpp = _PILLOW_MODE_BYTES.get(im.mode, 4)
+                if fmt == "PNG" and len(data) > 25 and data[24] == 16:
+                    bpp = max(bpp, 2 * {0: 1, 2: 3, 4: 2, 6: 4}.get(data[25], 1))
+                return DeclaredGeometry(int(im.width), int(im.height), bpp)
+    except Exception:  # a damaged header: the real reader gives the user the reason
+        return None
+    return None
+
+
 def image_from_array(
     array: np.ndarray, *, metadata: dict[str, Any] | None = None, name: str | None = None
 ) -> LoadedImage:

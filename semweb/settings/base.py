@@ -142,6 +142,10 @@ STORAGES = {
 # Uploads: the per-file limit is checked before decoding; Django streams larger bodies to disk.
 SEMWEB_MAX_UPLOAD_MB = env_int("SEMWEB_MAX_UPLOAD_MB", 200, minimum=1)
 SEMWEB_MAX_IMAGE_MEGAPIXELS = env_int("SEMWEB_MAX_IMAGE_MEGAPIXELS", 100, minimum=1)
+# Memory one upload may take to decode, calibrate and preview in the web process (estimated from
+# the header before decoding; catalogue.services.decode_bytes_estimate). 768 MB admits a 48 MP
+# grey or 24 MP colour frame; an 8000 × 8000 PNG bomb (~1 GB to decode) is refused.
+SEMWEB_DECODE_BUDGET_MB = env_int("SEMWEB_DECODE_BUDGET_MB", 768, minimum=16)
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("SEMWEB_MAX_FILES_PER_UPLOAD", 200, minimum=1)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
