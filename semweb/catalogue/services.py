@@ -173,8 +173,9 @@ def _check_decode_budget(data: bytes, name: str) -> None:
     """Refuse, from the header alone, an image whose decode would exceed the memory budget
     (a 62 kB PNG can declare 8000 × 8000 pixels: a gigabyte once decoded)."""
     geometry = declared_geometry(data)
-    if geometry is None:
-        return  # unreadable header: read_image_bytes reports it
+    max_pixels = int(settings.SEMWEB_MAX_IMAGE_MEGAPIXELS) * 1_000_000
+    if geometry is None or geometry.width * geometry.height > max_pixels:
+        return  # unreadable header or over the pixel cap: read_image_bytes says which
     need = decode_bytes_estimate(geometry)
     budget = int(settings.SEMWEB_DECODE_BUDGET_MB) * 1024 * 1024
     if need > budget:
