@@ -47,6 +47,7 @@ format: install
 bench: install
 	$(PY) -m analysis.bench
 	DJANGO_SETTINGS_MODULE=semweb.settings.local $(PY) -m semweb.analyses.bench
+	DJANGO_SETTINGS_MODULE=semweb.settings.local $(PY) -m semweb.analyses.bench_edits
 
 clean-var:
 	rm -rf var/

@@ -190,6 +190,15 @@ def test_split_by_seeds_is_a_marker_watershed():
         split_by_seeds(labels, [[70, 60], [150, 10]], label=7, new_labels=[8])
 
 
+def test_seeds_off_the_core_still_give_one_piece_each():
+    labels = _blank()
+    yy, xx = np.mgrid[:120, :200]
+    labels[(yy - 62.4) ** 2 + (xx - 74.2) ** 2 <= 61] = 3  # r ≈ 7.8, centre between pixels
+    change = split_by_seeds(labels, [[70.3, 62.4], [78.1, 62.4]], label=3, new_labels=[4])
+    sizes = sorted(m.area_px for m in change.values())
+    assert sizes[0] >= 80 and sum(sizes) == int((labels == 3).sum())
+
+
 def test_merge_then_split_round_trip_and_refuse_far_apart():
     labels = _blank()
     labels[20:40, 20:40] = 1
