@@ -97,7 +97,13 @@ def calibrate(
     if use_scale_bar and data_bar is not None:
         band = read_band(image.grey, data_bar)
         details["band_text"] = band.as_dict()
-        found = find_band_bar(image.grey, data_bar, band.bar_labels, list(band.text_boxes))
+        found = find_band_bar(
+            image.grey,
+            data_bar,
+            band.bar_labels,
+            list(band.text_boxes),
+            mag_pixel_size_nm(band.fields, image.width),
+        )
         if found is not None:
             bar, label_box = found
             details["scale_bar_label_bbox"] = label_box.as_dict()

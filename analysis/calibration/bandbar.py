@@ -22,7 +22,8 @@ import numpy as np
 
 from analysis.result import Region, ScaleBar
 
-from .scalebar import interpret_label, ocr_variants
+from .bandtext import MAG_TOLERANCE_FACTOR
+from .scalebar import vote_label
 from .units import parse_length, to_nm
 
 _MIN_DOTS = 5
@@ -41,12 +42,17 @@ class _Structure:
 
 
 def find_band_bar(
-    grey: np.ndarray, band: Region, labels: tuple[tuple[Region, str], ...], text: list[Region]
+    grey: np.ndarray,
+    band: Region,
+    labels: tuple[tuple[Region, str, float], ...],
+    text: list[Region],
+    mag_pixel_nm: float | None = None,
 ) -> tuple[ScaleBar, Region] | None:
     """The bar next to one of ``labels`` (band chunks that read as a length), or ``None``.
 
     ``text`` are all the band's text chunks: they are masked so a line of text is never
-    mistaken for a dotted ruler.
+    mistaken for a dotted ruler. ``mag_pixel_nm`` (what the band's magnification implies)
+    settles a unit whose prefix the OCR lost.
     """
     sub = grey[band.y0 : band.y1, band.x0 : band.x1]
     if sub.size == 0 or not labels:
@@ -69,7 +75,7 @@ def find_band_bar(
         for i in range(1, n)
         if stats[i][4] >= 3 and not any(_inside(stats[i][:4], b) for b in boxes)
     ]
-    for label_box, label_text in labels:
+    for label_box, label_text, score in labels:
         lb = Region(
             label_box.x0 - band.x0, label_box.y0 - band.y0,
             label_box.x1 - band.x0, label_box.y1 - band.y0,
@@ -78,7 +84,10 @@ def find_band_bar(
         if structure is None:
             continue
         length_px, ticked = _measure(v / contrast, structure)
-        parsed = _parse(label_text, length_px)
+        pixels = grey[label_box.y0 : label_box.y1, label_box.x0 : label_box.x1]
+        parsed, label_text, _score, _calls = vote_label(pixels, length_px, (label_text, score))
+        if parsed is None and mag_pixel_nm is not None:
+            parsed = _unit_from_magnification(label_text, length_px, mag_pixel_nm)
         if parsed is None:
             continue
         value, unit = parsed
@@ -104,12 +113,21 @@ def _inside(c: np.ndarray, box: tuple[int, int, int, int]) -> bool:
     return x >= box[0] and y >= box[1] and x + w <= box[2] and y + h <= box[3]
 
 
-def _parse(text: str, length_px: float) -> tuple[float, str] | None:
-    for variant in ocr_variants(text):
-        parsed = interpret_label(variant, length_px)
-        if parsed is not None:
-            return parsed
-    return None
+def _unit_from_magnification(
+    text: str, length_px: float, mag_pixel_nm: float
+) -> tuple[float, str] | None:
+    """``"500 m"`` (prefix lost): the band's magnification says whether it was µm or nm."""
+    read = parse_length(text)
+    if read is None or read[1] != "m":
+        return None
+    fits = [
+        u
+        for u in ("µm", "nm")
+        if 1 / MAG_TOLERANCE_FACTOR
+        <= to_nm(read[0], u) / length_px / mag_pixel_nm
+        <= MAG_TOLERANCE_FACTOR
+    ]
+    return (read[0], fits[0]) if len(fits) == 1 else None
 
 
 def _nearest_structure(
@@ -117,7 +135,7 @@ def _nearest_structure(
 ) -> _Structure | None:
     """The bar-like structure closest to the label, on any of its four sides."""
     glyph_h = max(4, label.height)
-    structures = _solid(comps, glyph_h) + _dotted(comps, glyph_h)
+    structures = _solid(comps, glyph_h, band_w) + _dotted(comps, glyph_h)
     best = None
     for s in structures:
         h_overlap = min(s.x1, label.x1) - max(s.x0, label.x0)
@@ -163,7 +181,7 @@ def _join_split_bar(
     return None
 
 
-def _solid(comps: list[tuple[int, ...]], glyph_h: int) -> list[_Structure]:
+def _solid(comps: list[tuple[int, ...]], glyph_h: int, band_w: int) -> list[_Structure]:
     """Long thin components: solid, ticked ("H") and outlined/segmented bars.
 
     Pieces on the same rows a pixel or two apart are joined first: a segmented bar whose
@@ -187,7 +205,10 @@ def _solid(comps: list[tuple[int, ...]], glyph_h: int) -> list[_Structure]:
         _Structure(x, x + w, y, y + h, "solid", ((x, y, w, h),))
         for x, y, w, h in merged
         # "H" bars are as tall as text; table outlines are taller, glyphs are not this wide
-        if w >= max(12, 1.5 * glyph_h) and w >= 1.5 * h and h <= 1.6 * glyph_h
+        if w >= max(12, 1.5 * glyph_h)
+        and w >= 1.5 * h
+        and h <= 1.6 * glyph_h
+        and w <= 0.8 * band_w  # a rule across the band is its border, not a bar
     ]
 
 

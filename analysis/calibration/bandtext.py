@@ -58,6 +58,7 @@ _FOV_PAIR_RE = re.compile(
 _PIXEL_RE = re.compile(rf"\bPixel\s*Size\s*[=:]?\s*{_NUMBER}\s*{_UNIT}", re.IGNORECASE)
 _MAG_RE = re.compile(r"\bMAG\b\s*[=:]?\s*(\d[\d,. ]*\d|\d)\s*(k)?\s*x", re.IGNORECASE)
 _X_MAG_RE = re.compile(r"(?<![A-Za-z0-9])[xX]\s?(\d[\d,.]*)\s*(k)?\b")  # JEOL, Hitachi
+_TRAILING_X_MAG_RE = re.compile(r"(?<![\w.])(\d[\d,.]*\d)\s*(k)?\s*[x×](?!\w)")  # "P:50,000x"
 _STORE_RE = re.compile(r"Store\s*resolution\s*[=:]?\s*(\d{3,5})\s*[*xX×]\s*(\d{3,5})", re.I)
 _KEY_ONLY_RE = re.compile(r"^\s*(Width|HFW|View\s*field|FOV|Pixel\s*Size|mag)\s*[=:]?\s*$", re.I)
 
@@ -73,7 +74,7 @@ class BandReading:
     ocr_ms: float = 0.0
     chunks: int = 0
     # Chunks that are a bare length (``2 µm``) and no field's value: the scale bar's label.
-    bar_labels: tuple[tuple[Region, str], ...] = ()
+    bar_labels: tuple[tuple[Region, str, float], ...] = ()  # with the OCR score
     text_boxes: tuple[Region, ...] = ()  # chunks read as 2+ letters or digits
 
     def as_dict(self) -> dict[str, Any]:
@@ -153,16 +154,18 @@ def read_band(
     t0 = time.perf_counter()
     boxes = text_chunks(grey, band, exclude)
     read: list[tuple[Region, str]] = []
+    scores: list[float] = []
     for b in boxes:
-        text, _score = read_text(grey[b.y0 : b.y1, b.x0 : b.x1])
+        text, score = read_text(grey[b.y0 : b.y1, b.x0 : b.x1])
         if text:
             read.append((b, text))
+            scores.append(score)
     texts, values = _pair_keys_with_values(read)
     ms = (time.perf_counter() - t0) * 1000.0
     fields = parse_band_fields(texts)
     pixel_nm, how = band_pixel_size_nm(fields, grey.shape[1])
     labels = tuple(
-        (b, t)
+        (b, t, scores[i])
         for i, (b, t) in enumerate(read)
         if i not in values and any(is_bare_length(v) for v in ocr_variants(t))
     )
@@ -242,7 +245,7 @@ def parse_band_fields(texts: list[str]) -> dict[str, str]:
         m = _STORE_RE.search(t)
         if m and "store_resolution" not in fields:
             fields["store_resolution"] = f"{m.group(1)} x {m.group(2)}"
-        m = _MAG_RE.search(t) or _X_MAG_RE.search(t)
+        m = _MAG_RE.search(t) or _X_MAG_RE.search(t) or _TRAILING_X_MAG_RE.search(t)
         if m and "mag" not in fields:
             fields["mag"] = f"{m.group(1).strip()}{(' ' + m.group(2)) if m.group(2) else ''} x"
     return fields

@@ -48,9 +48,14 @@ def ocr_available() -> bool:
         return _get_recognizer() is not None
 
 
-def prepare_crop(crop: np.ndarray, *, scale: int | None = None) -> np.ndarray:
-    """(H, W) grey in [0, 1] -> (H', W', 3) uint8 BGR: dark text on light, upscaled, padded."""
+def prepare_crop(
+    crop: np.ndarray, *, scale: int | None = None, binarise: bool = False
+) -> np.ndarray:
+    """(H, W) grey in [0, 1] -> (H', W', 3) uint8 BGR: dark text on light, upscaled, padded.
 
+    ``binarise`` thresholds the upscaled crop (Otsu): pure black glyphs on white, which drops
+    anti-aliasing, JPEG halos and a thin outline of the other polarity around the glyphs.
+    """
     g = np.asarray(crop, dtype=np.float32)
     lo, hi = float(g.min()), float(g.max())
     g = (g - lo) / (hi - lo) if hi > lo else np.zeros_like(g)
@@ -62,11 +67,15 @@ def prepare_crop(crop: np.ndarray, *, scale: int | None = None) -> np.ndarray:
         scale = 3 if crop.shape[0] < 16 else 2
     if scale != 1:
         u8 = cv2.resize(u8, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    if binarise:
+        _t, u8 = cv2.threshold(u8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     u8 = cv2.copyMakeBorder(u8, _PAD_PX, _PAD_PX, _PAD_PX, _PAD_PX, cv2.BORDER_CONSTANT, value=255)
     return cv2.cvtColor(u8, cv2.COLOR_GRAY2BGR)
 
 
-def read_text(crop: np.ndarray, *, scale: int | None = None) -> tuple[str, float]:
+def read_text(
+    crop: np.ndarray, *, scale: int | None = None, binarise: bool = False
+) -> tuple[str, float]:
     """Recognise one line of text in a grey crop; returns (text, score in [0, 1]).
 
     The micro prefix is normalised to U+00B5 (the model emits Greek mu). Returns ``("", 0.0)``
@@ -74,7 +83,7 @@ def read_text(crop: np.ndarray, *, scale: int | None = None) -> tuple[str, float
     """
     if crop.size == 0 or min(crop.shape[:2]) < 4:
         return "", 0.0
-    img = prepare_crop(crop, scale=scale)
+    img = prepare_crop(crop, scale=scale, binarise=binarise)
     with _lock:
         rec = _get_recognizer()
         if rec is None:

@@ -137,7 +137,8 @@ def test_plain_texture_has_no_scale_bar():
         ("200 nm", 100, (200.0, "nm")),
         ("200 mm", 61, (200.0, "nm")),  # 3 mm pixels are impossible: OCR confused n and m
         ("[um", 145, (1.0, "µm")),  # a serif "1" read as a bracket
-        ("500 m", 216, (500.0, "µm")),  # the micro sign dropped
+        ("500 m", 216, None),  # "µ" or "n" dropped: both give a real pixel, so unread
+        ("5 m", 0.1, (5.0, "nm")),  # only nm is plausible (5 µm per 0.1 px is not)
         ("2 mm", 800, (2.0, "mm")),  # a real low-magnification bar stays in mm
         ("HV", 100, None),
     ],
