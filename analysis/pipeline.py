@@ -309,6 +309,15 @@ def _small_diameter_px(est: ScaleEstimate) -> float | None:
     return est.diameter_px
 
 
+def _scale_found(est: ScaleEstimate) -> bool:
+    """Particle-like structure stands above the noise: a size given, or ≥ 3 blobs found.
+
+    One or two surviving blobs is what bare substrate and pure noise produce (1 and 2 on
+    the empty and noise-only regimes); the sparsest real frames of the bench give dozens.
+    """
+    return est.source == "user" or (est.diameter_px is not None and est.n_blobs >= 3)
+
+
 def _min_area_px(opts: AnalysisOptions, est: ScaleEstimate) -> float:
     if opts.min_area_px is not None:
         return float(opts.min_area_px)
@@ -350,7 +359,7 @@ def _segment(
                 floor_px=floor_px,
                 diameter_px=_small_diameter_px(est),
                 confidence=est.confidence,
-                scale_found=est.diameter_px is not None,
+                scale_found=_scale_found(est),
             )
             details.update(auto_choice=d.path, auto_reason=d.reason, auto_signals=d.details)
             if d.path == "classical":
@@ -363,7 +372,7 @@ def _segment(
         warnings.append(f"classical segmentation used: {why}")
     seg = _classical(grey, region, opts, floor_px, _small_diameter_px(est))
     details.update(seg.describe())
-    if opts.method == "auto" and est.diameter_px is None:
+    if opts.method == "auto" and not _scale_found(est):
         # The guard of auto.decide without a model: nothing stands above the image's
         # noise, so whatever a threshold cut out of it is noise.
         details.update(auto_choice="empty", auto_reason=auto.EMPTY_REASON)

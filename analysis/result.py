@@ -88,12 +88,12 @@ class Calibration:
         return _plain(
             {
                 "pixel_size_nm": self.pixel_size_nm,
-            "source": self.source,
-            "confidence": self.confidence,
-            "reason": self.reason,
-            "metadata_pixel_size_nm": self.metadata_pixel_size_nm,
-            "scale_bar": self.scale_bar.as_dict() if self.scale_bar else None,
-            "data_bar": self.data_bar.as_dict() if self.data_bar else None,
+                "source": self.source,
+                "confidence": self.confidence,
+                "reason": self.reason,
+                "metadata_pixel_size_nm": self.metadata_pixel_size_nm,
+                "scale_bar": self.scale_bar.as_dict() if self.scale_bar else None,
+                "data_bar": self.data_bar.as_dict() if self.data_bar else None,
                 "warnings": list(self.warnings),
                 "details": self.details,
             }

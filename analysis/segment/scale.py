@@ -49,6 +49,19 @@ TARGET_DIAMETER_PX = 32.0
 # Frames larger than this (px) are estimated on a downsampled copy plus a native window.
 _MAX_FULL_PX = 1_000_000
 _WINDOW_PX = 768
+# Two populations count only when each holds this share of the weight and their blobs are
+# about as strong (median response ratio): rims and surface texture of large particles form a
+# weaker second group (under half the particles' response on most sweep and SE frames; small real
+# particles reach only ~0.55 of large ones of the same contrast, pixelation blurs them).
+_BIMODAL_MIN_SHARE = 0.25
+_BIMODAL_STRENGTH_RATIO = 0.5
+# Correlated noise: below this σ (diameter ≈ 17 px) a blob must also exceed this many
+# robust standard deviations of the response over the flattest blocks of the frame. On the
+# noisy in-situ TEM frames (msa-tem) the white-noise test alone let thousands of 5-px noise
+# blobs outweigh the 40–90 px particles.
+_TEXTURE_MAX_SIGMA_PX = 6.0
+_TEXTURE_SIGMAS = 4.0
+_FLAT_BLOCK_PX = 32
 # Diameters probed: 4 per octave from 3 px up to the frame's short side / 1.5.
 _MIN_DIAMETER_PX = 3.0
 _STEPS_PER_OCTAVE = 4
@@ -197,6 +210,7 @@ def _detect(img: np.ndarray, noise_sigma: float, signs: tuple[float, ...]) -> li
     diams = _diameters(min(h, w))
     sigmas = diams / (2.0 * math.sqrt(2.0))
     levels: dict[int, np.ndarray] = {1: img}
+    flat = _flattest_blocks(img)
     raw: list[np.ndarray] = []
     floors: list[float] = []
     factors: list[int] = []
@@ -209,11 +223,50 @@ def _detect(img: np.ndarray, noise_sigma: float, signs: tuple[float, ...]) -> li
                 img, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA
             )
         s_level = float(s / f)
-        raw.append(_log_response(levels[f], s_level))
+        r = _log_response(levels[f], s_level)
+        raw.append(r)
         # Noise at level f: area averaging divides white noise's std by f.
-        floors.append(_NOISE_SIGMAS * _noise_gain(s_level) * noise_sigma / f)
+        floor = _NOISE_SIGMAS * _noise_gain(s_level) * noise_sigma / f
+        if s <= _TEXTURE_MAX_SIGMA_PX and flat is not None:
+            # Correlated noise (shot noise through the detector's blur, substrate grain)
+            # passes the white-noise test at small scales; its response in the flattest
+            # parts of the frame is the measure of it there.
+            fm = (
+                flat
+                if f == 1
+                else cv2.resize(
+                    flat.astype(np.uint8), (r.shape[1], r.shape[0]), interpolation=cv2.INTER_NEAREST
+                ).astype(bool)
+            )
+            if fm.sum() >= 64:
+                vals = r[fm]
+                mad = float(np.median(np.abs(vals - np.median(vals))))
+                floor = max(floor, _TEXTURE_SIGMAS * 1.4826 * mad)
+        floors.append(floor)
         factors.append(f)
     return [_detect_sign(raw, floors, factors, diams, sign, h, w) for sign in signs]
+
+
+def _flattest_blocks(img: np.ndarray) -> np.ndarray | None:
+    """Mask of the 20 % of 32 × 32 blocks with the lowest grey std (bare substrate, mostly).
+
+    ``None`` when those are not clearly flatter than the median block (std ratio > 0.6):
+    then every block holds particles and their response would be taken for noise.
+    """
+    h, w = img.shape
+    b = _FLAT_BLOCK_PX
+    nh, nw = h // b, w // b
+    if nh * nw < 10:
+        return None
+    blocks = img[: nh * b, : nw * b].reshape(nh, b, nw, b)
+    std = blocks.std(axis=(1, 3))
+    cut = float(np.percentile(std, 20))
+    if cut > 0.6 * float(np.median(std)):
+        return None  # no bare substrate to measure on (a uniform field, a dense monolayer)
+    keep = std <= cut
+    mask = np.zeros((h, w), bool)
+    mask[: nh * b, : nw * b] = np.repeat(np.repeat(keep, b, axis=0), b, axis=1)
+    return mask
 
 
 def _detect_sign(
@@ -316,7 +369,7 @@ def _populations(
 ) -> list[tuple[float, float]]:
     """Modes of the weighted log-diameter histogram as (diameter px, weight share).
 
-    Two modes count only when both hold ≥ 20 % of the weight, sit ≥ 1 octave apart with
+    Two modes count only when both hold ≥ 25 % of the weight, sit ≥ 1 octave apart with
     a valley at most half the smaller peak between them, and the blobs of each are about as
     strong (median response ≥ half the other's): a single broad population has neither a
     deep valley nor two heavy, distant groups, and the surface texture and rims of large
@@ -346,11 +399,11 @@ def _populations(
         if (
             centre[b] - centre[a] >= 1.0
             and valley <= 0.5 * min(hist[a], hist[b])
-            and min(share_a, share_b) >= 0.2
+            and min(share_a, share_b) >= _BIMODAL_MIN_SHARE
         ):
             lo = log_d <= centre[split]
             s_lo, s_hi = float(np.median(strength[lo])), float(np.median(strength[~lo]))
-            if min(s_lo, s_hi) < 0.5 * max(s_lo, s_hi):
+            if min(s_lo, s_hi) < _BIMODAL_STRENGTH_RATIO * max(s_lo, s_hi):
                 return [(float(2 ** _weighted_median(log_d, weights)), 1.0)]
             pops = [
                 (float(2 ** _weighted_median(log_d[lo], weights[lo])), share_a),
