@@ -184,7 +184,9 @@
   function renderSummary(stats) {
     const s = stats.summary;
     document.querySelector('[data-testid="n-accepted"]').textContent = stats.n_accepted;
-    const rows = [["n (accepted)", `<span data-testid="summary-n">${s.count}</span>`]];
+    // Built as DOM nodes with textContent (CSP, and no HTML from data): each value is text or
+    // [text, class, testid, text after] for a styled span.
+    const rows = [["n (accepted)", [String(s.count), "", "summary-n"]]];
     if (s.count) {
       rows.push(["Mean ± sd", `${fmt(s.mean)} ± ${fmt(s.sd)} nm`]);
       rows.push(["D10 / D50 / D90", `${fmt(s.d10)} / ${fmt(s.d50)} / ${fmt(s.d90)} nm`]);
@@ -192,14 +194,31 @@
       rows.push(["Log-normal fit", s.lognormal ? `median ${fmt(s.lognormal.median)} nm, GSD ${fmt(s.geometric_sd, 3)}` : "—"]);
     }
     const min = s.representative_min_count;
-    const rep = (s.representative ? `<span class="ok">≥ ${min} particles</span>` : `<span class="bad">${s.count} &lt; ${min} particles</span>`) +
-      (s.ci95_rel ? ` · CI ±${Math.round(s.ci95_rel * 100)} %` : "");
-    rows.push(["Representativeness", rep]);
-    document.getElementById("summary").innerHTML =
-      '<table class="facts-table summary-table" data-testid="summary">' +
-      rows.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join("") + "</table>";
-    document.getElementById("classes").innerHTML = Object.entries(stats.classes)
-      .map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join("");
+    const rep = s.representative ? [`≥ ${min} particles`, "ok"] : [`${s.count} < ${min} particles`, "bad"];
+    rows.push(["Representativeness", [rep[0], rep[1], "", s.ci95_rel ? ` · CI ±${Math.round(s.ci95_rel * 100)} %` : ""]]);
+    const cell = (tag, value) => {
+      const el = document.createElement(tag);
+      if (!Array.isArray(value)) { el.textContent = value; return el; }
+      const [text, cls, testid, after] = value;
+      const span = document.createElement("span");
+      span.textContent = text;
+      if (cls) span.className = cls;
+      if (testid) span.dataset.testid = testid;
+      el.append(span, after || "");
+      return el;
+    };
+    const tableRows = (pairs) => pairs.map(([k, v]) => {
+      const tr = document.createElement("tr");
+      tr.append(cell("th", k), cell("td", v));
+      return tr;
+    });
+    const table = document.createElement("table");
+    table.className = "facts-table summary-table";
+    table.dataset.testid = "summary";
+    table.append(...tableRows(rows));
+    document.getElementById("summary").replaceChildren(table);
+    document.getElementById("classes").replaceChildren(
+      ...tableRows(Object.entries(stats.classes).map(([k, v]) => [k, String(v)])));
   }
 
   function renderHistogram(stats) {
