@@ -5,9 +5,10 @@ Scripts come only from this site (no inline scripts): page configuration travels
 static JS files, and handlers are attached from those files. ``'unsafe-eval'`` stays allowed
 for one reason: Plotly's WebGL traces (the review page's outlines, through regl) compile their
 shaders' JS with ``new Function``; without it clicks on the overlay do nothing (seen in the
-e2e review flow). Injected markup still cannot run: it would need an inline script or handler. Styles allow ``'unsafe-inline'`` because Plotly
-positions its SVG with inline styles; images allow ``data:`` for the printable report's
-embedded previews and ``blob:`` for Plotly's PNG download.
+e2e review flow). Injected markup still cannot run: it would need an inline script or handler.
+Styles allow ``'unsafe-inline'`` because Plotly positions its SVG with inline styles; images
+allow ``data:`` for the printable report's embedded previews and ``blob:`` for Plotly's PNG
+download.
 """
 
 from __future__ import annotations
