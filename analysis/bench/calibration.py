@@ -6,6 +6,12 @@
 2. Real files when ``../shared/data`` is present: the five figure crops of ``scalebar/``
    (labels.csv) and the five microscope TIFFs of ``calibration/`` (expected.csv), with the
    time of the metadata path and of the full path (metadata + scale-bar cross-check).
+3. Data bands of each instrument layout (:mod:`analysis.calibration.render_bands`): per
+   layout the share within 2 %, wrong and uncalibrated counts, OCR ms per image; every other
+   image also as a half-size JPEG copy.
+4. The 66 real bars labelled by eye and the 24 real negatives (tests/analysis/data), plus
+   rendered negatives (panel letters, arrows, words, bars without a number): invented
+   calibrations must be 0.
 """
 
 from __future__ import annotations
@@ -20,10 +26,12 @@ from typing import Any
 
 from analysis.calibration import calibrate, find_data_bar, find_scale_bar
 from analysis.calibration.render import render_scale_bar_image
+from analysis.calibration.render_bands import LAYOUTS, degrade, render_band_image, render_negative
 from analysis.calibration.units import to_nm
-from analysis.io import read_image
+from analysis.io import image_from_array, read_image
 
 _DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+_LABELS = Path(__file__).resolve().parents[2] / "tests" / "analysis" / "data"
 
 
 def _ms(t0: float) -> float:
@@ -132,10 +140,86 @@ def run_real_metadata(folder: Path = _DATA / "calibration") -> list[dict[str, An
     return out
 
 
+def _score(pixel_nm: float | None, truth_nm: float) -> str:
+    if pixel_nm is None:
+        return "uncalibrated"
+    return "within_2pct" if abs(pixel_nm - truth_nm) <= 0.02 * truth_nm else "wrong"
+
+
+def run_layouts(n: int = 12, seed: int = 0) -> dict[str, Any]:
+    """Per layout: ``n`` renders (random width, polarity, top/bottom) + half-size JPEGs."""
+    out: dict[str, Any] = {}
+    for k, layout in enumerate(LAYOUTS):
+        counts = {"within_2pct": 0, "wrong": 0, "uncalibrated": 0}
+        ocr_ms: list[float] = []
+        total_ms: list[float] = []
+        sources: dict[str, int] = {}
+        for s in range(seed, seed + n):
+            r = render_band_image(layout, 1000 * k + s)
+            for v in (r, degrade(r, factor=0.5, jpeg_quality=80)) if s % 2 else (r,):
+                t0 = time.perf_counter()
+                cal = calibrate(image_from_array(v.image))
+                total_ms.append(_ms(t0))
+                ocr_ms.append(float((cal.details.get("band_text") or {}).get("ocr_ms", 0.0)))
+                counts[_score(cal.pixel_size_nm, v.pixel_size_nm)] += 1
+                sources[cal.source] = sources.get(cal.source, 0) + 1
+        images = sum(counts.values())
+        out[layout] = {
+            "images": images,
+            **counts,
+            "within_2pct_rate": round(counts["within_2pct"] / images, 3),
+            "sources": sources,
+            "band_ocr_ms_median": round(statistics.median(ocr_ms), 1),
+            "ms_per_image_median": round(statistics.median(total_ms), 1),
+        }
+    return out
+
+
+def run_real_labels(images: Path = _DATA / "emps-train" / "images") -> dict[str, Any] | None:
+    """The real bars labelled by eye and the real negatives (tests/analysis/data)."""
+    if not images.is_dir():
+        return None
+    counts = {"within_2pct": 0, "wrong": 0, "uncalibrated": 0}
+    times: list[float] = []
+    with (_LABELS / "real_scale_bars.csv").open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            image = read_image(images / row["file"])
+            t0 = time.perf_counter()
+            cal = calibrate(image)
+            times.append(_ms(t0))
+            truth = to_nm(float(row["value"]), row["unit"]) / float(row["length_px"])
+            counts[_score(cal.pixel_size_nm, truth)] += 1
+    invented = 0
+    with (_LABELS / "real_negatives.csv").open(newline="", encoding="utf-8") as fh:
+        negatives = list(csv.DictReader(fh))
+    for row in negatives:
+        invented += calibrate(read_image(images / row["file"])).pixel_size_nm is not None
+    labelled = sum(counts.values())
+    return {
+        "labelled_bars": labelled,
+        **counts,
+        "within_2pct_rate": round(counts["within_2pct"] / labelled, 3),
+        "ms_per_image_median": round(statistics.median(times), 1),
+        "negatives": len(negatives),
+        "negatives_invented": invented,
+    }
+
+
+def run_rendered_negatives(n: int = 30, seed: int = 0) -> dict[str, int]:
+    invented = sum(
+        calibrate(image_from_array(render_negative(s))).pixel_size_nm is not None
+        for s in range(seed, seed + n)
+    )
+    return {"images": n, "invented": invented}
+
+
 def run(n: int = 60, seed: int = 0) -> dict[str, Any]:
     """All calibration figures as one JSON-able dict."""
     return {
         "rendered": run_rendered(n, seed),
+        "layouts": run_layouts(max(4, n // 5), seed),
+        "real_labels": run_real_labels(),
+        "rendered_negatives": run_rendered_negatives(max(10, n // 2), seed),
         "real_scale_bars": run_real_scale_bars(),
         "real_metadata": run_real_metadata(),
     }
@@ -153,6 +237,26 @@ def _print(report: dict[str, Any]) -> None:
         f"{r['bar_length_error_px_max']}  ({r['bar_found_where_drawn']} bars found where drawn)"
     )
     print(f"  ms per image: median {r['ms_per_image_median']}  max {r['ms_per_image_max']}")
+    print("Data-band layouts (rendered, widths 640-4096, + half-size JPEG copies)")
+    for layout, row in report["layouts"].items():
+        print(
+            f"  {layout:8s} within 2 %: {row['within_2pct']}/{row['images']} "
+            f"({row['within_2pct_rate']:.0%})  wrong {row['wrong']}  uncalibrated "
+            f"{row['uncalibrated']}  band OCR {row['band_ocr_ms_median']} ms  "
+            f"total {row['ms_per_image_median']} ms"
+        )
+    neg = report["rendered_negatives"]
+    print(f"Rendered negatives: {neg['invented']} invented of {neg['images']}")
+    real = report["real_labels"]
+    if real is None:
+        print("real labelled bars: ../shared/data not present, skipped")
+    else:
+        print(
+            f"Real bars labelled by eye: {real['within_2pct']}/{real['labelled_bars']} within 2 % "
+            f"({real['within_2pct_rate']:.0%}), wrong {real['wrong']}, uncalibrated "
+            f"{real['uncalibrated']}; negatives: {real['negatives_invented']} invented of "
+            f"{real['negatives']}; {real['ms_per_image_median']} ms per image"
+        )
     for name in ("real_scale_bars", "real_metadata"):
         rows = report[name]
         if rows is None:

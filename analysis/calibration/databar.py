@@ -92,9 +92,15 @@ def _bottom_band(grey: np.ndarray, max_fraction: float) -> Region | None:
     if bottom - top < max(_MIN_HEIGHT_PX, 0.02 * h) or float(np.median(share[top:bottom])) < 0.75:
         return None  # too thin, or its background is not flat (micrograph texture)
     separator = False
-    while top > 1 and share[top - 1] >= 0.9 and abs(int(mode[top - 1]) - bg) > 2:
-        top -= 1  # a separator line of another flat level belongs to the bar
+    line = 0
+    while (
+        top - line > 1 and share[top - line - 1] >= 0.9 and abs(int(mode[top - line - 1]) - bg) > 2
+    ):
+        line += 1  # a separator line of another flat level belongs to the bar ...
+    if 0 < line <= 3:
+        top -= line
         separator = True
+    # ... but more than 3 such rows are a flat stretch of micrograph, not a line.
     if start + top < h * (1.0 - max_fraction):
         return None
     if not (separator or _has_sharp_edge(band, top)) or not _has_text(q[top:bottom], bg):

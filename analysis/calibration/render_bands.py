@@ -419,3 +419,37 @@ def degrade(
         img.astype(np.float32), r.layout, r.pixel_size_nm / factor, band, r.bar_label,
         r.bar_length_px * factor, r.fields, style,
     )  # fmt: skip
+
+
+def render_negative(seed: int | np.random.Generator = 0, *, width: int = 800) -> np.ndarray:
+    """A figure panel with no usable scale: panel letter, arrows, words, maybe a bare bar.
+
+    What published figures carry besides a scale bar — ``(a)``, ``B``, an arrow pointing at
+    a particle, a compound name, sometimes a bar whose number is in the caption — none of
+    which may become a calibration. Returns (H, W) float32 in [0, 1].
+    """
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    height = int(width * 0.75)
+    img = (_background(rng, height, width) * 255).astype(np.uint8)
+    pil = Image.fromarray(img, "L")
+    draw = ImageDraw.Draw(pil)
+    fonts = [f for f in available_fonts() if "Italic" not in f and "Oblique" not in f]
+    font_path = str(rng.choice(fonts)) if fonts else None
+    fg = 255 if float(np.median(img)) < 128 else 0
+    big = _font(font_path, int(rng.integers(24, 48)))
+    letter = str(rng.choice(["a", "(a)", "B", "(c)", "d", "E"]))
+    draw.text((int(0.03 * width), int(0.03 * height)), letter, fill=fg, font=big)
+    words = str(rng.choice(["Au NPs", "SiO2@Ag", "PS-b-P2VP", "ZIF-8", "after 24 h", "x 2"]))
+    draw.text((int(0.6 * width), int(0.05 * height)), words, fill=fg, font=_font(font_path, 22))
+    # an arrow: shaft and head
+    x0, y0 = int(rng.uniform(0.2, 0.6) * width), int(rng.uniform(0.3, 0.7) * height)
+    length = int(rng.uniform(40, 120))
+    draw.line([x0, y0, x0 + length, y0], fill=fg, width=4)
+    draw.polygon([(x0 + length, y0 - 10), (x0 + length + 18, y0), (x0 + length, y0 + 10)], fill=fg)
+    if rng.random() < 0.6:  # a bar whose number is given in the caption, not on the image
+        bx = int(rng.uniform(0.05, 0.6) * width)
+        by = int(height - rng.uniform(0.04, 0.1) * height)
+        draw.rectangle(
+            [bx, by, bx + int(rng.uniform(60, 250)), by + int(rng.integers(3, 10))], fill=fg
+        )
+    return np.asarray(pil, dtype=np.float32) / 255.0

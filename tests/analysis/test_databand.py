@@ -16,7 +16,7 @@ from analysis.calibration.bandtext import (
     parse_band_fields,
 )
 from analysis.calibration.render import _font, available_fonts
-from analysis.calibration.render_bands import LAYOUTS, degrade, render_band_image
+from analysis.calibration.render_bands import LAYOUTS, degrade, render_band_image, render_negative
 from analysis.io import image_from_array
 
 
@@ -140,3 +140,10 @@ def test_degraded_copy_is_calibrated_or_honestly_not():
         if cal.pixel_size_nm is not None:
             wrong += abs(cal.pixel_size_nm - r.pixel_size_nm) > 0.02 * r.pixel_size_nm
     assert wrong == 0
+
+
+def test_rendered_negatives_invent_nothing():
+    """Panel letters, arrows, words and a bar without its number: never a calibration."""
+    for seed in range(12):
+        cal = calibrate(image_from_array(render_negative(seed)))
+        assert cal.pixel_size_nm is None, (seed, cal.reason)
