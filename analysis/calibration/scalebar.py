@@ -509,8 +509,11 @@ def label_crops(
         if area < 8 or h < 4 or h > 3 * reach or w > 1.5 * length + 20:
             continue  # noise speckles, or objects too big to be glyphs
         touches_bar = x <= bx1 and x + w >= bx0 and y <= by1 and y + h >= by0
-        if touches_bar and not _inside_gap(cand, win, x, w):
-            continue  # the bar itself (with its end ticks)
+        # The bar itself and its end ticks; a glyph whose descender reaches the bar (a "µ"
+        # set tight above it) is kept, or the label would be read without its unit.
+        at_end = min(abs(x - bx0), abs(x + w - bx1)) <= max(4, 0.1 * length)
+        if touches_bar and not _inside_gap(cand, win, x, w) and (w > 0.5 * length or at_end):
+            continue
         comps.append((x, y, x + w, y + h))
     crops: list[Region] = []
     if cand.gap is not None:
