@@ -12,7 +12,8 @@ Sets (never trained on):
 - ``synth_<regime>``: the named regimes of :mod:`analysis.synth.regimes` that training never
   used (``dense_tiny``, ``large_touching``, ``se_agglomerates``), seeds 910 000+.
 
-Methods on every set: the ImageJ-style baseline (:mod:`analysis.segment.imagej`) and each
+Methods on every set: the ImageJ-style baseline (:mod:`analysis.segment.imagej`, the particle
+phase chosen as a user would) and each
 ``--weights`` model + refine, run either at native resolution (``native``: how the first
 model was trained and shipped) or resampled so the ground truth's median particle reaches
 the network at ``TARGET_DIAMETER_PX`` (``oracle``: the model's quality with a perfect scale
@@ -41,7 +42,7 @@ import numpy as np
 from analysis import evaluate, metrics
 from analysis.result import Region
 from analysis.segment.bpartis import BPartIS
-from analysis.segment.imagej import segment_imagej
+from analysis.segment.imagej import segment_imagej, user_polarity
 from analysis.segment.model import ParticleModel
 from analysis.segment.refine import refine
 from analysis.segment.scale import TARGET_DIAMETER_PX, estimate_particle_scale
@@ -250,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {len(samples)} images", flush=True)
         if not a.no_baseline:
             per_set[name]["imagej"] = score_labels(
-                samples, lambda s: segment_imagej(s.grey, s.region)
+                samples,
+                lambda s: segment_imagej(s.grey, s.region, user_polarity(s.grey, s.truth)),
             )
         if peer is not None and name != "emps_val":  # BPartIS trained on all of EMPS
             per_set[name]["bpartis"] = score_labels(samples, peer.labels)

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from analysis.result import Region
-from analysis.segment.imagej import segment_imagej
+from analysis.segment.imagej import segment_imagej, user_polarity
 
 
 def test_touching_discs_are_split_and_holes_filled() -> None:
@@ -31,3 +31,14 @@ def test_dark_particles_on_bright_support_and_region_respected() -> None:
 
 def test_flat_image_gives_nothing() -> None:
     assert not segment_imagej(np.full((50, 50), 0.5, np.float32)).any()
+
+
+def test_dense_bright_packing_needs_the_users_phase() -> None:
+    img = np.full((100, 100), 0.2, np.float32)
+    truth = np.zeros((100, 100), np.int32)
+    for k, (x, y) in enumerate(((25, 25), (75, 25), (25, 75), (75, 75)), start=1):
+        cv2.circle(img, (x, y), 24, 0.8, -1)
+        cv2.circle(truth, (x, y), 24, k, -1)
+    assert user_polarity(img, truth) == "bright"
+    assert int(segment_imagej(img, polarity="bright").max()) == 4
+    assert int(segment_imagej(img).max()) != 4  # the minority guess takes the gaps
