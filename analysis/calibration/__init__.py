@@ -26,7 +26,13 @@ from analysis.io import LoadedImage
 from analysis.result import Calibration, Region, ScaleBar
 
 from .bandbar import find_band_bar
-from .bandtext import MAG_TOLERANCE_FACTOR, BandReading, mag_pixel_size_nm, read_band
+from .bandtext import (
+    GUESSED_UNIT,
+    MAG_TOLERANCE_FACTOR,
+    BandReading,
+    mag_pixel_size_nm,
+    read_band,
+)
 from .databar import find_data_bar
 from .metadata import find_sidecar_text, read_metadata
 from .scalebar import LOW_CONFIDENCE, find_scale_bar, locate_scale_bar
@@ -37,6 +43,7 @@ __all__ = ["calibrate", "find_data_bar", "find_scale_bar", "locate_scale_bar"]
 
 DISAGREEMENT_WARN = 0.05  # any source vs a scale bar: labels are rounded, bars drawn to +-1 px
 _PRECISE_TOLERANCE = 0.02  # metadata vs band text: both print 3-4 significant digits
+_SHORT_BAR_PX = 75  # below this +-1.5 px of bar length exceeds 2 % of the pixel size
 _SCALE_BAR_OCR_CALLS = 5
 _CROSS_CHECK_OCR_CALLS = 1  # FEI, Zeiss and JEOL bars are read at the first try
 
@@ -165,6 +172,15 @@ def calibrate(
             "the image's own calibration marks disagree: " + disagreements[0],
             warnings=tuple(warnings), **common,
         )  # fmt: skip
+    if band is not None and band_nm is not None and GUESSED_UNIT in band.how and bar_nm is None:
+        # A unit guessed from a loosely known magnification is no calibration on its own.
+        _choose(details, None)
+        return Calibration(
+            None, "uncalibrated", 0.0,
+            f"the data band's field width lost its unit prefix and no scale bar confirms it "
+            f"({band.how})",
+            warnings=tuple(warnings), **common,
+        )  # fmt: skip
     if band is not None and band_nm is not None:
         reason = f"data band text: {band.how}"
         confidence = 0.9 if bar_nm is None else 0.97  # confirmed by the bar
@@ -176,6 +192,11 @@ def calibrate(
         reason = f"scale bar '{bar.label}' over {bar.length_px:.1f} px"
         if reading is not None:
             reason += f" ({reading.reason})"
+        if bar.length_px < _SHORT_BAR_PX:
+            warnings.append(
+                f"the scale bar is only {bar.length_px:.0f} px long: its length alone is "
+                f"uncertain by about {1.5 / bar.length_px:.0%}"
+            )
         if bar.confidence < LOW_CONFIDENCE:
             warnings.append(
                 f"scale-bar label read as '{bar.label}' with low confidence "

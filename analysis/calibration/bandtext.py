@@ -284,7 +284,10 @@ def band_pixel_size_nm(fields: dict[str, str], image_width_px: int) -> tuple[flo
                 if 1 / MAG_TOLERANCE_FACTOR <= nm / mag_nm <= MAG_TOLERANCE_FACTOR
             ]
         if len(usable) == 1:
-            return usable[0]
+            nm, how = usable[0]
+            if len(group) > 1:  # the prefix was lost and the magnification chose it
+                how += f" ({GUESSED_UNIT})"
+            return nm, how
         if len(usable) > 1:
             return None, f"band text unit is ambiguous ({usable[0][1]}: µm or nm?)"
     if groups and any(groups):
@@ -306,6 +309,7 @@ def _lengths_nm(printed: str) -> list[float]:
 # Polaroid print for many, other widths for others), so it only bounds the pixel size
 # loosely: enough to catch a label read as "µm" instead of "nm" (x1000) or a lost digit.
 _MAG_REFERENCE_NM = 127e6
+GUESSED_UNIT = "unit prefix lost, chosen by the magnification"
 MAG_TOLERANCE_FACTOR = 4.0
 
 
