@@ -21,6 +21,7 @@ from django.core.management import call_command
 
 from semweb.analyses.models import AnalysisRun
 from semweb.catalogue.models import Micrograph, Project, Sample
+from semweb.core.management.commands.seed_demo import DEMO_SAMPLES
 from semweb.labs.models import Lab, Membership, Role
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,23 +37,25 @@ def test_seed_demo_creates_everything_once_and_prints_credentials(media):
 
     lab = Lab.objects.get(slug="demo")
     roles = dict(Membership.objects.filter(lab=lab).values_list("user__username", "role"))
-    assert roles == {"demo": Role.SUPERVISOR, "member": Role.MEMBER}
+    assert roles == {"demo": Role.SUPERVISOR, "member": Role.MEMBER, "labadmin": Role.ADMIN}
     assert Project.objects.filter(lab=lab).count() == 1
-    assert Sample.objects.filter(project__lab=lab).count() == 1
-    names = sorted(Micrograph.objects.values_list("original_filename", flat=True))
-    assert names == [
-        "demo_cubes_imagej16.tif",
-        "demo_rods_S4800.tif",
-        "demo_spheres_databar.png",
-        "demo_tem_agglomerates.png",
-    ]
-    rods = Micrograph.objects.get(original_filename="demo_rods_S4800.tif")
-    assert rods.sidecar_filename == "demo_rods_S4800.txt"
+    samples = Sample.objects.filter(project__lab=lab).order_by("name")
+    assert [s.name for s in samples] == [spec.name for spec in DEMO_SAMPLES]
+    for spec, sample in zip(DEMO_SAMPLES, samples, strict=True):
+        micrographs = sample.micrographs.all()
+        # One material at one pixel size per sample, read from the files' metadata.
+        sizes = [m.pixel_size_nm for m in micrographs]
+        assert sizes == pytest.approx([spec.pixel_size_nm] * len(sizes), rel=1e-3)
+        assert len(micrographs) == len(spec.seeds)
+        assert len(spec.seeds) * spec.particles_per_image >= 300  # ≥ 250 after edge exclusion
+    rods = Micrograph.objects.filter(sample__name__endswith="batch B").first()
+    assert rods.sidecar_filename.endswith(".txt")
     assert rods.pixel_size_source == "metadata:hitachi"
     for text in (first, second.getvalue()):
         assert "user: demo     password: semweb-demo" in text
         assert "user: member   password: semweb-member" in text
-    assert "(4 new," in first and "(0 new, 0 analyses queued)" in second.getvalue()
+        assert "user: labadmin password: semweb-admin" in text
+    assert "(13 new," in first and "(0 new, 0 analyses queued)" in second.getvalue()
     assert authenticate(username="demo", password="semweb-demo") is not None
     assert authenticate(username="member", password="semweb-member") is not None
 
@@ -63,9 +66,9 @@ def test_seed_demo_queues_one_run_per_micrograph_once(media):
 
     call_command("seed_demo", stdout=StringIO())
     call_command("seed_demo", stdout=StringIO())
-    assert AnalysisRun.objects.count() == 4
+    assert AnalysisRun.objects.count() == 13
     assert set(AnalysisRun.objects.values_list("micrograph__sample__name", flat=True)) == {
-        "Synthetic batch A"
+        spec.name for spec in DEMO_SAMPLES
     }
 
 

@@ -1,12 +1,22 @@
-"""`manage.py seed_demo`: a demo lab, two users, a project, a sample and four synthetic
-micrographs, stored through the same service as browser uploads. Safe to run again: existing
-objects are reused, passwords are reset to the documented ones, nothing is duplicated."""
+"""`manage.py seed_demo`: a demo lab with a lab admin, a supervisor and a member, and a project
+comparing two samples, stored through the same service as browser uploads.
+
+Each sample is one synthetic material imaged at one pixel size, with enough micrographs for
+≥ 250 particles pooled, so its statistics and the project's comparison page read like a real
+two-sample study (batch A smaller than batch B) rather than a mix of unrelated materials.
+The samples travel in different file formats (ImageJ TIFF; Hitachi TIFF + sidecar) so both
+metadata readers are shown. Safe to run again: existing objects are reused, passwords are
+reset to the documented ones, nothing is duplicated.
+
+To add demo content (e.g. an approved dataset), add a method to `Command` and call it from
+`handle` once the users and samples exist (`_people_and_places` returns both).
+"""
 
 from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import tifffile
@@ -23,12 +33,77 @@ from semweb.labs.models import Lab, Membership, Role
 
 DEMO_LAB = ("Demo lab", "demo")
 DEMO_PROJECT = "Demo: synthetic nanoparticles"
-DEMO_SAMPLE = "Synthetic batch A"
 # (username, default password, role). Fixed and documented (README) so a first-time user can
-# log in; override with SEMWEB_DEMO_PASSWORD / SEMWEB_DEMO_MEMBER_PASSWORD.
+# log in; override with SEMWEB_DEMO_PASSWORD / SEMWEB_DEMO_MEMBER_PASSWORD /
+# SEMWEB_DEMO_ADMIN_PASSWORD.
 DEMO_USERS = (
     ("demo", "semweb-demo", Role.SUPERVISOR, "SEMWEB_DEMO_PASSWORD"),
     ("member", "semweb-member", Role.MEMBER, "SEMWEB_DEMO_MEMBER_PASSWORD"),
+    ("labadmin", "semweb-admin", Role.ADMIN, "SEMWEB_DEMO_ADMIN_PASSWORD"),
+)
+
+
+@dataclass(frozen=True)
+class DemoSample:
+    """One sample of the demo: one material, one pixel size, `images` micrographs."""
+
+    name: str
+    material: str
+    notes: str
+    file_format: str  # "imagej" (16-bit ImageJ TIFF) or "hitachi" (8-bit TIFF + sidecar)
+    pixel_size_nm: float
+    median_ecd_nm: float
+    particles_per_image: int
+    seeds: tuple[int, ...]
+
+    def synth(self, seed: int):
+        return generate(
+            seed,
+            style="sem",
+            morphology="sphere",
+            median_ecd_px=self.median_ecd_nm / self.pixel_size_nm,
+            n_particles=self.particles_per_image,
+            data_bar=False,
+            figure_marks=False,
+            jpeg=False,
+            params={
+                "pixel_size_nm": self.pixel_size_nm,
+                "sigma_log": 0.12,
+                "agglomerate_prob": 0.0,
+                "max_overlap": 0.0,
+                "photons": 200.0,
+            },
+        )
+
+    def filename(self, seed: int) -> str:
+        stem = self.name.split(",")[0].lower().replace(" ", "_")
+        return f"{stem}_{self.file_format}_{seed}.tif"
+
+
+# Two Stöber silica batches at 2 nm/px: A ~60 nm, B ~85 nm. The classical path measured 53 of
+# A's 70 and 37 of B's 55 particles per image (edge particles excluded): 6 × 70 and 7 × 65
+# give ≥ 250 measured per sample.
+DEMO_SAMPLES = (
+    DemoSample(
+        name="Silica spheres, batch A",
+        material="SiO2 (Stöber, 25 °C)",
+        notes="Synthetic: analysis.synth spheres, median 60 nm, fixed seeds.",
+        file_format="imagej",
+        pixel_size_nm=2.0,
+        median_ecd_nm=60.0,
+        particles_per_image=70,
+        seeds=(1101, 1102, 1103, 1104, 1105, 1106),
+    ),
+    DemoSample(
+        name="Silica spheres, batch B",
+        material="SiO2 (Stöber, 40 °C)",
+        notes="Synthetic: analysis.synth spheres, median 85 nm, fixed seeds.",
+        file_format="hitachi",
+        pixel_size_nm=2.0,
+        median_ecd_nm=85.0,
+        particles_per_image=65,
+        seeds=(2201, 2202, 2203, 2204, 2205, 2206, 2207),
+    ),
 )
 
 
@@ -59,40 +134,22 @@ def _tiff8(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _hitachi_sidecar(width: int, height: int, pixel_size_nm: float) -> bytes:
+def _hitachi_sidecar(width: int, height: int, pixel_size_nm: float, sample: str) -> bytes:
     return (
-        "[SemImageFile]\r\nInstructName=S-4800\r\nSampleName=Synthetic batch A\r\n"
+        f"[SemImageFile]\r\nInstructName=S-4800\r\nSampleName={sample}\r\n"
         f"DataSize={width}x{height}\r\nPixelSize={pixel_size_nm:.4f}\r\n"
         "AcceleratingVoltage=5000 Volt\r\nMagnification=50000\r\n"
     ).encode("ascii")
 
 
-def _demo_images() -> list[tuple[str, Callable[[], tuple[bytes, bytes | None, str]]]]:
-    """(file name, builder) pairs; building is lazy so re-runs skip the synthesis."""
-
-    def sem_png() -> tuple[bytes, bytes | None, str]:
-        s = generate(103, style="sem", morphology="sphere", data_bar=True, jpeg=False)
-        return _png(s.image), None, ""
-
-    def imagej_tiff() -> tuple[bytes, bytes | None, str]:
-        s = generate(202, style="sem", morphology="cube", data_bar=False, figure_marks=False)
+def demo_files(spec: DemoSample, seed: int) -> tuple[bytes, bytes | None, str]:
+    """(image bytes, sidecar bytes or None, sidecar name) of one demo micrograph."""
+    s = spec.synth(seed)
+    if spec.file_format == "imagej":
         return _imagej_tiff16(s.image, s.pixel_size_nm), None, ""
-
-    def hitachi_tiff() -> tuple[bytes, bytes | None, str]:
-        s = generate(303, style="sem", morphology="rod", data_bar=False, figure_marks=False)
-        h, w = s.image.shape
-        return _tiff8(s.image), _hitachi_sidecar(w, h, s.pixel_size_nm), "demo_rods_S4800.txt"
-
-    def tem_png() -> tuple[bytes, bytes | None, str]:
-        s = generate(404, style="tem", data_bar=True, jpeg=False)
-        return _png(s.image), None, ""
-
-    return [
-        ("demo_spheres_databar.png", sem_png),
-        ("demo_cubes_imagej16.tif", imagej_tiff),
-        ("demo_rods_S4800.tif", hitachi_tiff),
-        ("demo_tem_agglomerates.png", tem_png),
-    ]
+    h, w = s.image.shape
+    sidecar = _hitachi_sidecar(w, h, s.pixel_size_nm, spec.name.encode("ascii", "replace").decode())
+    return _tiff8(s.image), sidecar, spec.filename(seed).replace(".tif", ".txt")
 
 
 class Command(BaseCommand):
@@ -107,16 +164,19 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, no_runs: bool = False, no_micrographs: bool = False, **options):
-        users, sample = self._people_and_places()
+        users, samples = self._people_and_places()
         created: list[str] = []
+        queued = 0
         if not no_micrographs:
-            created = self._micrographs(sample, users["demo"])
-        queued = 0 if no_runs or no_micrographs else self._queue_runs(sample, users["demo"])
-        count = sample.micrographs.count()
+            for spec, sample in samples:
+                created += self._micrographs(spec, sample, users["demo"])
+            if not no_runs:
+                queued = sum(self._queue_runs(sample, users["demo"]) for _, sample in samples)
+        project = samples[0][1].project
+        counts = ", ".join(f"“{s.name}” {s.micrographs.count()}" for _, s in samples)
         self.stdout.write(
-            f"Demo data: lab “{sample.project.lab.name}”, project “{sample.project.name}”, "
-            f"sample “{sample.name}” with {count} micrographs "
-            f"({len(created)} new, {queued} analyses queued)."
+            f"Demo data: lab “{project.lab.name}”, project “{project.name}”, micrographs per "
+            f"sample: {counts} ({len(created)} new, {queued} analyses queued)."
         )
         self.stdout.write("")
         self.stdout.write("  Log in at http://127.0.0.1:8000/login/ with")
@@ -126,7 +186,7 @@ class Command(BaseCommand):
         self.stdout.write("")
 
     @transaction.atomic
-    def _people_and_places(self) -> tuple[dict, Sample]:
+    def _people_and_places(self) -> tuple[dict, list[tuple[DemoSample, Sample]]]:
         lab, _ = Lab.objects.get_or_create(
             slug=DEMO_LAB[1],
             defaults={"name": DEMO_LAB[0], "description": "Synthetic demo data."},
@@ -148,26 +208,31 @@ class Command(BaseCommand):
                 lab=lab,
                 user=users["demo"],
                 name=DEMO_PROJECT,
-                description="Synthetic SEM/TEM micrographs with known particle sizes.",
+                description="Two synthetic silica batches imaged at 2 nm/px: compare their "
+                "size distributions.",
             )
-        sample = Sample.objects.filter(project=project, name=DEMO_SAMPLE).first()
-        if sample is None:
-            sample = catalogue.sample_create(
-                project=project,
-                user=users["demo"],
-                name=DEMO_SAMPLE,
-                material="synthetic (analysis.synth)",
-                synthesis_notes="Generated by analysis.synth.generate with fixed seeds.",
-                tags=["demo", "synthetic"],
-            )
-        return users, sample
+        samples = []
+        for spec in DEMO_SAMPLES:
+            sample = Sample.objects.filter(project=project, name=spec.name).first()
+            if sample is None:
+                sample = catalogue.sample_create(
+                    project=project,
+                    user=users["demo"],
+                    name=spec.name,
+                    material=spec.material,
+                    synthesis_notes=spec.notes,
+                    tags=["demo", "synthetic", "silica"],
+                )
+            samples.append((spec, sample))
+        return users, samples
 
-    def _micrographs(self, sample: Sample, user) -> list[str]:
+    def _micrographs(self, spec: DemoSample, sample: Sample, user) -> list[str]:
         created = []
-        for name, build in _demo_images():
+        for seed in spec.seeds:
+            name = spec.filename(seed)
             if Micrograph.objects.filter(sample=sample, original_filename=name).exists():
                 continue
-            data, sidecar, sidecar_name = build()
+            data, sidecar, sidecar_name = demo_files(spec, seed)
             try:
                 catalogue.micrograph_create(
                     sample=sample,
