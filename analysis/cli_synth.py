@@ -63,6 +63,9 @@ def _run_learn(args: argparse.Namespace) -> int:
 
     from analysis.synth.learned.train import TrainConfig, load_pairs, train  # noqa: PLC0415
 
+    if not args.hours >= 0:
+        print("error: --hours must be a non-negative number", file=sys.stderr)
+        return 2
     if args.threads:
         torch.set_num_threads(args.threads)
     try:

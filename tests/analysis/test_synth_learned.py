@@ -210,3 +210,20 @@ def test_cli_learns_resumes_and_generates(tmp_path: Path, capsys: pytest.Capture
     assert main(gen) == 0
     assert len(list((tmp_path / "set/images/train").glob("*.png"))) == 2
     assert json.loads((tmp_path / "set/manifest.json").read_text())["synthetic"] is True
+
+
+def test_cli_refuses_a_negative_budget(tmp_path: Path) -> None:
+    args = [
+        "synth",
+        "learn",
+        "--images",
+        str(tmp_path),
+        "--labels",
+        str(tmp_path),
+        "--out",
+        str(tmp_path / "m.pt"),
+        "--hours",
+        "-1",
+    ]
+    assert main(args) == 2
+    assert not (tmp_path / "m.pt").exists()

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from analysis.synth import SynthMicrograph
 from analysis.synth import generate as procedural
 from analysis.synth.learned.labels import class_map, one_hot
 from analysis.synth.learned.nets import DOWNSAMPLINGS, Generator
@@ -57,23 +58,30 @@ class LearnedModel:
         return np.round((out.numpy() + 1.0) * 127.5).clip(0, 255).astype(np.uint8)
 
 
-def procedural_mask(
+def procedural_micrograph(
     seed: int, size_px: int, mask_stats: dict[str, float] | None = None
-) -> np.ndarray:
-    """An exact instance mask from the procedural generator, sized like the lab's particles.
+) -> SynthMicrograph:
+    """A procedural micrograph (exact mask + procedural rendering), sized like the lab's.
 
-    With ``mask_stats`` (from the training labels) the median ECD and particle density follow
-    the lab's data; without, the procedural generator draws them. No data bar, no marks.
+    With ``mask_stats`` (from the training labels) the median ECD (spread 15 %) and particle
+    density (spread 20 %) follow the lab's data; without, the procedural generator draws them.
+    No data bar, no marks. Its ``labels`` are what :func:`procedural_mask` returns, so the
+    procedural and the learned rendering of one seed share the very same mask.
     """
     kw: dict[str, Any] = {}
     if mask_stats and mask_stats.get("median_ecd_px"):
         rng = np.random.default_rng(seed)
         kw["median_ecd_px"] = mask_stats["median_ecd_px"] * float(np.exp(rng.normal(0, 0.15)))
-        kw["n_particles"] = max(
-            1, int(round(rng.normal(1, 0.2) * mask_stats["particles_per_mpx"] * size_px**2 / 1e6))
-        )
-    m = procedural(seed, width=size_px, height=size_px, data_bar=False, figure_marks=False, **kw)
-    return m.labels
+        n = rng.normal(1, 0.2) * mask_stats["particles_per_mpx"] * size_px**2 / 1e6
+        kw["n_particles"] = max(1, int(round(n)))
+    return procedural(seed, width=size_px, height=size_px, data_bar=False, figure_marks=False, **kw)
+
+
+def procedural_mask(
+    seed: int, size_px: int, mask_stats: dict[str, float] | None = None
+) -> np.ndarray:
+    """(size_px, size_px) uint16 instance mask of :func:`procedural_micrograph`."""
+    return procedural_micrograph(seed, size_px, mask_stats).labels
 
 
 def assess_model(model: LearnedModel, pairs: list[Any], noise_masks: int = 4) -> StabilityReport:

@@ -321,7 +321,12 @@ def train(
     if assess:
         model = sample_mod.LearnedModel(state["g"], state["config"], state["mask_stats"])
         report = sample_mod.assess_model(model, pairs[:16])
-        stability = {"step": state["step"], "seconds": state["seconds"], **report.as_dict()}
+        stability = {
+            "step": state["step"],
+            "seconds": state["seconds"],
+            "masks": "training frames (use `synth assess` on held-out frames)",
+            **report.as_dict(),
+        }
         out.with_name(out.name + ".stability.json").write_text(json.dumps(stability, indent=1))
     return TrainResult(
         out=out,
