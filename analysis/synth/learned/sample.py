@@ -24,6 +24,7 @@ from analysis.synth.learned.nets import DOWNSAMPLINGS, Generator
 from analysis.synth.learned.stability import StabilityReport, assess
 from analysis.train.polygons import labels_to_yolo_lines
 
+PAINT_MARGIN_PX = 16  # about the receptive field lost to zero padding at the border
 LEARNED_SEED_BASE = 2_000_000  # mask seeds of learned images; procedural training uses 1e6+
 
 
@@ -44,17 +45,20 @@ class LearnedModel:
         return cls(g, ck["config"], ck.get("mask_stats", {}))
 
     def paint(self, instances: np.ndarray, seed: int) -> np.ndarray:
-        """(H, W) instance labels -> (H, W) uint8 micrograph; same seed, same image."""
+        """(H, W) instance labels -> (H, W) uint8 micrograph; same seed, same image.
+
+        The class map is extended by ``PAINT_MARGIN_PX`` (edge pixels repeated) and rounded up
+        to a multiple of 8 before painting, then cropped back: zero padding inside the network
+        otherwise leaves a visible frame along the image border.
+        """
         lab = np.asarray(instances)
         h, w = lab.shape
-        m = 2**DOWNSAMPLINGS
-        ph, pw = -h % m, -w % m
+        m, mg = 2**DOWNSAMPLINGS, PAINT_MARGIN_PX
         cls = torch.from_numpy(one_hot(class_map(lab)))[None]
-        if ph or pw:
-            cls = F.pad(cls, (0, pw, 0, ph), mode="replicate")
+        cls = F.pad(cls, (mg, mg + (-(w + 2 * mg) % m), mg, mg + (-(h + 2 * mg) % m)), "replicate")
         with torch.no_grad(), torch.random.fork_rng():
             torch.manual_seed(seed)
-            out = self.generator(cls)[0, 0, :h, :w]
+            out = self.generator(cls)[0, 0, mg : mg + h, mg : mg + w]
         return np.round((out.numpy() + 1.0) * 127.5).clip(0, 255).astype(np.uint8)
 
 
