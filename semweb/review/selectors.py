@@ -37,6 +37,13 @@ class TimelineEntry:
     particle: int | None = None
 
 
+def _num(value) -> str:
+    """A measured number for people: 4 significant digits (2.2727272727273 → 2.273)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "—" if value is None else str(value)
+    return f"{value:.4g}"
+
+
 def _detail(verb: str, data: dict) -> str:
     if verb in {"particles.reject", "particles.accept"}:
         idx = data.get("indices") or []
@@ -44,12 +51,12 @@ def _detail(verb: str, data: dict) -> str:
         return f"{data.get('count', len(idx))} particle(s): {shown}"
     if verb == "run.calibrate":
         return (
-            f"{data.get('previous_pixel_size_nm')} → {data.get('pixel_size_nm')} nm/px "
+            f"{_num(data.get('previous_pixel_size_nm'))} → {_num(data.get('pixel_size_nm'))} nm/px "
             f"({data.get('method')})"
         )
     if verb == "run.succeed":
         return (
-            f"{data.get('particles')} particles, {data.get('pixel_size_nm')} nm/px "
+            f"{data.get('particles')} particles, {_num(data.get('pixel_size_nm'))} nm/px "
             f"({data.get('calibration_source')})"
         )
     if verb in {"run.fail", "run.retry"}:

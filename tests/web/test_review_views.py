@@ -6,6 +6,7 @@ import pytest
 from _runs import completed_run, make_micrograph
 
 from semweb.analyses.models import ReviewState
+from semweb.analyses.services import run_set_calibration
 from semweb.review import services
 
 
@@ -58,3 +59,22 @@ def test_queue_lists_runs_in_review_for_supervisors_of_the_lab_only(client, run,
     assert f"/runs/{run.pk}/" not in client.get("/review/queue").content.decode()
     client.force_login(carol)
     assert f"/runs/{run.pk}/" not in client.get("/review/queue").content.decode()
+
+
+def test_timeline_numbers_are_rounded_and_histograms_offer_a_log_axis(client, run, bob):
+    run_set_calibration(run=run, user=bob, pixel_size_nm=25 / 11)  # 2.2727…
+    client.force_login(bob)
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+    timeline = page[page.index('data-testid="timeline"') :]
+    assert "2 → 2.273 nm/px" in timeline
+    assert "2.2727" not in timeline
+    assert 'data-log-axis="histogram"' in page
+    sample = run.micrograph.sample
+    assert (
+        'data-log-axis="sample-histogram"'
+        in client.get(f"/runs/samples/{sample.pk}/stats").content.decode()
+    )
+    assert (
+        'data-log-axis="compare-chart"'
+        in client.get(f"/runs/projects/{sample.project_id}/compare").content.decode()
+    )
