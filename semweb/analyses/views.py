@@ -178,6 +178,18 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "analysed_region": run.analysed_region or None,
         "data_bar": (run.calibration or {}).get("data_bar"),
         "scale_bar": (run.calibration or {}).get("scale_bar"),
+        # Outline editing goes through the REST API (the same endpoints scripts use).
+        "edit": {
+            "particles": reverse("api_run_particles", args=[run.pk]),
+            "particle": reverse("api_run_particle", args=[run.pk, 0]).removesuffix("0"),
+            "split": reverse("api_run_particles_split", args=[run.pk]),
+            "merge": reverse("api_run_particles_merge", args=[run.pk]),
+            "wand": reverse("api_run_particles_wand", args=[run.pk]),
+            "undo": reverse("api_run_undo", args=[run.pk]),
+            "redo": reverse("api_run_redo", args=[run.pk]),
+        }
+        if can_edit
+        else None,
     }
     return render(
         request,

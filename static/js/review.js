@@ -30,15 +30,26 @@
 
   const fmt = (v, d = 1) => (v === null || v === undefined || Number.isNaN(v) ? "—" : Number(v).toFixed(d));
 
-  async function post(url, body) {
+  async function post(url, body, method = "POST") {
     const r = await fetch(url, {
-      method: "POST", credentials: "same-origin",
+      method, credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "application/json" },
       body: JSON.stringify(body),
     });
     const data = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error(data.error || r.statusText);
+    if (!r.ok) {
+      const d = data.detail;
+      const message = data.error || (Array.isArray(d) ? d.join(" ") : d) || firstError(data) || r.statusText;
+      const err = new Error(message);
+      err.status = r.status;
+      throw err;
+    }
     return data;
+  }
+
+  function firstError(data) {
+    for (const [k, v] of Object.entries(data || {})) return `${k}: ${Array.isArray(v) ? v.join(" ") : v}`;
+    return "";
   }
 
   function setSaveState(text, bad) {
@@ -104,7 +115,8 @@
   function buildHoverText() {
     hoverText = new Array(P.index.length);
     for (let i = 0; i < P.index.length; i++) {
-      const lines = [`<b>#${P.index[i]}</b> ${P.cls[i]}${P.accepted[i] ? "" : " (rejected)"}`];
+      const manual = P.manual && P.manual[i] ? " · manual" : "";
+      const lines = [`<b>#${P.index[i]}</b> ${P.cls[i]}${P.accepted[i] ? "" : " (rejected)"}${manual}`];
       P.fields.forEach((f, j) => {
         const v = P.m[i][j];
         if (v === null) return;
@@ -183,6 +195,7 @@
   // --- statistics --------------------------------------------------------------------------
   function renderSummary(stats) {
     const s = stats.summary;
+    if (P && stats.revision !== undefined) P.revision = stats.revision; // edits send it back
     document.querySelector('[data-testid="n-accepted"]').textContent = stats.n_accepted;
     // Built as DOM nodes with textContent (CSP, and no HTML from data): each value is text or
     // [text, class, testid, text after] for a styled span.
@@ -378,6 +391,34 @@
     P.index.forEach((v, i) => byIndex.set(v, i));
   }
 
+  // Swap particles after an outline edit: drop `removed` indices and those in `geometry`
+  // (the edit's answer, same columns as particles.json plus `accepted`), insert the new rows,
+  // keep label order. Positions change, so the selection is cleared.
+  const COLUMNS = ["index", "poly", "cx", "cy", "cls", "score", "border", "manual", "m", "accepted"];
+  function replaceParticles(removed, geometry) {
+    const drop = new Set([...removed, ...geometry.index]);
+    const rows = [];
+    for (let i = 0; i < P.index.length; i++) {
+      if (!drop.has(P.index[i])) rows.push(COLUMNS.map((c) => (P[c] ? P[c][i] : null)));
+    }
+    for (let i = 0; i < geometry.index.length; i++) rows.push(COLUMNS.map((c) => geometry[c][i]));
+    rows.sort((a, b) => a[0] - b[0]);
+    COLUMNS.forEach((c, k) => { P[c] = rows.map((r) => r[k]); });
+    index();
+    buildHoverText();
+    selected.clear();
+    return setSelection([]);
+  }
+
+  // What the outline editor (review_edit.js) needs from this page, and nothing more.
+  window.SEMwebReview = {
+    cfg, overlayEl, post, setSaveState, applyStats, replaceParticles,
+    particles: () => P,
+    positionOf: (idx) => byIndex.get(idx),
+    selectedIndices: () => [...selected].map((i) => P.index[i]),
+    redraw: () => drawOverlay(),
+  };
+
   // The page starts both downloads in <head> (window.__reviewPrefetch) while plotly.min.js is
   // still being parsed; later loads (after a calibration change) fetch again.
   const prefetched = window.__reviewPrefetch || {};
@@ -411,6 +452,7 @@
     window.__reviewScriptMs = performance.now() - t0;
     window.__reviewReady = true;
     document.body.dataset.reviewReady = "1";
+    document.dispatchEvent(new CustomEvent("semweb:review-ready"));
   }
 
   main().catch((e) => setSaveState("could not load particles: " + e.message, true));
