@@ -87,6 +87,10 @@ _SCALE_CONFIDENT = 0.5
 # model's masks come from a coarse prototype grid (blocky after a downsampled pass), while a
 # threshold follows the particle's own edge where the two agree on the particle.
 _OUTLINE_IOU = 0.75
+# ... but only when the model ran on a downsampled frame (its mask pixels are then coarser
+# than the image's): at zoom ≥ 1 its outlines beat thresholding (12-px sweep: SQ of the model
+# 0.96 vs classical 0.93; 192/384 px: classical 0.995 vs model 0.97).
+_COARSE_ZOOM = 0.75
 # Classical instances the model missed (no overlap with any model instance) are added when
 # the classical result is trustworthy where both see particles: at least this share of its
 # instances are matched by the model at IoU 0.5.
@@ -147,13 +151,15 @@ def merge_outlines(
     classical_labels: np.ndarray,
     *,
     add_missed: bool,
+    classical_outlines: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """The model's instances, with the classical outline where the two agree closely.
 
     Every model instance stays one particle (the model separates touching particles and
     ignores marks better); where a classical instance matches it at IoU ≥ 0.75 the classical
-    pixels are used instead. With ``add_missed``, classical instances that touch no model
-    instance at all are added (score 0.5: found by thresholding only).
+    pixels are used instead (``classical_outlines``: when the model's masks are coarse).
+    With ``add_missed``, classical instances that touch no model instance at all are added
+    (score 0.5: found by thresholding only).
     Returns ``(labels uint32 1..N, scores (N,), counts)``.
     """
     iou, m_ids, c_ids = metrics.iou_matrix(model_labels, classical_labels)
@@ -167,7 +173,7 @@ def merge_outlines(
     for k, mid in enumerate(m_ids.tolist()):
         scores.append(float(model_scores[mid - 1]) if mid - 1 < len(model_scores) else 1.0)
         new = len(scores)
-        if best_iou[k] >= _OUTLINE_IOU:
+        if classical_outlines and best_iou[k] >= _OUTLINE_IOU:
             take_c[c_ids[best_c[k]]] = new
             replaced += 1
         else:
@@ -214,6 +220,7 @@ def decide(
     diameter_px: float | None,
     confidence: float,
     scale_found: bool = True,
+    model_zoom: float = 1.0,
     thresholds: AutoThresholds | None = None,
 ) -> AutoDecision:
     """``auto`` for one image: choose or merge the model's and the classical result.
@@ -259,6 +266,7 @@ def decide(
             np.asarray(model_scores),
             classical_labels,
             add_missed=agreement >= _ADD_MISSED_AGREEMENT,
+            classical_outlines=model_zoom < _COARSE_ZOOM,
         )
         details.update(counts, agreement=round(agreement, 3))
         return AutoDecision(
