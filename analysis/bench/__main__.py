@@ -68,6 +68,12 @@ def _ratios(base_ms: float, reports: dict[str, Any]) -> list[tuple[str, float]]:
     rendered = cal.get("rendered") if isinstance(cal, dict) else None
     if isinstance(rendered, dict) and "ms_per_image_median" in rendered:
         rows.append(("scale-bar calibration per image", rendered["ms_per_image_median"]))
+    seg = reports.get("segmentation") if isinstance(reports.get("segmentation"), dict) else {}
+    for size, speed in (seg.get("speed") or {}).items():
+        if isinstance(speed, dict) and "median_s" in speed:
+            rows.append(
+                (f"auto end to end (scale-normalised model), {size}", speed["median_s"] * 1000)
+            )
     model = reports.get("model") if isinstance(reports.get("model"), dict) else {}
     for backend, speed in (model.get("speed_1024x768") or {}).items():
         if "median_s" in speed:
@@ -78,7 +84,7 @@ def _ratios(base_ms: float, reports: dict[str, Any]) -> list[tuple[str, float]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m analysis.bench")
     parser.add_argument("--quick", action="store_true", help="fewer images everywhere")
-    parser.add_argument("--only", default="calibration,classical,model")
+    parser.add_argument("--only", default="calibration,classical,model,segmentation")
     args = parser.parse_args(argv)
     wanted = [n.strip() for n in args.only.split(",") if n.strip()]
 
@@ -88,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         "calibration": ["-n", "20"] if args.quick else [],
         "classical": ["--synth", "4", "--emps", "10"] if args.quick else [],
         "model": ["--quick"] if args.quick else [],
+        # Issue 9's sets are run quick in `make bench` (a few images each; CPU is shared).
+        "segmentation": ["--quick"],
     }
     reports = {name: _run_module(name, module_args.get(name, [])) for name in wanted}
     print("\n=== timings as multiples of the baseline measured in this run ===")
