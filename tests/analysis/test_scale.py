@@ -5,7 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
+from analysis.io import read_image
 from analysis.result import Region
 from analysis.segment import scale
 
@@ -77,3 +79,14 @@ def test_user_size_in_nm_needs_the_pixel_size() -> None:
     assert got is not None and got.diameter_px == 25.0 and got.source == "user"
     assert scale.user_scale(diameter_nm=50.0) is None
     assert scale.user_scale(diameter_px=7.0).as_dict()["diameter_px"] == 7.0
+
+
+def test_noisy_tem_frames_are_not_read_as_5_px_noise(shared_data):
+    """msa-tem: strong shot noise through the detector blur makes 5-px blobs everywhere."""
+    root = shared_data / "msa-tem-train"
+    grey = read_image(root / "images" / "image_2.png").grey
+    areas = np.bincount(np.asarray(Image.open(root / "labels" / "image_2.png")).ravel())[1:]
+    true_px = float(np.median(2 * np.sqrt(areas[areas > 0] / np.pi)))
+    est = scale.estimate_particle_scale(grey)
+    assert not est.bimodal
+    assert 0.8 * true_px <= est.diameter_px <= 1.5 * true_px
