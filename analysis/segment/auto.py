@@ -79,6 +79,9 @@ def choose_segmentation(
 # of their typical diameter; noise blobs pile up right at it.
 _NOISE_AT_FLOOR_FRACTION = 0.5
 _NOISE_MIN_COUNT = 20
+_MIN_POPULATION = 10
+_GIANT_AREA_RATIO = 10.0
+_GIANT_COVER = 0.3
 # Scale consistency: a result whose median diameter is off the (confident) scale estimate by
 # more than this factor either way does not describe the particles the image shows.
 _SCALE_TOLERANCE = 2.0
@@ -136,6 +139,11 @@ def signals(
     med = float(np.median(2.0 * np.sqrt(areas / np.pi)))
     at_floor = float((areas < 2.0 * max(floor_px, 1.0)).mean())
     noise_like = n >= _NOISE_MIN_COUNT and at_floor >= _NOISE_AT_FLOOR_FRACTION
+    # Components over 10× the median area that together cover 30 % of the frame are a
+    # threshold through shading or the substrate, not members of a population (an empty
+    # shaded field: 5 such blobs, 47 %; the largest real sphere of the bench covers 10 %).
+    giant = areas[areas > _GIANT_AREA_RATIO * float(np.median(areas))]
+    noise_like = noise_like or float(giant.sum()) > _GIANT_COVER * labels.size
     ratio = med / diameter_px if diameter_px else None
     consistent = (
         ratio is None
@@ -229,13 +237,16 @@ def decide(
        image is empty (noise-only or bare substrate) — whatever thresholding "finds" there
        is noise.
     2. Each candidate is judged plausible when it is not noise-blob shaped (many particles
-       piled at the area floor) and its median diameter is consistent with the scale
+       piled at the area floor, or giant blobs covering 30 % of the frame; when the model
+       found nothing, classical also needs ≥ 10 particles) and its median
+       diameter is consistent with the scale
        estimate (within 2× when the estimate is confident).
     3. Both plausible: the historic trust rule (:func:`choose_segmentation`: model score and
        foreground agreement) decides whether the model leads; when it does, the model's
        instances with classical outlines where they agree (:func:`merge_outlines`), plus
        classical particles the model missed when thresholding agrees with the model on most
-       of its particles. One plausible: that one. Neither: the historic rule alone.
+       of its particles. One plausible: that one. Neither: empty when the model found
+       nothing, else the historic rule alone.
     """
     t = thresholds or AutoThresholds()
     n_model = int(np.asarray(model_scores).size)
@@ -253,7 +264,10 @@ def decide(
             details,
         )
     ok_m = n_model > 0 and not sm.noise_like and sm.scale_consistent
-    ok_c = sc.n > 0 and not sc.noise_like and sc.scale_consistent
+    # When the model (at the particles' scale) sees nothing, a handful of thresholded blobs
+    # is texture more often than particles: a population is needed to overrule it.
+    min_c = _MIN_POPULATION if n_model == 0 else 1
+    ok_c = sc.n >= min_c and not sc.noise_like and sc.scale_consistent
     if ok_m and ok_c:
         _, path, reason = choose_segmentation(model_labels, model_scores, classical_labels, t)
         if path == "classical":
@@ -287,9 +301,19 @@ def decide(
         )
     if ok_c:
         why = "found nothing" if n_model == 0 else "inconsistent with the particle scale"
+        if n_model == 0:
+            why += f" but thresholding finds a population ({sc.n} particles)"
         if sm.noise_like:
             why = "noise-blob shaped"
         return AutoDecision(classical_labels, None, "classical", f"model {why}", details)
+    if n_model == 0:
+        return AutoDecision(
+            empty,
+            np.zeros(0, np.float32),
+            "empty",
+            "the model finds nothing and thresholding's result is not a plausible population",
+            details,
+        )
     labels, path, reason = choose_segmentation(model_labels, model_scores, classical_labels, t)
     return AutoDecision(
         labels,

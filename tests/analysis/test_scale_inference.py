@@ -157,8 +157,10 @@ def test_auto_keeps_the_image_empty_when_nothing_stands_above_the_noise():
     assert d.path == "empty" and d.labels.max() == 0
 
 
-def test_auto_takes_classical_when_the_model_finds_nothing():
-    classical = _blobs((100, 100), [(20, 20), (70, 70)], 8)
+@pytest.mark.parametrize(("n_blobs", "path"), [(12, "classical"), (2, "empty")])
+def test_auto_takes_classical_when_the_model_finds_nothing_only_for_a_population(n_blobs, path):
+    centres = [(15 + 25 * (k % 4), 15 + 25 * (k // 4)) for k in range(n_blobs)]
+    classical = _blobs((100, 100), centres, 8)
     d = auto.decide(
         np.zeros((100, 100), np.uint32),
         np.zeros(0, np.float32),
@@ -167,7 +169,8 @@ def test_auto_takes_classical_when_the_model_finds_nothing():
         diameter_px=16.0,
         confidence=0.9,
     )
-    assert d.path == "classical" and d.labels.max() == 2
+    assert d.path == path
+    assert d.labels.max() == (n_blobs if path == "classical" else 0)
 
 
 def test_merge_takes_classical_outlines_where_they_agree_and_adds_missed_particles():
