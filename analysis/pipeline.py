@@ -360,7 +360,6 @@ def _segment(
                 diameter_px=_small_diameter_px(est),
                 confidence=est.confidence,
                 scale_found=_scale_found(est),
-                model_zoom=min(inference.get("zooms") or [1.0]),
             )
             details.update(auto_choice=d.path, auto_reason=d.reason, auto_signals=d.details)
             if d.path == "classical":
