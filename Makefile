@@ -45,9 +45,9 @@ format: install
 
 ## Benchmarks: speed as ratios against a baseline measured in the same run, and accuracy.
 bench: install
-	$(PY) -m analysis.bench
-	DJANGO_SETTINGS_MODULE=semweb.settings.local $(PY) -m semweb.analyses.bench
-	DJANGO_SETTINGS_MODULE=semweb.settings.local $(PY) -m semweb.analyses.bench_edits
+	$(PY) -m benchmarks.engine
+	DJANGO_SETTINGS_MODULE=semweb.settings.local $(PY) -m benchmarks.web
+	DJANGO_SETTINGS_MODULE=semweb.settings.local $(PY) -m benchmarks.web_edits
 
 clean-var:
 	rm -rf var/

@@ -1,7 +1,7 @@
 """The ImageJ-style baseline: what a microscopist gets from Fiji in a few clicks.
 
 Gaussian blur (σ 2 px, the smoothing every ImageJ tutorial applies to noisy frames first, and
-the same workload as the timing baseline of ``python -m analysis.bench``), Otsu threshold on
+the same workload as the timing baseline of ``python -m benchmarks.engine``), Otsu threshold on
 the analysed region (the data band cropped away, as a user crops it by hand), *Fill Holes*,
 then *Watershed* (distance transform of the binary mask, one marker per ultimate eroded point
 with ImageJ's 0.5-px tolerance). Every evaluation set reports it beside the engine's figures,

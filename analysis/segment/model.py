@@ -28,7 +28,7 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_WEIGHTS = MODELS_DIR / "particle-yolov8n-seg.pt"
 DEFAULT_ONNX = MODELS_DIR / "particle-yolov8n-seg.onnx"
 DEFAULT_OPENVINO = MODELS_DIR / "particle-yolov8n-seg_openvino_model"
-# CPU runtimes in the order they are preferred: measured by ``python -m analysis.bench.runtime``
+# CPU runtimes in the order they are preferred: measured by ``python -m benchmarks.engine.runtime``
 # on the 2-core development machine (2026-12-01, normalised 512-px tiles, 4-tile batch):
 # OpenVINO 0.62× torch's time, ONNX Runtime 1.19× (slower than torch here).
 CPU_RUNTIMES = ("openvino", "onnx")

@@ -2,7 +2,7 @@
 
 Each regime is :func:`analysis.synth.generate` with its random draw pinned where the regime
 needs it (``params`` overrides), so every image stays deterministic by seed and is rendered
-by the one renderer. Used by the issue-9 evaluation (``python -m analysis.bench.scale``) and
+by the one renderer. Used by the issue-9 evaluation (``python -m benchmarks.engine.scale``) and
 available to training.
 
 - ``dense_tiny``: monolayers of 4–8 px particles in low contrast (in-situ TEM frames,

@@ -1,4 +1,4 @@
-"""``python -m analysis.bench.segmentation``: does segmentation hold away from EMPS? (issue 9)
+"""``python -m benchmarks.engine.segmentation``: does segmentation hold away from EMPS? (issue 9)
 
 Every set is scored for four methods side by side, each end to end:
 
@@ -13,7 +13,7 @@ until the issue-10 split lands), the synthetic regimes of :mod:`analysis.synth.r
 scale sweep (median diameter 6 … 384 px). Truth particles cut by the analysed region's edge
 are left out, as every method leaves them out. PQ and F1 at IoU 0.5 are pooled per set; count
 and median-diameter errors are per image, then averaged. Speed: ``auto`` on 1024 × 768 and
-4096 × 3072 frames, as multiples of the in-run baseline workload of ``analysis.bench``, with
+4096 × 3072 frames, as multiples of the in-run baseline workload of ``benchmarks.engine``, with
 the peak resident memory of a fresh process for the large frame.
 
 ``--quick`` takes a few images per set (the default for ``make bench``).
@@ -39,7 +39,6 @@ from PIL import Image
 from scipy import ndimage as ndi
 
 from analysis import metrics
-from analysis.bench.__main__ import baseline_ms
 from analysis.evaluate import image_metrics
 from analysis.io import read_image
 from analysis.pipeline import AnalysisOptions, analyze
@@ -47,6 +46,7 @@ from analysis.result import Region
 from analysis.segment import postprocess
 from analysis.synth import generate, regimes
 from analysis.train.split import split_ids
+from benchmarks.engine.__main__ import baseline_ms
 
 _REPO = Path(__file__).resolve().parents[2]
 DATA = _REPO.parent / "shared" / "data"
@@ -228,7 +228,7 @@ def speed(base_ms: float) -> dict[str, Any]:
     out: dict[str, Any] = {"baseline_ms": base_ms}
     for w, h, n in ((1024, 768, 3), (4096, 3072, 1)):
         code = (
-            "import json; from analysis.bench.segmentation import _time_auto; "
+            "import json; from benchmarks.engine.segmentation import _time_auto; "
             f"print(json.dumps(_time_auto({w}, {h}, {n})))"
         )
         done = subprocess.run(
@@ -276,7 +276,7 @@ def sweep_table(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis.bench.segmentation")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.engine.segmentation")
     parser.add_argument("--quick", action="store_true", help="a few images per set")
     parser.add_argument("--sets", default="emps,msa,regimes,sweep")
     parser.add_argument("--methods", default=",".join(METHODS))

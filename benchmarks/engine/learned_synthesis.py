@@ -1,4 +1,4 @@
-"""``python -m analysis.bench.learned_synthesis``: does learned synthesis help the model?
+"""``python -m benchmarks.engine.learned_synthesis``: does learned synthesis help the model?
 
 On msa-tem-train (20 in-situ TEM frames; the block split of issue 10: ``image_0``-``image_9``
 are the lab's annotated frames, ``image_10``-``image_19`` are held back), with a generator

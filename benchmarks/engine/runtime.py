@@ -1,4 +1,4 @@
-"""``python -m analysis.bench.runtime``: torch vs ONNX Runtime vs OpenVINO for the particle model.
+"""``python -m benchmarks.engine.runtime``: torch vs ONNX Runtime vs OpenVINO for the particle model.
 
 Exports the weights (``--weights``, default the shipped ``.pt``) once per format into
 ``var/bench/runtime/`` and times the model's share of an analysis — ``ParticleModel.segment``
@@ -22,18 +22,18 @@ from typing import Any
 import numpy as np
 
 from analysis import evaluate
-from analysis.bench.ood import resample
 from analysis.segment.model import DEFAULT_WEIGHTS, InferenceOptions, ParticleModel, export
 from analysis.segment.scale import TARGET_DIAMETER_PX
 from analysis.synth import generate
 from analysis.train.normalise import median_ecd_px
+from benchmarks.engine.ood import resample
 
 _REPO = Path(__file__).resolve().parents[2]
 BACKENDS = ("torch", "onnx", "openvino")
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m analysis.bench.runtime")
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.engine.runtime")
     ap.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     ap.add_argument("--imgsz", type=int, default=512)
     ap.add_argument("--repeats", type=int, default=7)

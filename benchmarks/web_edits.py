@@ -1,5 +1,5 @@
 """Benchmark: server time per manual outline edit on a 5 000-particle run
-(`python -m semweb.analyses.bench_edits`, part of `make bench`).
+(`python -m benchmarks.web_edits`, part of `make bench`).
 
 A succeeded run with 5 000 particles on a 4096 × 3072 micrograph (with its label map) is
 edited through the REST API in-process (request → view → service → response, no network):
@@ -63,7 +63,7 @@ def _labels_for(run) -> None:
 def bench_edits(repeats: int) -> dict[str, list[float]]:
     from rest_framework.test import APIClient
 
-    from semweb.analyses.bench import _big_run, _people
+    from benchmarks.web import _big_run, _people
     from semweb.analyses.models import AnalysisRun
 
     user, sample = _people()
@@ -125,7 +125,7 @@ def bench_edits(repeats: int) -> dict[str, list[float]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from semweb.analyses.bench import _setup
+    from benchmarks.web import _setup
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=5)

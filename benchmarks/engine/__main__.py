@@ -6,7 +6,7 @@ smoothing, global Otsu threshold, connected-component labelling and areas, i.e. 
 "smooth, threshold, analyze particles" — and reports the engine's timings as multiples of
 it. Ratios are comparable across runs and machines; absolute figures are printed beside them.
 
-Usage: ``python -m analysis.bench [--quick] [--only calibration,classical,model]``.
+Usage: ``python -m benchmarks.engine [--quick] [--only calibration,classical,model]``.
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ def baseline_ms(repeats: int = 7) -> float:
 
 
 def _run_module(name: str, argv: list[str]) -> dict[str, Any] | list[Any] | None:
-    """Run `analysis.bench.<name>.main(argv + --json/--out FILE)`; return its JSON report."""
+    """Run `benchmarks.engine.<name>.main(argv + --json/--out FILE)`; return its JSON report."""
 
-    module = importlib.import_module(f"analysis.bench.{name}")
+    module = importlib.import_module(f"benchmarks.engine.{name}")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{name}.json"
         flag = "--out" if name == "model" else "--json"
@@ -82,7 +82,7 @@ def _ratios(base_ms: float, reports: dict[str, Any]) -> list[tuple[str, float]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis.bench")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.engine")
     parser.add_argument("--quick", action="store_true", help="fewer images everywhere")
     parser.add_argument("--only", default="calibration,classical,model,segmentation")
     args = parser.parse_args(argv)

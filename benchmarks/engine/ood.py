@@ -1,4 +1,4 @@
-"""``python -m analysis.bench.ood``: out-of-domain validation, the model-selection criterion.
+"""``python -m benchmarks.engine.ood``: out-of-domain validation, the model-selection criterion.
 
 Sets (never trained on):
 
@@ -8,7 +8,7 @@ Sets (never trained on):
   seeds 900 000+ (training seeds are ≥ 1 000 000 and rendered at the target scale);
 - ``jeol_spheres``: the JEOL JSM-IT800 frame of ``calibration/`` (1280 × 960 + data band,
   21 touching ~240-px spheres), hand-masked (:mod:`analysis.train.handmask`, annotation in
-  ``analysis/bench/annotations/``): the one real full-frame SEM we have;
+  ``benchmarks/engine/annotations/``): the one real full-frame SEM we have;
 - ``synth_<regime>``: the named regimes of :mod:`analysis.synth.regimes` that training never
   used (``dense_tiny``, ``large_touching``, ``se_agglomerates``), seeds 910 000+.
 
@@ -222,7 +222,7 @@ def ood_mean(per_set: dict[str, dict[str, Any]], method: str) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m analysis.bench.ood")
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.engine.ood")
     ap.add_argument(
         "--weights",
         action="append",

@@ -1,4 +1,4 @@
-"""``python -m analysis.bench.classical``: speed and quality of the classical pipeline.
+"""``python -m benchmarks.engine.classical``: speed and quality of the classical pipeline.
 
 1. **Synthetic** micrographs (``analysis.synth.generate``, 1024 × 768, exact masks), written
    to PNG and analysed end to end through :func:`analysis.pipeline.analyze` (read, calibrate,

@@ -1,4 +1,4 @@
-"""Web benchmarks: `python -m semweb.analyses.bench` (wired into `make bench`).
+"""Web benchmarks: `python -m benchmarks.web` (wired into `make bench`).
 
 1. End-to-end seconds from upload to results: a 1024 × 768 synthetic micrograph is stored with
    `micrograph_create` + `run_create` (what the upload view does) while a real Celery worker
@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("SEMWEB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",

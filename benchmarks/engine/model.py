@@ -1,4 +1,4 @@
-"""``python -m analysis.bench.model``: the particle model's figures against its targets.
+"""``python -m benchmarks.engine.model``: the particle model's figures against its targets.
 
 Runs the committed model (or ``--weights``) on
 
@@ -108,7 +108,7 @@ def _robustness(model: Any) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m analysis.bench.model")
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.engine.model")
     ap.add_argument("--weights", type=Path, default=None)
     ap.add_argument("--onnx", type=Path, default=None, help="also time this ONNX model")
     ap.add_argument("--quick", action="store_true", help="20 EMPS images, 5 synthetic")

@@ -1,4 +1,4 @@
-"""``python -m analysis.bench.calibration``: how well and how fast pixel sizes are found.
+"""``python -m benchmarks.engine.calibration``: how well and how fast pixel sizes are found.
 
 1. Rendered scale bars (:mod:`analysis.calibration.render`, seeds ``seed..seed+n-1``): share
    of images whose pixel size is within 2 % and 5 % of the truth, bar length error in px,

@@ -1,1 +1,0 @@
-"""Benchmarks of the analysis engine: ``python -m analysis.bench.<name>``."""

@@ -1,0 +1,1 @@
+"""Benchmarks of the analysis engine: ``python -m benchmarks.engine.<name>``."""
