@@ -108,12 +108,6 @@ def run_analysis(self, run_id: int) -> str:
         heartbeat.stop()
 
 
-@shared_task(name="analyses.reap_runs")
-def reap_runs() -> dict[str, int]:
-    """Periodic (and at worker start): requeue or fail runs whose worker died."""
-    return services.runs_reap()
-
-
 class _Reaper(threading.Thread):
     """Every worker reaps: at start (finding what a crashed predecessor left running) and then
     every half stale-period, so dead runs are caught without a separate beat process."""

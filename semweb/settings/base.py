@@ -184,7 +184,6 @@ SEMWEB_HEARTBEAT_S = env_int("SEMWEB_HEARTBEAT_S", 15, minimum=1)
 # No heartbeat for this long = the worker died; the reaper requeues (or fails) the run.
 SEMWEB_RUN_STALE_S = env_int("SEMWEB_RUN_STALE_S", 120, minimum=2)
 SEMWEB_RUN_MAX_ATTEMPTS = env_int("SEMWEB_RUN_MAX_ATTEMPTS", 3, minimum=1)
-CELERY_BEAT_SCHEDULE = {"reap-dead-runs": {"task": "analyses.reap_runs", "schedule": 60.0}}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,5 +1,5 @@
-"""`manage.py reap_runs`: requeue or fail runs whose worker died (also run by the worker at
-start and every minute by Celery beat)."""
+"""`manage.py reap_runs`: requeue or fail runs whose worker died, by hand (every worker also
+reaps in a thread, at start and every half stale-period: there is no beat process)."""
 
 from django.core.management.base import BaseCommand
 
