@@ -34,6 +34,7 @@ from scipy import ndimage as ndi
 from shapely.geometry import Polygon
 from skimage.segmentation import watershed
 
+from analysis.measure import SUBPIXEL_SHIFT, polygon_mask
 from analysis.pipeline import particles_from_labels
 from analysis.result import Particle, Region
 
@@ -64,7 +65,6 @@ SIMPLIFY_PX = 0.25  # vertices closer than a quarter pixel to the outline carry 
 # A self-crossing is repaired by dropping the smaller loop when it holds at most this share of
 # the area (the overshoot at the end of a freehand stroke); otherwise the polygon is refused.
 LOOP_REPAIR_MAX_SHARE = 0.1
-_SUBPIXEL_SHIFT = 4  # cv2.fillPoly with vertices in 1/16 px
 # Magic wand: window half-size to start with, and the largest it may grow to.
 WAND_START_HALF_PX = 96
 WAND_MAX_HALF_PX = 768
@@ -226,16 +226,6 @@ def _window_of(arr: np.ndarray, shape_hw: tuple[int, int], pad: int = 2) -> Regi
     x1 = min(w, int(math.ceil(arr[:, 0].max())) + pad + 1)
     y1 = min(h, int(math.ceil(arr[:, 1].max())) + pad + 1)
     return Region(x0, y0, x1, y1)
-
-
-def polygon_mask(polygon: np.ndarray, window: Region) -> np.ndarray:
-    """Pixels of ``window`` covered by ``polygon`` (its outline's pixels included), as
-    ``(window.height, window.width)`` bool: a contour traced through pixel centres
-    re-rasterises onto exactly the pixels it came from."""
-    img = np.zeros((window.height, window.width), dtype=np.uint8)
-    pts = np.round((polygon - (window.x0, window.y0)) * (1 << _SUBPIXEL_SHIFT)).astype(np.int32)
-    cv2.fillPoly(img, [pts.reshape(-1, 1, 2)], 1, lineType=cv2.LINE_8, shift=_SUBPIXEL_SHIFT)
-    return img.astype(bool)
 
 
 def _region_window(region: Region, window: Region) -> np.ndarray:
@@ -416,8 +406,8 @@ def split_by_line(
     diag = math.hypot(window.width, window.height)
     pts = _extend_ends(pts, diag)
     cut = np.zeros(mask.shape, dtype=np.uint8)
-    local = np.round((pts - (window.x0, window.y0)) * (1 << _SUBPIXEL_SHIFT)).astype(np.int32)
-    cv2.polylines(cut, [local.reshape(-1, 1, 2)], False, 1, 2, cv2.LINE_8, _SUBPIXEL_SHIFT)
+    local = np.round((pts - (window.x0, window.y0)) * (1 << SUBPIXEL_SHIFT)).astype(np.int32)
+    cv2.polylines(cut, [local.reshape(-1, 1, 2)], False, 1, 2, cv2.LINE_8, SUBPIXEL_SHIFT)
     pieces, n = ndi.label(mask & ~cut.astype(bool))  # 4-connected: a 1-px line separates
     pieces = _drop_small_pieces(pieces, n)
     if pieces.max() < 2:

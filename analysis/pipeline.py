@@ -4,8 +4,8 @@
 classify → summarise, reports progress per stage and records the time each stage took. The
 same input and options always give the same result (no randomness anywhere).
 
-For a calibration correction after the fact, :func:`recompute_measurements` re-measures an
-existing label map with a new pixel size, without segmenting again.
+Outlines drawn or imported elsewhere are measured and classified by :func:`measure_outlines`
+exactly as :func:`analyze` measures its own.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ import numpy as np
 
 from analysis import ENGINE_VERSION
 from analysis.calibration import calibrate
-from analysis.io import LoadedImage, read_image
-from analysis.measure import measure_particles
+from analysis.calibration.marks import burned_in_marks
+from analysis.io import LoadedImage, image_from_array, read_image
+from analysis.measure import measure_particles, rasterize_polygons
 from analysis.morphology import classify
 from analysis.result import AnalysisResult, Calibration, Particle, Region
 from analysis.segment import auto, scale, tiling
@@ -40,20 +41,15 @@ __all__ = [
     "ModelUnavailableError",
     "analyze",
     "analysed_region",
-    "burned_in_marks",
+    "measure_outlines",
     "particles_from_labels",
-    "recompute_measurements",
 ]
 
 Method = Literal["auto", "model", "classical"]
 ProgressCallback = Callable[[str, float], None]
 STAGES = ("reading", "calibrating", "segmenting", "measuring", "summarising")
-# Burned-in marks (scale bar, its label) are grown by this margin (anti-aliasing, outline
-# halo) and particles with over this fraction of their area inside are dropped. Measured on
-# EMPS ids 0-40 with the classical path (2026-11-28): F1@0.5 0.470 -> 0.488, PQ 0.353 ->
-# 0.367; ids 40-120 0.562 -> 0.575; synthetic 0.774 -> 0.777. Dropping on any contact lost
-# real particles next to the bar (F1 0-40 0.481 at 4 px); margins 0-8 px score the same.
-_MARK_MARGIN_PX = 4
+# A particle with over this fraction of its area under a burned-in mark is dropped; dropping
+# on any contact lost real particles next to the bar (EMPS F1, classical path).
 _MARK_MAX_OVERLAP = 0.2
 
 
@@ -121,7 +117,8 @@ def analyze(
     Parameters
     ----------
     source : path, LoadedImage or (H, W) / (H, W, C) ndarray
-        An ndarray of integers is scaled by its dtype range, floats by their min/max.
+        An ndarray of integers is scaled by its dtype range; floats are taken as [0, 1]
+        (:func:`analysis.io.image_from_array`).
     options : AnalysisOptions, optional
     sidecar_text : str, optional
         Instrument sidecar file contents (JEOL/Hitachi ``.txt``) for uploads.
@@ -185,31 +182,35 @@ def analyze(
     )
 
 
-def recompute_measurements(
-    labels: np.ndarray,
-    grey: np.ndarray | None,
+def measure_outlines(
+    polygons: list[list[list[float]]],
+    width: int,
+    height: int,
     pixel_size_nm: float | None,
     *,
     region: Region | None = None,
-    scores: dict[int, float] | None = None,
-) -> tuple[list[Particle], dict[str, Any]]:
-    """Measure, classify and summarise an existing label map (e.g. after a calibration fix).
+) -> list[Particle | None]:
+    """Measure and classify outlines made elsewhere (imported annotations, hand edits).
 
     Parameters
     ----------
-    labels : (H, W) integer ndarray, 0 = background (as stored by a previous analysis)
-    grey : (H, W) float ndarray in [0, 1], optional (only for ``mean_intensity``)
-    pixel_size_nm : the corrected pixel size, or None for uncalibrated
-    region : the analysed region (for the ``touches_border`` flag)
-    scores : label value -> model confidence (1.0 when omitted)
+    polygons : list of ``[[x, y], ...]`` in pixels of the stored image (vertices on pixel
+        centres, as :mod:`analysis.measure` draws outlines)
+    width, height : size of the stored image in px
+    pixel_size_nm : pixel size, or None for uncalibrated (``_nm`` measurements None)
+    region : the analysed region (for ``touches_border``); the whole image when omitted
 
     Returns
     -------
-    (particles, summary), exactly as :func:`analyze` would produce them for these labels.
+    One :class:`Particle` per polygon, in order (``label`` = position + 1), measured by
+    :func:`analysis.measure.measure_particles` on the rasterised outlines, exactly as
+    :func:`analyze` measures its own; ``None`` where an outline covers no pixel centre.
     """
-
-    particles = particles_from_labels(labels, grey, pixel_size_nm, region, scores)
-    return particles, summarize(particles)
+    labels = rasterize_polygons(polygons, height, width)
+    by_label = {
+        p.label: p for p in particles_from_labels(labels, None, pixel_size_nm, region, None)
+    }
+    return [by_label.get(k + 1) for k in range(len(polygons))]
 
 
 def analysed_region(width: int, height: int, data_bar: Region | None) -> Region:
@@ -248,35 +249,10 @@ def _load(source: str | Path | LoadedImage | np.ndarray) -> LoadedImage:
     if isinstance(source, LoadedImage):
         return source
     if isinstance(source, np.ndarray):
-        return _from_array(source)
+        return image_from_array(source)
     if isinstance(source, str | Path):
         return read_image(source)
     raise TypeError(f"cannot analyse a {type(source).__name__}: give a path, array or image")
-
-
-def _from_array(arr: np.ndarray) -> LoadedImage:
-    if arr.ndim == 3:
-        grey_in = arr[..., :3].astype(np.float64).mean(axis=-1)
-    elif arr.ndim == 2:
-        grey_in = arr.astype(np.float64)
-    else:
-        raise ValueError(f"expected an (H, W) or (H, W, C) array, got shape {arr.shape}")
-    if np.issubdtype(arr.dtype, np.integer):
-        grey = grey_in / float(np.iinfo(arr.dtype).max)
-        bits = arr.dtype.itemsize * 8
-    else:
-        lo, hi = float(np.nanmin(grey_in)), float(np.nanmax(grey_in))
-        grey = (grey_in - lo) / (hi - lo) if hi > lo else np.zeros_like(grey_in)
-        bits = 32
-    h, w = grey.shape
-    return LoadedImage(
-        grey=np.clip(grey, 0, 1).astype(np.float32),
-        raw=arr,
-        bit_depth=bits,
-        format="array",
-        width=w,
-        height=h,
-    )
 
 
 def _particle_scale(
@@ -456,33 +432,6 @@ def _load_model() -> tuple[Any | None, str]:
     if model is None:
         return None, "no model weights are installed"
     return model, ""
-
-
-def burned_in_marks(calibration: Calibration, width: int, height: int) -> list[dict[str, Any]]:
-    """The scale bar and its label as found by calibration, grown by the mark margin.
-
-    Each entry is ``{"kind": "scale_bar" | "scale_bar_label", "x0", "y0", "x1", "y1"}`` in
-    pixels of the stored image, clipped to it: what the review page can draw as "not
-    analysed". The data bar is not listed: it is already outside the analysed region.
-    """
-    boxes: list[tuple[str, dict[str, int]]] = []
-    if calibration.scale_bar is not None:
-        boxes.append(("scale_bar", calibration.scale_bar.bbox.as_dict()))
-    label_box = calibration.details.get("scale_bar_label_bbox")
-    if isinstance(label_box, dict):
-        boxes.append(("scale_bar_label", label_box))
-    m = _MARK_MARGIN_PX
-    out = []
-    for kind, b in boxes:
-        grown = {
-            "x0": max(0, int(b["x0"]) - m),
-            "y0": max(0, int(b["y0"]) - m),
-            "x1": min(width, int(b["x1"]) + m),
-            "y1": min(height, int(b["y1"]) + m),
-        }
-        if grown["x1"] > grown["x0"] and grown["y1"] > grown["y0"]:
-            out.append({"kind": kind, **grown})
-    return out
 
 
 def _postprocess(

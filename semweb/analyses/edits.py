@@ -32,9 +32,8 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Max
 
-from analysis import edit as engine_edit
-from analysis.edit import GeometryError, Mask
-from analysis.result import Region
+from semweb.analyses.engine import GeometryError, Mask, Region
+from semweb.analyses.engine import outline_edits as engine_edit
 from semweb.analyses.models import AnalysisRun, EditOp, Particle, ParticleEdit
 from semweb.analyses.selectors import micrograph_grey
 from semweb.analyses.services import (

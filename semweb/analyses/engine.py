@@ -1,22 +1,68 @@
-"""The one place the web platform calls the engine.
+"""The one place the web platform calls the engine (a test keeps every other `semweb` module
+from importing `analysis`).
 
 Workers call :func:`analyze_file`, which resolves ``settings.SEMWEB_ENGINE`` (a dotted path to a
 callable ``(path, parameters, *, sidecar_text, progress) -> AnalysisResult``). The default,
 :func:`run_pipeline`, turns the run's stored parameters into ``analysis.pipeline.AnalysisOptions``;
 tests point the setting at a synthetic engine so a worker can be killed at a known moment.
+
+Everything else the platform needs from the engine is named here too, so each measurement and
+statistic has one home (`analysis/`) and one door: reading and calibrating uploads, measuring
+outlines that were imported or edited (`outline_edits`: the engine's hand-edit geometry),
+rescaling measurements after a calibration fix, and
+summarising sizes. :func:`json_safe` turns engine values into what a JSONField stores.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.utils.module_loading import import_string
 
 from analysis import ENGINE_VERSION
-from analysis.pipeline import AnalysisOptions, analyze
+from analysis import edit as outline_edits
+from analysis.calibration import calibrate
+from analysis.edit import GeometryError, Mask
+from analysis.io import (
+    DeclaredGeometry,
+    ImageReadError,
+    LoadedImage,
+    declared_geometry,
+    read_image_bytes,
+)
+from analysis.measure import polygon_area_px, rescale_to_nm
+from analysis.pipeline import AnalysisOptions, analyze, measure_outlines
+from analysis.result import Region
+from analysis.stats import REPRESENTATIVE_MIN_COUNT, summarize
+from analysis.synth import generate as synthetic_micrograph
 from semweb.core.params import ParameterError, parse_bool, parse_float, parse_pixel_size_nm
+
+__all__ = [
+    "REPRESENTATIVE_MIN_COUNT",
+    "DeclaredGeometry",
+    "GeometryError",
+    "ImageReadError",
+    "LoadedImage",
+    "Mask",
+    "Region",
+    "analyze_file",
+    "calibrate",
+    "declared_geometry",
+    "engine_version",
+    "json_safe",
+    "measure_outlines",
+    "outline_edits",
+    "polygon_area_px",
+    "read_image_bytes",
+    "rescale_to_nm",
+    "summarize_particles",
+    "summarize_sizes",
+    "synthetic_micrograph",
+]
 
 DEFAULT_ENGINE = "semweb.analyses.engine.run_pipeline"
 
@@ -92,7 +138,6 @@ def run_pipeline(
     progress: ProgressCallback | None = None,
 ):
     """The real engine: ``analysis.pipeline.analyze`` with the run's options."""
-
     options = AnalysisOptions(
         method=method,
         pixel_size_nm=parameters.get("pixel_size_nm"),
@@ -118,3 +163,37 @@ def analyze_file(
 
 def engine_version() -> str:
     return ENGINE_VERSION
+
+
+def summarize_particles(particles: list[Any]) -> dict[str, Any]:
+    """The summary an analysis stores for its particles (``analysis.stats.summarize``: ECD in
+    nm when every particle is calibrated, else in px), JSON-safe."""
+    return json_safe(summarize(particles))
+
+
+def summarize_sizes(values_nm: list[float], classes: list[str] | None = None) -> dict[str, Any]:
+    """The engine's statistics (``analysis.stats.summarize``) of sizes in nm, JSON-safe: the
+    one summary every run, sample, project and export stores or shows."""
+    return json_safe(summarize(list(values_nm), classes, unit="nm"))
+
+
+def json_safe(value: Any, depth: int = 0) -> Any:
+    """Engine values (summaries, calibration, file metadata) as PostgreSQL's jsonb accepts them:
+    numpy scalars and arrays become Python numbers and lists, tuples lists, keys strings;
+    NaN/infinite floats become None and NUL characters are dropped (jsonb refuses both);
+    anything else, or nesting deeper than 12, becomes its string."""
+    if depth > 12:
+        return str(value)
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, bool) or value is None or isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.generic | np.ndarray):
+        return json_safe(value.tolist(), depth + 1)
+    if isinstance(value, dict):
+        return {json_safe(str(k)): json_safe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v, depth + 1) for v in value]
+    return json_safe(str(value), depth + 1)

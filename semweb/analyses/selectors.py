@@ -14,30 +14,27 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db.models import Count, Q, QuerySet
 
-from analysis.io import read_image_bytes
-from analysis.stats import summarize
+from semweb.analyses import engine
 from semweb.analyses.models import AnalysisRun, Particle, ReviewState, RunStatus
 from semweb.labs.models import Membership, Role
 
-RULE_OF_250 = 250  # analysis.stats.REPRESENTATIVE_MIN_COUNT; shown on sample pages
 _FIT_POINTS = 200
 
 
 def summarize_values(
     values_nm: list[float] | np.ndarray, classes: list[str] | None = None
 ) -> dict[str, Any]:
-    """The engine's statistics (``analysis.stats.summarize``: count, mean, sd, d10/d50/d90,
+    """The engine's statistics (`engine.summarize_sizes`: count, mean, sd, d10/d50/d90,
     ci95_mean, lognormal, histogram, class_counts, representative) of ECDs in nm, plus what
     the pages show beside them: ``span``, ``ci95_rel`` and the log-normal curve over the
     histogram (``fit_x``/``fit_y``, scaled to counts)."""
-
-    out = summarize(list(values_nm), classes, unit="nm")
+    out = engine.summarize_sizes(list(values_nm), classes)
     mean, d10, d50, d90 = out["mean"], out["d10"], out["d50"], out["d90"]
     out["span"] = (d90 - d10) / d50 if d50 else None
     ci = out.get("ci95_mean")
     out["ci95_rel"] = (ci[1] - ci[0]) / 2 / mean if ci and mean else None
     out["histogram"] = {**out["histogram"], **_lognormal_curve(out)}
-    return _plain(out)
+    return engine.json_safe(out)
 
 
 def _lognormal_curve(summary: dict[str, Any]) -> dict[str, list[float]]:
@@ -50,20 +47,6 @@ def _lognormal_curve(summary: dict[str, Any]) -> dict[str, list[float]]:
     pdf = np.exp(-((np.log(x) - mu) ** 2) / (2 * sigma**2)) / (x * sigma * math.sqrt(2 * math.pi))
     width = (edges[-1] - edges[0]) / (len(edges) - 1)
     return {"fit_x": x.tolist(), "fit_y": (pdf * summary["count"] * width).tolist()}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def run_statistics(run: AnalysisRun) -> dict[str, Any]:
@@ -194,15 +177,6 @@ def particles_accepted(run: AnalysisRun) -> list[bool]:
     return list(run.particles.order_by("index").values_list("accepted", flat=True))
 
 
-def particles_payload(run: AnalysisRun) -> dict[str, Any]:
-    """Geometry and acceptance together (tests and the API-like JSON view)."""
-    return {
-        **particles_geometry(run),
-        "accepted": particles_accepted(run),
-        "revision": run.revision,
-    }
-
-
 def runs_of_micrograph(micrograph) -> QuerySet[AnalysisRun]:
     return micrograph.runs.all().order_by("-created_at", "-id")
 
@@ -279,8 +253,8 @@ def sample_statistics(sample) -> dict[str, Any]:
         "histogram": summary["histogram"],
         "contributions": contributions,
         "n": total,
-        "rule": RULE_OF_250,
-        "meets_rule": total >= RULE_OF_250,
+        "rule": engine.REPRESENTATIVE_MIN_COUNT,
+        "meets_rule": total >= engine.REPRESENTATIVE_MIN_COUNT,
         "values": pooled,
     }
 
@@ -301,10 +275,6 @@ def project_comparison(project) -> list[dict[str, Any]]:
     return out
 
 
-def run_counts_by_status(qs: QuerySet[AnalysisRun]) -> dict[str, int]:
-    return dict(qs.values_list("status").annotate(c=Count("id")).values_list("status", "c"))
-
-
 def active_runs_filter() -> Q:
     return Q(status__in=[RunStatus.QUEUED, RunStatus.RUNNING])
 
@@ -317,7 +287,7 @@ def micrograph_grey(micrograph) -> np.ndarray:
     name = f"derived/grey/{micrograph.sha256[:2]}/{micrograph.sha256}.npy"
     if not default_storage.exists(name):
         with micrograph.original.open("rb") as fh:
-            loaded = read_image_bytes(fh.read(), micrograph.original_filename)
+            loaded = engine.read_image_bytes(fh.read(), micrograph.original_filename)
         buffer = io.BytesIO()
         np.save(buffer, np.ascontiguousarray(loaded.grey, dtype=np.float32))
         name = default_storage.save(name, ContentFile(buffer.getvalue()))

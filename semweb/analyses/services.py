@@ -23,7 +23,6 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from analysis.measure import LENGTH_COLUMNS
 from semweb.analyses import engine
 from semweb.analyses.models import AnalysisRun, Method, Particle, ReviewState, RunStatus
 from semweb.analyses.selectors import summarize_values
@@ -277,13 +276,13 @@ def run_complete(*, run_id: int, attempt: int, result) -> AnalysisRun | None:
         run.pixel_size_nm = None if cal.pixel_size_nm is None else float(cal.pixel_size_nm)
         run.calibration = cal.as_dict()
         run.analysed_region = result.analysed_region.as_dict()
-        run.summary = _json_safe(result.summary)
+        run.summary = engine.json_safe(result.summary)
         run.particle_count = len(result.particles)
         run.timings_ms = {k: float(v) for k, v in result.timings_ms.items()}
         run.engine_version = result.engine_version or run.engine_version
         run.model_version = result.model_version or ""
         run.path_taken = result.method[:32]
-        run.segmentation = _json_safe(result.options.get("segmentation") or {})
+        run.segmentation = engine.json_safe(result.options.get("segmentation") or {})
         run.warnings = list(result.warnings) + list(cal.warnings)
         run.save()
         audit_record(
@@ -298,21 +297,6 @@ def run_complete(*, run_id: int, attempt: int, result) -> AnalysisRun | None:
             method=run.path_taken,
         )
     return run
-
-
-def _json_safe(value: Any) -> Any:
-    """numpy scalars/arrays in engine summaries → plain JSON types."""
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _json_safe(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 def _fail_now(run_id: int, reason: str, *, attempt: int | None) -> bool:
@@ -441,21 +425,6 @@ def particles_set_accepted(
     return len(changed)
 
 
-def remeasure(measurements: dict[str, Any], pixel_size_nm: float) -> dict[str, Any]:
-    """Physical measurements from their pixel twins at a new pixel size (the engine's
-    ``LENGTH_COLUMNS``: ``x_px`` → ``x_nm``; ``area_px`` → ``area_nm2``). Pixel values and
-    shape ratios do not depend on the pixel size, so nothing is re-segmented."""
-
-    out = dict(measurements)
-    for name in LENGTH_COLUMNS:
-        px = measurements.get(f"{name}_px")
-        if px is not None:
-            out[f"{name}_nm"] = float(px) * pixel_size_nm
-    if measurements.get("area_px") is not None:
-        out["area_nm2"] = float(measurements["area_px"]) * pixel_size_nm**2
-    return out
-
-
 def _accepted_summary(run: AnalysisRun) -> dict[str, Any]:
     rows = run.particles.filter(accepted=True, ecd_nm__isnull=False).values_list(
         "ecd_nm", "shape_class"
@@ -486,7 +455,7 @@ def run_set_calibration(
         previous = run.pixel_size_nm
         particles = list(run.particles.all())
         for p in particles:
-            p.measurements = remeasure(p.measurements, pixel_size_nm)
+            p.measurements = engine.rescale_to_nm(p.measurements, pixel_size_nm)
             p.ecd_nm = p.measurements.get("ecd_nm")
         Particle.objects.bulk_update(particles, ["measurements", "ecd_nm"], batch_size=1000)
         run.pixel_size_nm = pixel_size_nm

@@ -3,16 +3,13 @@ or selector call. Every object is fetched through `get_for_user` (404 when invis
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
-import numpy as np
 import plotly
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.http import (
     FileResponse,
@@ -24,12 +21,11 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from PIL import Image
 
-from analysis.io import read_image_bytes
 from semweb.analyses import selectors, services
 from semweb.analyses.models import AnalysisRun, Method, RunStatus
 from semweb.catalogue.models import Micrograph, Project, Sample
+from semweb.catalogue.services import micrograph_display_image
 from semweb.core.params import first_message, parse_bool, parse_float, parse_ids, parse_int_list
 from semweb.labs.permissions import (
     Access,
@@ -279,38 +275,13 @@ def run_calibration(request: HttpRequest, pk: int) -> JsonResponse:
 # --- files ------------------------------------------------------------------------------------
 
 
-# Above this many pixels the display copy is a JPEG (q 90): a 4096 × 3072 PNG of a noisy
-# micrograph is ~9 MB and slow to decode; the JPEG ~2 MB. Originals are untouched.
-DISPLAY_JPEG_ABOVE_PX = 4_000_000
-
-
-def _display_image(micrograph: Micrograph) -> tuple[str, str]:
-    """Storage name and type of an 8-bit rendering of the original (derived, regenerable)."""
-    jpeg = micrograph.width * micrograph.height > DISPLAY_JPEG_ABOVE_PX
-    ext, content_type = ("jpg", "image/jpeg") if jpeg else ("png", "image/png")
-    name = f"derived/display/{micrograph.sha256[:2]}/{micrograph.sha256}.{ext}"
-    if default_storage.exists(name):
-        return name, content_type
-
-    with micrograph.original.open("rb") as fh:
-        data = fh.read()
-    loaded = read_image_bytes(data, micrograph.original_filename)
-    grey = np.clip(np.asarray(loaded.grey, dtype=np.float32) * 255.0 + 0.5, 0, 255)
-    buf = io.BytesIO()
-    if jpeg:
-        Image.fromarray(grey.astype(np.uint8)).save(buf, format="JPEG", quality=90)
-    else:
-        Image.fromarray(grey.astype(np.uint8)).save(buf, format="PNG", compress_level=1)
-    return default_storage.save(name, ContentFile(buf.getvalue())), content_type
-
-
 @login_required
 @require_GET
 def micrograph_image(request: HttpRequest, pk: int) -> HttpResponse:
     """The micrograph at full resolution as a browser-friendly image (permission-checked)."""
     micrograph, _ = get_for_user(request.user, Micrograph, pk)
     try:
-        name, content_type = _display_image(micrograph)
+        name, content_type = micrograph_display_image(micrograph=micrograph)
     except ValueError as exc:
         return HttpResponseBadRequest(f"cannot render this image: {exc}")
     response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)

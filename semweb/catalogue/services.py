@@ -9,20 +9,22 @@ written are removed again, so there is never a half-written record.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, default_storage
 from django.db import IntegrityError, transaction
 from django.urls import reverse
+from PIL import Image
 
-from analysis.calibration import calibrate
-from analysis.io import DeclaredGeometry, ImageReadError, declared_geometry, read_image_bytes
+from semweb.analyses import engine
 from semweb.audit.services import audit_record
 from semweb.catalogue import uploads
 from semweb.catalogue.models import Micrograph, Project, Sample, original_upload_to
@@ -146,7 +148,7 @@ def max_upload_bytes() -> int:
 def _calibrate(image, sidecar_text: str | None) -> dict[str, Any]:
     """Calibration at upload time (best effort: a failure here never refuses the upload)."""
     try:
-        return calibrate(image, sidecar_text=sidecar_text).as_dict()
+        return engine.calibrate(image, sidecar_text=sidecar_text).as_dict()
     except Exception as exc:  # the engine's bug must not lose the user's upload
         logger.exception("calibration failed")
         return {
@@ -163,7 +165,7 @@ DECODE_BYTES_PER_PIXEL = 8
 DECODE_BYTES_PER_RAW_BYTE = 8
 
 
-def decode_bytes_estimate(geometry: DeclaredGeometry) -> int:
+def decode_bytes_estimate(geometry: engine.DeclaredGeometry) -> int:
     """Bytes the web process will hold at its peak while taking in this image."""
     pixels = geometry.width * geometry.height
     return pixels * (DECODE_BYTES_PER_PIXEL + DECODE_BYTES_PER_RAW_BYTE * geometry.bytes_per_pixel)
@@ -172,7 +174,7 @@ def decode_bytes_estimate(geometry: DeclaredGeometry) -> int:
 def _check_decode_budget(data: bytes, name: str) -> None:
     """Refuse, from the header alone, an image whose decode would exceed the memory budget
     (a 62 kB PNG can declare 8000 × 8000 pixels: a gigabyte once decoded)."""
-    geometry = declared_geometry(data)
+    geometry = engine.declared_geometry(data)
     max_pixels = int(settings.SEMWEB_MAX_IMAGE_MEGAPIXELS) * 1_000_000
     if geometry is None or geometry.width * geometry.height > max_pixels:
         return  # unreadable header or over the pixel cap: read_image_bytes says which
@@ -241,8 +243,8 @@ def micrograph_create(
     _check_decode_budget(data, name)
     max_pixels = int(settings.SEMWEB_MAX_IMAGE_MEGAPIXELS) * 1_000_000
     try:
-        image = read_image_bytes(data, name, max_pixels=max_pixels)
-    except ImageReadError as exc:
+        image = engine.read_image_bytes(data, name, max_pixels=max_pixels)
+    except engine.ImageReadError as exc:
         raise UploadRejected(str(exc)) from None
     except MemoryError:
         raise UploadRejected(f"{name}: the image is too large to decode") from None
@@ -258,9 +260,9 @@ def micrograph_create(
             raise UploadRejected(f"{sidecar_name}: not an instrument sidecar text file")
         sidecar_text = uploads.decode_sidecar(sidecar_data)
 
-    calibration = uploads.json_safe(_calibrate(image, sidecar_text))
+    calibration = engine.json_safe(_calibrate(image, sidecar_text))
     preview_png = uploads.render_preview_png(image.grey, image.bit_depth)
-    metadata = uploads.json_safe({**image.metadata, "pages": image.pages})
+    metadata = engine.json_safe({**image.metadata, "pages": image.pages})
 
     micrograph = Micrograph(
         sample=sample,
@@ -324,7 +326,7 @@ def micrograph_preview_regenerate(*, micrograph: Micrograph) -> Micrograph:
 
     with default_storage.open(micrograph.original.name, "rb") as fh:
         data = fh.read()
-    image = read_image_bytes(data, micrograph.original_filename, max_pixels=10**12)
+    image = engine.read_image_bytes(data, micrograph.original_filename, max_pixels=10**12)
     name = f"previews/{micrograph.sha256[:2]}/{micrograph.sha256}.png"
     if default_storage.exists(name):
         default_storage.delete(name)
@@ -333,6 +335,31 @@ def micrograph_preview_regenerate(*, micrograph: Micrograph) -> Micrograph:
     )
     micrograph.save(update_fields=["preview"])
     return micrograph
+
+
+# Above this many pixels the display copy is a JPEG (q 90): a 4096 × 3072 PNG of a noisy
+# micrograph is ~9 MB and slow to decode; the JPEG ~2 MB. Originals are untouched.
+DISPLAY_JPEG_ABOVE_PX = 4_000_000
+
+
+def micrograph_display_image(*, micrograph: Micrograph) -> tuple[str, str]:
+    """Storage name and content type of an 8-bit rendering of the original for the review
+    page, written once and then reused (derived, regenerable; the original is untouched)."""
+    jpeg = micrograph.width * micrograph.height > DISPLAY_JPEG_ABOVE_PX
+    ext, content_type = ("jpg", "image/jpeg") if jpeg else ("png", "image/png")
+    name = f"derived/display/{micrograph.sha256[:2]}/{micrograph.sha256}.{ext}"
+    if default_storage.exists(name):
+        return name, content_type
+    with micrograph.original.open("rb") as fh:
+        data = fh.read()
+    loaded = engine.read_image_bytes(data, micrograph.original_filename)
+    grey = np.clip(np.asarray(loaded.grey, dtype=np.float32) * 255.0 + 0.5, 0, 255)
+    buf = io.BytesIO()
+    if jpeg:
+        Image.fromarray(grey.astype(np.uint8)).save(buf, format="JPEG", quality=90)
+    else:
+        Image.fromarray(grey.astype(np.uint8)).save(buf, format="PNG", compress_level=1)
+    return default_storage.save(name, ContentFile(buf.getvalue())), content_type
 
 
 # --------------------------------------------------------------------------------------------

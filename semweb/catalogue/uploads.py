@@ -7,11 +7,9 @@ sidecar decoding, preview rendering and JSON sanitising for PostgreSQL.
 from __future__ import annotations
 
 import io
-import math
 import re
 import unicodedata
 from pathlib import PurePosixPath
-from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -68,25 +66,6 @@ def is_valid_sidecar(data: bytes) -> bool:
     if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
         return True
     return b"\x00" not in sample
-
-
-def json_safe(value: Any, depth: int = 0) -> Any:
-    """JSON-able and PostgreSQL-safe: jsonb refuses NUL in strings and NaN/Infinity numbers."""
-    if depth > 12:
-        return str(value)
-    if isinstance(value, str):
-        return value.replace("\x00", "")
-    if isinstance(value, bool) or value is None or isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, np.generic):
-        return json_safe(value.item(), depth + 1)
-    if isinstance(value, dict):
-        return {json_safe(str(k)): json_safe(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v, depth + 1) for v in value]
-    return json_safe(str(value), depth + 1)
 
 
 def render_preview_png(grey: np.ndarray, bit_depth: int) -> bytes:

@@ -10,9 +10,6 @@ from collections.abc import Iterable, Iterator
 
 from openpyxl import Workbook
 
-from analysis.stats import summarize
-from semweb.datasets.services import _summary
-
 FIXED_COLUMNS = [
     ("sample", "sample"),
     ("micrograph_id", "micrograph id"),
@@ -115,18 +112,6 @@ def to_xlsx(header: list[str], rows: Iterable[list], *, summary: dict | None = N
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
-
-
-def summarize_ecd(ecds: list[float]) -> dict:
-    """Summary of accepted particles' ECD (nm): the engine's `analysis.stats.summarize` when
-    present, else the basic statistics computed here."""
-    if ecds:
-        try:
-            result = summarize(ecds)
-            return result if isinstance(result, dict) else dict(vars(result))
-        except Exception:  # an engine change must not break exports
-            pass
-    return _summary(ecds)
 
 
 def histogram(values: list[float], bins: int = 20) -> list[dict]:

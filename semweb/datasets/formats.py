@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from semweb.analyses.engine import polygon_area_px
 from semweb.core.params import ParameterError, parse_int, parse_pixel_size_nm
-from semweb.datasets.measure import polygon_area_px
 
 CATEGORY = "particle"
 IMAGE_SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp"}

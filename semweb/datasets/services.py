@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-import statistics
 import tempfile
 import zipfile
 from collections.abc import Iterable
@@ -19,12 +18,12 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from semweb.analyses import engine
 from semweb.analyses.models import AnalysisRun, Particle, ReviewState, RunStatus
 from semweb.audit.services import audit_record
 from semweb.catalogue.services import DuplicateMicrograph, UploadRejected, micrograph_create
 from semweb.core.params import DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS, parse_text
 from semweb.datasets import formats
-from semweb.datasets.measure import polygon_measurements
 from semweb.datasets.models import Dataset, DatasetExport, ExportFormat, ExportStatus
 from semweb.datasets.selectors import dataset_runs
 from semweb.labs.permissions import Access, access_to, lab_role_access
@@ -198,33 +197,20 @@ def export_build(*, export_id: int) -> DatasetExport | None:
 # --- imports -----------------------------------------------------------------------------------
 
 
-def _summary(ecds: list[float]) -> dict:
-    """Count and the usual diameter statistics of the imported outlines (nm)."""
-    if not ecds:
-        return {"count": 0}
-    ordered = sorted(ecds)
-
-    def quantile(q: float) -> float:
-        return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
-
-    return {
-        "count": len(ordered),
-        "mean_nm": statistics.fmean(ordered),
-        "sd_nm": statistics.stdev(ordered) if len(ordered) > 1 else 0.0,
-        "d10_nm": quantile(0.1),
-        "d50_nm": quantile(0.5),
-        "d90_nm": quantile(0.9),
-    }
-
-
 def _particles(run: AnalysisRun, polygons, width: int, height: int, pixel_size_nm):
+    """Rows for imported outlines, measured and classified by the engine exactly as its own
+    outlines are; the imported polygon itself is kept as drawn."""
+    measured = engine.measure_outlines(polygons, width, height, pixel_size_nm)
     rows = []
-    for index, polygon in enumerate(polygons, start=1):
-        xs = [p[0] for p in polygon]
-        ys = [p[1] for p in polygon]
-        measurements = polygon_measurements(polygon, pixel_size_nm)
-        x0, y0 = int(math.floor(min(xs))), int(math.floor(min(ys)))
-        x1, y1 = int(math.ceil(max(xs))), int(math.ceil(max(ys)))
+    for index, (polygon, particle) in enumerate(zip(polygons, measured, strict=True), start=1):
+        if particle is not None:
+            x0, y0, x1, y1 = particle.bbox_px
+            measurements = engine.json_safe(particle.measurements)
+        else:  # an outline covering no pixel centre: kept, but nothing to measure
+            xs, ys = [p[0] for p in polygon], [p[1] for p in polygon]
+            x0, y0 = int(math.floor(min(xs))), int(math.floor(min(ys)))
+            x1, y1 = int(math.ceil(max(xs))), int(math.ceil(max(ys)))
+            measurements = {}
         rows.append(
             Particle(
                 run=run,
@@ -236,11 +222,16 @@ def _particles(run: AnalysisRun, polygons, width: int, height: int, pixel_size_n
                 bbox_y1=y1,
                 measurements=measurements,
                 ecd_nm=measurements.get("ecd_nm"),
-                area_px=measurements["area_px2"],
-                touches_border=x0 <= 0 or y0 <= 0 or x1 >= width - 1 or y1 >= height - 1,
+                area_px=measurements.get("area_px") or 0.0,
+                shape_class=particle.shape_class if particle is not None else "",
+                touches_border=(
+                    particle.touches_border
+                    if particle is not None
+                    else x0 <= 0 or y0 <= 0 or x1 >= width - 1 or y1 >= height - 1
+                ),
             )
         )
-    return rows
+    return rows, [p for p in measured if p is not None]
 
 
 def _import_record(
@@ -299,10 +290,12 @@ def _import_record(
         approved_by=user if approve else None,
         approved_at=now if approve else None,
     )
-    particles = _particles(run, polygons, micrograph.width, micrograph.height, pixel_size_nm)
+    particles, measured = _particles(
+        run, polygons, micrograph.width, micrograph.height, pixel_size_nm
+    )
     Particle.objects.bulk_create(particles, batch_size=1000)
     run.particle_count = len(particles)
-    run.summary = _summary([p.ecd_nm for p in particles if p.ecd_nm is not None])
+    run.summary = engine.summarize_particles(measured)
     run.save(update_fields=["particle_count", "summary"])
     audit_record(
         actor=user,

@@ -5,7 +5,6 @@ Every response, files included, passes `get_for_user`: nothing is served from a 
 
 from __future__ import annotations
 
-import base64
 import json
 
 from django.contrib import messages
@@ -16,7 +15,8 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from semweb.analyses.models import AnalysisRun, Particle
+from semweb.analyses import engine
+from semweb.analyses.models import AnalysisRun
 from semweb.catalogue.models import Micrograph, Project, Sample
 from semweb.core.auth import login_or_token_required
 from semweb.core.params import first_message, id_or_404, parse_bool, parse_ids
@@ -182,7 +182,7 @@ def particles_file(request: HttpRequest, scope: str, pk: int, fmt: str) -> HttpR
     if fmt == "csv":
         body, content_type = exports.to_csv(header, rows), "text/csv; charset=utf-8"
     else:
-        summary = exports.summarize_ecd([p.ecd_nm for p in particles if p.ecd_nm is not None])
+        summary = engine.summarize_sizes([p.ecd_nm for p in particles if p.ecd_nm is not None])
         body = exports.to_xlsx(header, rows, summary=summary)
         content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     response = HttpResponse(body, content_type=content_type)
@@ -191,53 +191,16 @@ def particles_file(request: HttpRequest, scope: str, pk: int, fmt: str) -> HttpR
     return response
 
 
-def _summary_document(scope: str, obj, runs) -> dict:
-    runs = list(runs)
-    ecds = selectors.accepted_ecds(runs)
-    return {
-        "scope": scope,
-        "id": obj.pk,
-        "name": str(obj),
-        "runs": [
-            {
-                "id": r.pk,
-                "micrograph": r.micrograph_id,
-                "review_state": r.review_state,
-                "approved_by": r.approved_by.username if r.approved_by else None,
-                "approved_at": r.approved_at.isoformat() if r.approved_at else None,
-                "pixel_size_nm": r.pixel_size_nm,
-                "calibration_source": (r.calibration or {}).get("source"),
-                "engine_version": r.engine_version,
-                "model_version": r.model_version,
-                "summary": r.summary,
-            }
-            for r in runs
-        ],
-        "accepted_particles": Particle.objects.filter(run__in=runs, accepted=True).count(),
-        "ecd_nm": exports.summarize_ecd(ecds),
-    }
-
-
 @login_or_token_required
 def summary_json(request: HttpRequest, scope: str, pk: int) -> HttpResponse:
     obj, runs = _scope_runs(request.user, scope, pk)
     response = HttpResponse(
-        json.dumps(_summary_document(scope, obj, runs), indent=2, default=str),
+        json.dumps(selectors.summary_document(scope, obj, runs), indent=2, default=str),
         content_type="application/json",
     )
     name = _filename(scope, pk, "summary.json")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
-
-
-def _preview_data_uri(micrograph: Micrograph) -> str | None:
-    if not micrograph.preview:
-        return None
-    try:
-        with micrograph.preview.open("rb") as fh:
-            return "data:image/png;base64," + base64.b64encode(fh.read()).decode()
-    except OSError:
-        return None
 
 
 @login_or_token_required
@@ -246,30 +209,5 @@ def report(request: HttpRequest, scope: str, pk: int) -> HttpResponse:
     calibration source, engine/model version, reviewer and approval date."""
     obj, runs = _scope_runs(request.user, scope, pk)
     runs = list(runs)
-    document = _summary_document(scope, obj, runs)
-    figures = []
-    for run in runs[:50]:  # a printable report, not an archive: the first 50 micrographs
-        particles = list(run.particles.filter(accepted=True).only("polygon", "ecd_nm"))
-        figures.append(
-            {
-                "run": run,
-                "micrograph": run.micrograph,
-                "image": _preview_data_uri(run.micrograph),
-                "outlines": [" ".join(f"{x:.1f},{y:.1f}" for x, y in p.polygon) for p in particles],
-            }
-        )
-    ecds = selectors.accepted_ecds(runs)
-    context = {
-        "scope": scope,
-        "obj": obj,
-        "doc": document,
-        "figures": figures,
-        "more": max(0, len(runs) - 50),
-        "histogram": exports.histogram(ecds),
-        "summary_rows": [
-            (exports.header_for(k), v)
-            for k, v in document["ecd_nm"].items()
-            if isinstance(v, int | float)
-        ],
-    }
+    context = {"scope": scope, "obj": obj, **selectors.report_content(scope, obj, runs)}
     return render(request, "datasets/report.html", context)

@@ -32,10 +32,10 @@ def _require_other_admin(membership: Membership) -> None:
         raise ValidationError("A lab needs at least one admin.")
 
 
-def lab_create(*, name: str, slug: str, creator) -> Lab:
-    """Create a lab with `creator` as its first admin."""
+def lab_create(*, name: str, slug: str, creator, description: str = "") -> Lab:
+    """Create a lab with `creator` as its first admin (audited)."""
     with transaction.atomic():
-        lab = Lab.objects.create(name=name, slug=slug)
+        lab = Lab.objects.create(name=name, slug=slug, description=description)
         Membership.objects.create(lab=lab, user=creator, role=Role.ADMIN)
         audit_record(actor=creator, verb="lab.create", target=lab, lab=lab)
     forget(creator)

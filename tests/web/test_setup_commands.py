@@ -20,6 +20,7 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 
 from semweb.analyses.models import AnalysisRun
+from semweb.audit.models import AuditEvent
 from semweb.catalogue.models import Micrograph, Project, Sample
 from semweb.core.management.commands.seed_demo import DEMO_SAMPLES
 from semweb.labs.models import Lab, Membership, Role
@@ -38,6 +39,8 @@ def test_seed_demo_creates_everything_once_and_prints_credentials(media):
     lab = Lab.objects.get(slug="demo")
     roles = dict(Membership.objects.filter(lab=lab).values_list("user__username", "role"))
     assert roles == {"demo": Role.SUPERVISOR, "member": Role.MEMBER, "labadmin": Role.ADMIN}
+    created = AuditEvent.objects.filter(verb="lab.create", lab=lab)  # through the lab service
+    assert list(created.values_list("actor__username", flat=True)) == ["labadmin"]
     assert Project.objects.filter(lab=lab).count() == 1
     samples = Sample.objects.filter(project__lab=lab).order_by("name")
     assert [s.name for s in samples] == [spec.name for spec in DEMO_SAMPLES]

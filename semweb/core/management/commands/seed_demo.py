@@ -25,11 +25,11 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from PIL import Image
 
-from analysis.synth import generate
 from semweb.analyses.services import run_create
 from semweb.catalogue import services as catalogue
 from semweb.catalogue.models import Micrograph, Project, Sample
 from semweb.labs.models import Lab, Membership, Role
+from semweb.labs.services import lab_create
 
 DEMO_LAB = ("Demo lab", "demo")
 DEMO_PROJECT = "Demo: synthetic nanoparticles"
@@ -57,7 +57,7 @@ class DemoSample:
     seeds: tuple[int, ...]
 
     def synth(self, seed: int):
-        return generate(
+        return synthetic_micrograph(
             seed,
             style="sem",
             morphology="sphere",
@@ -187,21 +187,26 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def _people_and_places(self) -> tuple[dict, list[tuple[DemoSample, Sample]]]:
-        lab, _ = Lab.objects.get_or_create(
-            slug=DEMO_LAB[1],
-            defaults={"name": DEMO_LAB[0], "description": "Synthetic demo data."},
-        )
         User = get_user_model()
         users = {}
-        for username, default, role, env in DEMO_USERS:
+        for username, default, _role, env in DEMO_USERS:
             user, _ = User.objects.get_or_create(
                 username=username, defaults={"email": f"{username}@example.org"}
             )
             user.set_password(os.environ.get(env, default))
             user.is_active = True
             user.save()
-            Membership.objects.update_or_create(user=user, lab=lab, defaults={"role": role})
             users[username] = user
+        lab = Lab.objects.filter(slug=DEMO_LAB[1]).first() or lab_create(
+            name=DEMO_LAB[0],
+            slug=DEMO_LAB[1],
+            creator=users["labadmin"],  # the lab's admin creates it (audited)
+            description="Synthetic demo data.",
+        )
+        for username, _default, role, _env in DEMO_USERS:
+            Membership.objects.update_or_create(
+                user=users[username], lab=lab, defaults={"role": role}
+            )
         project = Project.objects.filter(lab=lab, name=DEMO_PROJECT).first()
         if project is None:
             project = catalogue.project_create(
