@@ -273,9 +273,9 @@ def run_complete(*, run_id: int, attempt: int, result) -> AnalysisRun | None:
         run.progress = 1.0
         run.finished_at = timezone.now()
         run.heartbeat_at = run.finished_at
-        run.pixel_size_nm = None if cal.pixel_size_nm is None else float(cal.pixel_size_nm)
-        run.calibration = cal.as_dict()
-        run.analysed_region = result.analysed_region.as_dict()
+        run.pixel_size_nm = engine.json_safe(cal.pixel_size_nm)  # the engine may give float32
+        run.calibration = engine.json_safe(cal.as_dict())
+        run.analysed_region = engine.json_safe(result.analysed_region.as_dict())
         run.summary = engine.json_safe(result.summary)
         run.particle_count = len(result.particles)
         run.timings_ms = {k: float(v) for k, v in result.timings_ms.items()}

@@ -231,7 +231,7 @@ def test_a_supervisor_import_lands_in_review(sample, sam, api_media):
     )
     assert [r.review_state for r in runs] == [ReviewState.IN_REVIEW]
     assert runs[0].approved_by is None
-    assert runs[0].summary["mean_nm"] > 0
+    assert runs[0].summary["mean"] > 0
 
 
 def test_only_lab_admins_import_as_approved_and_it_is_audited(sample, sam, alice, api_media):
