@@ -1,4 +1,5 @@
-"""``python -m benchmarks.engine.runtime``: torch vs ONNX Runtime vs OpenVINO for the particle model.
+"""``python -m benchmarks.engine.runtime``: torch, ONNX Runtime and OpenVINO for the particle
+model.
 
 Exports the weights (``--weights``, default the shipped ``.pt``) once per format into
 ``var/bench/runtime/`` and times the model's share of an analysis — ``ParticleModel.segment``

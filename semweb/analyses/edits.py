@@ -32,6 +32,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Max
 
+from semweb.analyses import engine
 from semweb.analyses.engine import GeometryError, Mask, Region
 from semweb.analyses.engine import outline_edits as engine_edit
 from semweb.analyses.models import AnalysisRun, EditOp, Particle, ParticleEdit
@@ -42,7 +43,6 @@ from semweb.analyses.services import (
     _lab,
     _labels_tiff,
     _require_editable,
-    remeasure,
 )
 from semweb.audit.services import audit_record
 
@@ -421,7 +421,7 @@ def _restore_row(run: AnalysisRun, snap: dict[str, Any], existing: Particle | No
     for name, value in snap["row"].items():
         setattr(row, name, value)
     if run.pixel_size_nm is not None:  # calibrated since the step: nm follow the pixel size
-        row.measurements = remeasure(row.measurements, run.pixel_size_nm)
+        row.measurements = engine.rescale_to_nm(row.measurements, run.pixel_size_nm)
         row.ecd_nm = row.measurements.get("ecd_nm")
     row.save()
     return row
