@@ -46,31 +46,24 @@ __all__ = [
     "segment_classical",
 ]
 
-# Otsu's effectiveness η (between-class / total variance): two separated phases score > 0.8,
-# a single Gaussian 0.64, a Laplacian 0.5, heavy-tailed unimodal histograms less. Raising
-# the cut to 0.64 sent 14 of the first 40 EMPS images to the adaptive branch and dropped
-# F1@0.5 from 0.35 to 0.26, so only clearly valley-less histograms go adaptive.
+# Otsu's effectiveness η (between-class / total variance) below which a histogram has no valley
+# and the adaptive branch is used: two phases score > 0.8, one Gaussian 0.64; a 0.64 cut sent
+# good EMPS images to the adaptive branch and lost F1.
 _BIMODAL_EFFECTIVENESS = 0.5
 # Otsu minimises within-class variance, which drags the threshold into the larger class when
 # one phase is much smaller; Li's minimum cross-entropy is far less biased there.
 _MINORITY_FRACTION = 0.15
-# Rejection rules of reject_non_particles, applied to the components before the split. Tuned
-# on EMPS ids 0-40 (pooled F1@0.5, with the scale-bar exclusion of the pipeline already on),
-# checked on EMPS ids 40-120 and 8 synthetic images (2026-11-28):
-# - Inside-vs-ring contrast below 35 grey levels (of 255, after the robust stretch): substrate
-#   texture, dust and grain. F1 0-40 0.488 -> 0.621 (PQ 0.367 -> 0.469), 40-120 0.575 ->
-#   0.617, synthetic 0.777 -> 0.774. At 30 synthetic is unchanged but 0-40 gains less (0.609);
-#   from 45 on 0-40 loses recall.
+# Rejection rules of reject_non_particles (chosen by pooled F1@0.5 on EMPS ids 0-40, checked on
+# ids 40-120 and synthetic images; the measurements are in the commit history):
+# inside-vs-ring contrast below which a component is substrate texture, dust or grain (grey
+# levels of 255 after the robust stretch; higher cuts lose real particles' recall).
 _MIN_CONTRAST_U8 = 35.0
-# - Burned-in text: over 20 % saturated pixels AND thin strokes (filled area > 2 discs of the
-#   stroke's inscribed radius, measured before hole filling). F1 0-40 0.621 -> 0.649
-#   (precision 0.68 -> 0.75), 40-120 0.617 -> 0.625, synthetic same. Saturation alone cost
-#   0-40 0.03 (saturated dark TEM particles); a "near a corner" condition added < 0.002.
+# burned-in text: over this saturated fraction AND thin strokes (filled area > this many discs
+# of the stroke's inscribed radius); saturation alone also dropped dark saturated TEM particles.
 _TEXT_SATURATED = 0.2
 _TEXT_THINNESS = 2.0
-# - Ragged small components (solidity < 0.5 below 3000 px): broken outlines, letter clusters,
-#   fibres. F1 0-40 0.649 -> 0.650 (flat for cuts 0.5-0.6), 40-120 0.625 -> 0.643, synthetic
-#   same; a 0.6 cut costs synthetic 0.004 (irregular aggregates).
+# ragged small components (broken outlines, letter clusters, fibres): solidity below this under
+# this area; a 0.6 cut starts to drop irregular aggregates.
 _RAGGED_SOLIDITY = 0.5
 _RAGGED_MAX_AREA_PX = 3000
 # Below this typical diameter the 3×3 median is skipped: on the dense 4–8 px regime and the
