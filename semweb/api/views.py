@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count
 from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
@@ -344,6 +345,7 @@ class ParticleDetail(APIView):
     """One particle by label index. PATCH `{"polygon": [...]}` redraws it, `{"erase": [...]}`
     cuts a region out of it; DELETE `{"revision": r}` erases it. Each is undoable."""
 
+    @extend_schema(responses=s.ParticleSerializer)
     def get(self, request: Request, pk: int, index: int) -> Response:
         run, _ = get_for_user(request.user, AnalysisRun, pk)
         particle = run.particles.filter(index=index).first()
@@ -351,7 +353,11 @@ class ParticleDetail(APIView):
             return Response({"detail": "No such particle."}, status=status.HTTP_404_NOT_FOUND)
         return Response(s.ParticleSerializer(particle).data)
 
-    @extend_schema(request=s.ParticlePatchSerializer, responses={200: s.ParticleSerializer})
+    @extend_schema(
+        operation_id="v1_runs_particles_item_partial_update",
+        request=s.ParticlePatchSerializer,
+        responses={200: s.ParticleSerializer},
+    )
     def patch(self, request: Request, pk: int, index: int) -> Response:
         run = _editable_run(request, pk)
         data = _valid(s.ParticlePatchSerializer, request)
@@ -412,7 +418,7 @@ class ParticleWand(APIView):
     """Magic wand: `{"x": x, "y": y, "tolerance": t}` → a candidate `polygon` grown from
     the local contrast around the click. Nothing is stored; POST it to `particles` to keep."""
 
-    @extend_schema(request=s.WandSerializer)
+    @extend_schema(request=s.WandSerializer, responses={200: OpenApiTypes.OBJECT})
     def post(self, request: Request, pk: int) -> Response:
         run = _editable_run(request, pk)
         data = _valid(s.WandSerializer, request)
