@@ -25,6 +25,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from PIL import Image
 
+from semweb.analyses.engine import synthetic_micrograph
 from semweb.analyses.services import run_create
 from semweb.catalogue import services as catalogue
 from semweb.catalogue.models import Micrograph, Project, Sample
