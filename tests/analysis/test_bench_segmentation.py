@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from analysis.bench import segmentation as bench
 from analysis.result import Region
+from benchmarks.engine import segmentation as bench
 
 
 def test_baseline_crops_the_band_splits_touching_discs_and_drops_edge_particles():
