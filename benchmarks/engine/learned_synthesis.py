@@ -95,7 +95,7 @@ def gallery(model: LearnedModel, held: list[Pair], out: Path, crop_px: int = 256
     for k, t in enumerate(titles):
         cv2.putText(head, t, (k * (crop_px + 4) + 4, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.45, 0, 1)
     img = np.vstack([head, grid])
-    img = cv2.resize(img, None, fx=0.75, fy=0.75, interpolation=cv2.INTER_AREA)
+    img = cv2.resize(img, None, fx=0.6, fy=0.6, interpolation=cv2.INTER_AREA)
     out.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(out), img, [cv2.IMWRITE_PNG_COMPRESSION, 9])
     return out
@@ -131,7 +131,7 @@ def _finetune(root: Path, train_pairs: list[Pair], val_pairs: list[Pair], args: 
         imgsz=args.imgsz,
         batch=args.batch,
         workers=0,
-        seed=0,
+        seed=args.seed,
         resume=False,
         # From the shipped weights (a .pt model alone trains from scratch with pretrained=False);
         # no warmup: its 0.1 bias learning rate wrecks a trained head within a few steps.
@@ -234,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--imgsz", type=int, default=384)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--conf", type=float, default=0.35, help="threshold of model+post")
+    ap.add_argument("--seed", type=int, default=0, help="fine-tuning seed (replicates)")
     ap.add_argument("--reuse", action="store_true", help="score existing fine-tunes again")
     args = ap.parse_args(argv)
     model = LearnedModel.load(args.model)
