@@ -38,7 +38,9 @@ def test_revoke_removes_the_token(client, bob):
     assert not Token.objects.filter(user=bob).exists()
 
 
-def test_schema_lists_the_v1_endpoints(client):
+def test_schema_lists_the_v1_endpoints(client, bob):
+    assert client.get("/api/schema/?format=json").status_code == 403  # signed-in users only
+    client.force_login(bob)
     schema = client.get("/api/schema/?format=json").json()
     paths = set(schema["paths"])
     for path in (
