@@ -3,7 +3,8 @@
 Three counters, in Django's cache (shared between web processes when the cache is Redis or the
 database; the per-process default still limits each process):
 
-- per (username, address): a fixed window of failed attempts (one address guessing one account);
+- per (username, address): past `MAX_PER_ACCOUNT` failures each further attempt waits 30 s,
+  60 s, … up to the window (one address guessing one account; the owner who mistyped waits);
 - per address: a fixed window over all accounts (one address trying many accounts);
 - per account, over all addresses: past `SLOW_AFTER` failures each further attempt must wait
   a delay that doubles up to `MAX_DELAY_S`. Guessing from many addresses is slowed to a crawl,
@@ -33,6 +34,9 @@ from django.core.cache import cache
 WINDOW_S = getattr(settings, "SEMWEB_LOGIN_WINDOW_S", 15 * 60)
 MAX_PER_ACCOUNT = getattr(settings, "SEMWEB_LOGIN_MAX_PER_ACCOUNT", 5)
 MAX_PER_ADDRESS = getattr(settings, "SEMWEB_LOGIN_MAX_PER_ADDRESS", 30)
+# One account from one address: after MAX_PER_ACCOUNT failures, 30 s, 60 s, … up to the window
+# between attempts: an owner who mistyped waits half a minute, a guesser ~100 tries a day.
+ACCOUNT_BASE_DELAY_S = getattr(settings, "SEMWEB_LOGIN_ACCOUNT_BASE_DELAY_S", 30)
 # Per account, over all addresses: 10 failures pass at full speed (a forgetful owner on two
 # machines), then 1, 2, 4 … 60 s between attempts: ~1 400 guesses a day instead of millions.
 SLOW_AFTER = getattr(settings, "SEMWEB_LOGIN_SLOW_AFTER", 10)
@@ -44,8 +48,16 @@ def _key(*parts: str) -> str:
     return f"semweb:login:{digest}"
 
 
-def _keys(username: str, address: str) -> tuple[str, str]:
-    return _key("acct", username.strip().lower(), address), _key("addr", address)
+def _account_key(username: str, address: str) -> str:
+    return _key("acct", username.strip().lower(), address)
+
+
+def _address_key(address: str) -> str:
+    return _key("addr", address)
+
+
+def _slow_key(username: str) -> str:
+    return _key("slow", username.strip().lower())
 
 
 def _now() -> float:
@@ -53,17 +65,27 @@ def _now() -> float:
     return time.time()
 
 
-def _slow_key(username: str) -> str:
-    return _key("slow", username.strip().lower())
+def _wait_s(state: dict | None) -> int:
+    return max(0, math.ceil((state or {}).get("until", 0) - _now()))
+
+
+def _record(key: str, *, free: int, delay_s) -> None:
+    """Count one failure in a back-off state; past `free` failures the next attempt waits
+    ``delay_s(failures beyond free)`` seconds."""
+    failures = (cache.get(key) or {}).get("failures", 0) + 1
+    beyond = failures - free
+    until = _now() + delay_s(beyond) if beyond > 0 else 0
+    cache.set(key, {"failures": failures, "until": until}, WINDOW_S)
 
 
 def login_retry_after(*, username: str, address: str) -> int:
     """Seconds before this username may try again from this address (0: now)."""
-    account_key, address_key = _keys(username, address)
-    if cache.get(account_key, 0) >= MAX_PER_ACCOUNT or cache.get(address_key, 0) >= MAX_PER_ADDRESS:
+    if cache.get(_address_key(address), 0) >= MAX_PER_ADDRESS:
         return WINDOW_S
-    slow = cache.get(_slow_key(username)) or {}
-    return max(0, math.ceil(slow.get("until", 0) - _now()))
+    return max(
+        _wait_s(cache.get(_account_key(username, address))),
+        _wait_s(cache.get(_slow_key(username))),
+    )
 
 
 def login_blocked(*, username: str, address: str) -> bool:
@@ -71,21 +93,22 @@ def login_blocked(*, username: str, address: str) -> bool:
 
 
 def login_failed(*, username: str, address: str) -> None:
-    for key in _keys(username, address):
-        # add() starts the window only once; incr() keeps its expiry.
-        cache.add(key, 0, WINDOW_S)
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, WINDOW_S)
-    slow_key = _slow_key(username)
-    failures = (cache.get(slow_key) or {}).get("failures", 0) + 1
-    until = _now() + min(MAX_DELAY_S, 2 ** (failures - SLOW_AFTER)) if failures > SLOW_AFTER else 0
-    cache.set(slow_key, {"failures": failures, "until": until}, WINDOW_S)
+    key = _address_key(address)
+    cache.add(key, 0, WINDOW_S)  # add() starts the window only once; incr() keeps its expiry
+    try:
+        cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, WINDOW_S)
+    _record(
+        _account_key(username, address),
+        free=MAX_PER_ACCOUNT - 1,  # the MAX_PER_ACCOUNT-th failure starts the wait
+        delay_s=lambda n: min(WINDOW_S, ACCOUNT_BASE_DELAY_S * 2 ** (n - 1)),
+    )
+    _record(_slow_key(username), free=SLOW_AFTER, delay_s=lambda n: min(MAX_DELAY_S, 2 ** (n - 1)))
 
 
 def login_succeeded(*, username: str, address: str) -> None:
-    cache.delete_many([_keys(username, address)[0], _slow_key(username)])
+    cache.delete_many([_account_key(username, address), _slow_key(username)])
 
 
 @lru_cache(maxsize=8)

@@ -143,3 +143,25 @@ def test_guessing_from_many_addresses_slows_down_but_the_owner_gets_in(bob, sett
         response = owner.post(reverse("login"), {"username": "bob", "password": "pw-bob"})
     assert response.status_code == 302
     assert ratelimit.login_retry_after(username="bob", address="198.51.100.1") == 0
+
+
+def test_an_owner_who_mistyped_waits_half_a_minute_not_the_whole_window(client, bob):
+    for _ in range(ratelimit.MAX_PER_ACCOUNT):
+        _attempt(client, "wrong")
+    response = _attempt(client, "pw-bob")
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) == ratelimit.ACCOUNT_BASE_DELAY_S
+    with mock_time(time.time() + ratelimit.ACCOUNT_BASE_DELAY_S + 1):
+        assert _attempt(client, "pw-bob").status_code == 302
+
+
+def test_a_guesser_from_one_address_waits_longer_each_time(client, bob):
+    waits = []
+    now = time.time()
+    for _ in range(ratelimit.MAX_PER_ACCOUNT + 4):
+        with mock_time(now):
+            _attempt(client, "wrong")
+            waits.append(ratelimit.login_retry_after(username="bob", address="127.0.0.1"))
+        now += waits[-1] + 1  # try again as soon as allowed
+    assert waits[: ratelimit.MAX_PER_ACCOUNT - 1] == [0] * (ratelimit.MAX_PER_ACCOUNT - 1)
+    assert waits[ratelimit.MAX_PER_ACCOUNT - 1 :] == [30, 60, 120, 240, 480]
