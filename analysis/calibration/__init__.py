@@ -233,7 +233,7 @@ class _Source:
     def as_dict(self) -> dict[str, Any]:
         return {
             "source": self.name,
-            "pixel_size_nm": self.pixel_size_nm,
+            "pixel_size_nm": float(self.pixel_size_nm),
             "tolerance": round(self.tolerance, 4),
             "evidence": self.evidence,
         }

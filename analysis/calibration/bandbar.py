@@ -96,7 +96,7 @@ def find_band_bar(
             band.x0 + structure.x1, band.y0 + structure.y1,
         )  # fmt: skip
         bar = ScaleBar(
-            length_px=round(length_px, 2),
+            length_px=round(float(length_px), 2),
             bbox=bbox,
             label=label_text if parse_length(label_text) == parsed else f"{value:g} {unit}",
             value=value,

@@ -245,7 +245,7 @@ def _to_scale_bar(
             # so the result is flagged (LOW_CONFIDENCE) for a person to confirm.
             ocr_score *= 0.5
     return ScaleBar(
-        length_px=round(cand.length_px, 2),
+        length_px=round(float(cand.length_px), 2),
         bbox=cand.bbox,
         label=text,
         value=value,

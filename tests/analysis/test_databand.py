@@ -4,6 +4,7 @@ and the cross-checks between band text, scale bar and metadata."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -72,6 +73,7 @@ CASES = [(layout, seed) for layout in LAYOUTS for seed in (1, 2)]
 def test_rendered_layout_calibrates_within_2_percent(layout, seed):
     r = render_band_image(layout, 7000 + seed, width=1024, light=seed == 2, top=False)
     cal = calibrate(image_from_array(r.image))
+    json.dumps(cal.as_dict())  # plain JSON: no numpy scalars reach the web side
     assert cal.pixel_size_nm == pytest.approx(r.pixel_size_nm, rel=0.02), (
         cal.reason,
         cal.details.get("band_text"),
