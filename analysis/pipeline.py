@@ -30,7 +30,7 @@ from analysis.result import AnalysisResult, Calibration, Particle, Region
 from analysis.segment import auto, scale, tiling
 from analysis.segment import postprocess as pp
 from analysis.segment.classical import ClassicalSegmentation, segment_classical
-from analysis.segment.model import load_default_model
+from analysis.segment.model import load_default_model, load_model
 from analysis.segment.refine import RefineOptions, refine
 from analysis.segment.scale import ScaleEstimate
 from analysis.stats import summarize
@@ -79,6 +79,8 @@ class AnalysisOptions:
     split_touching : split touching particles (distance-transform watershed).
     polarity : "auto", "bright" (particles brighter than substrate) or "dark".
     use_scale_bar : look for a burned-in scale bar (OCR) to calibrate or cross-check.
+    model_weights : weights file of the model to use (a lab's registered model); None = the
+        installed default.
     """
 
     method: Method = "auto"
@@ -91,6 +93,7 @@ class AnalysisOptions:
     split_touching: bool = True
     polarity: Literal["auto", "bright", "dark"] = "auto"
     use_scale_bar: bool = True
+    model_weights: str | None = None
 
     def __post_init__(self) -> None:
         if self.method not in ("auto", "model", "classical"):
@@ -320,7 +323,7 @@ def _segment(
     """
     details: dict[str, Any] = {"particle_scale": est.as_dict(), "min_area_px": round(floor_px, 2)}
     if opts.method in ("auto", "model"):
-        model, why = _load_model()
+        model, why = _load_model(opts.model_weights)
         if model is not None:
             version = str(model.version)
             labels, scores, inference = _model_labels(model, grey, region, data_bar, est)
@@ -423,10 +426,11 @@ def _score_dict(scores: np.ndarray) -> dict[int, float]:
     return {k + 1: float(v) for k, v in enumerate(np.asarray(scores).tolist())}
 
 
-def _load_model() -> tuple[Any | None, str]:
-    """The installed segmentation model, or (None, why not). The ONE place that touches it."""
+def _load_model(weights: str | None = None) -> tuple[Any | None, str]:
+    """The segmentation model (``weights``, else the installed default), or (None, why not).
+    The ONE place that touches it."""
     try:
-        model = load_default_model()
+        model = load_model(Path(weights)) if weights else load_default_model()
     except Exception as exc:  # a broken weights file must not take the classical path down
         return None, f"the model could not be loaded ({type(exc).__name__}: {exc})"
     if model is None:

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,27 +105,36 @@ def train_yolo(
     resume: bool = True,
     val: bool = False,
     extra: dict[str, Any] | None = None,
+    callbacks: Mapping[str, Callable[[Any], None]] | None = None,
 ) -> Path:
     """Train (or resume) a YOLO-seg model; returns the run directory.
 
-    ``model_yaml`` is an architecture yaml (from scratch) or a local ``.pt`` (fine-tune from
-    those weights: ultralytics transfers them whatever ``pretrained`` says).
-
-    Resumes from ``project/name/weights/last.pt`` when it exists and ``resume`` is set, so a
-    long CPU training can be stopped and continued. ``amp`` stays off: its check downloads
-    weights.
+    ``model_yaml`` names an architecture (from scratch) or a local ``.pt`` whose weights are
+    the starting point (fine-tuning; published weights carry no optimizer state, so
+    ultralytics starts a new run from them rather than resuming theirs). Resumes from
+    ``project/name/weights/last.pt`` when it exists and ``resume`` is set, so a long CPU
+    training can be stopped and continued. ``callbacks`` maps ultralytics events (e.g.
+    ``on_fit_epoch_end``, called after the epoch's checkpoint is saved) to functions of the
+    trainer; an exception raised in one stops the training. ``amp`` stays off: its check
+    downloads weights.
     """
     yolo = _ultralytics()
     run_dir = Path(project) / name
     last = run_dir / "weights" / "last.pt"
+
+    def hooked(model: Any) -> Any:
+        for event, func in (callbacks or {}).items():
+            model.add_callback(event, func)
+        return model
+
     if resume and last.exists():
         # Only what ultralytics allows on resume: a wall-time budget (it then re-plans the
         # epochs and the LR schedule to fit), workers, batch, close_mosaic.
         allowed = {"time", "workers", "batch", "close_mosaic", "device"}
-        model = yolo.YOLO(str(last))
+        model = hooked(yolo.YOLO(str(last)))
         model.train(resume=True, **{k: v for k, v in (extra or {}).items() if k in allowed})
         return run_dir
-    model = yolo.YOLO(model_yaml)
+    model = hooked(yolo.YOLO(model_yaml))
     args: dict[str, Any] = dict(
         data=str(Path(data_yaml).resolve()),
         project=str(Path(project).resolve()),
@@ -373,6 +383,13 @@ def _runtime_candidates(weights: Path) -> list[Path]:
         if path.exists() and read_sidecar(path).get("source_version") == version:
             out.append(path)
     return out
+
+
+@functools.lru_cache(maxsize=4)
+def load_model(weights: Path) -> ParticleModel:
+    """Weights chosen by the caller (a lab's registered model), loaded once per process and
+    kept for the next run; raises when the file is missing or unloadable."""
+    return ParticleModel(Path(weights))
 
 
 @functools.cache

@@ -2,7 +2,9 @@
 from importing `analysis`).
 
 Workers call :func:`analyze_file`, which resolves ``settings.SEMWEB_ENGINE`` (a dotted path to a
-callable ``(path, parameters, *, sidecar_text, progress) -> AnalysisResult``). The default,
+callable ``(path, parameters, *, method, sidecar_text, progress, model_weights) ->
+AnalysisResult``; ``model_weights`` is the local weights file of the run's registry entry, or
+None for the engine's installed default). The default,
 :func:`run_pipeline`, turns the run's stored parameters into ``analysis.pipeline.AnalysisOptions``;
 tests point the setting at a synthetic engine so a worker can be killed at a known moment.
 
@@ -136,6 +138,7 @@ def run_pipeline(
     method: str,
     sidecar_text: str | None = None,
     progress: ProgressCallback | None = None,
+    model_weights: str | None = None,
 ):
     """The real engine: ``analysis.pipeline.analyze`` with the run's options."""
     options = AnalysisOptions(
@@ -145,6 +148,7 @@ def run_pipeline(
         exclude_edge=parameters.get("exclude_edge", True),
         particle_size_px=parameters.get("particle_size_px"),
         particle_size_nm=parameters.get("particle_size_nm"),
+        model_weights=model_weights,
     )
     return analyze(path, options, sidecar_text=sidecar_text, progress=progress)
 
@@ -156,9 +160,17 @@ def analyze_file(
     method: str,
     sidecar_text: str | None = None,
     progress: ProgressCallback | None = None,
+    model_weights: str | None = None,
 ):
     engine = import_string(getattr(settings, "SEMWEB_ENGINE", None) or DEFAULT_ENGINE)
-    return engine(path, parameters, method=method, sidecar_text=sidecar_text, progress=progress)
+    return engine(
+        path,
+        parameters,
+        method=method,
+        sidecar_text=sidecar_text,
+        progress=progress,
+        model_weights=model_weights,
+    )
 
 
 def engine_version() -> str:

@@ -45,6 +45,14 @@ class AnalysisRun(models.Model):
     parameters = models.JSONField(default=dict, blank=True)
     engine_version = models.CharField(max_length=32, blank=True)
     model_version = models.CharField(max_length=128, blank=True)
+    # The registry entry the run used (None for classical runs and runs from before it).
+    model = models.ForeignKey(
+        "mlmodels.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="runs",
+    )
     path_taken = models.CharField(max_length=32, blank=True)  # e.g. "model", "classical"
     # How the engine segmented: particle scale (estimate or the user's), area floor, auto's
     # choice and reason, inference zoom (``AnalysisResult.options["segmentation"]``).

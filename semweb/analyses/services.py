@@ -27,8 +27,10 @@ from semweb.analyses import engine
 from semweb.analyses.models import AnalysisRun, Method, Particle, ReviewState, RunStatus
 from semweb.analyses.selectors import summarize_values
 from semweb.audit.services import audit_record
+from semweb.core.errors import TransitionError
 from semweb.core.params import parse_int_list, parse_pixel_size_nm
 from semweb.labs.permissions import Access, access_to, require_run_write
+from semweb.mlmodels.services import model_for_run
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +53,6 @@ def overall_progress(stage: str, fraction: float) -> float:
     """Position of the progress bar for `fraction` (0..1) done within `stage`."""
     lo, hi = _STAGE_SPAN.get(stage, (0.0, 0.0))
     return lo + (hi - lo) * max(0.0, min(1.0, float(fraction)))
-
-
-class TransitionError(ValidationError):
-    """The run is not in a state that allows this (shown as 409 by views)."""
 
 
 class RunAborted(Exception):
@@ -97,23 +95,36 @@ def _enqueue(run: AnalysisRun) -> None:
 
 
 def run_create(
-    *, micrograph, user, method: str = Method.AUTO, parameters: dict[str, Any] | None = None
+    *,
+    micrograph,
+    user,
+    method: str = Method.AUTO,
+    parameters: dict[str, Any] | None = None,
+    model=None,
 ) -> AnalysisRun:
     """Create a queued run of `micrograph` and enqueue it once the transaction commits.
 
-    Needs ANNOTATE access to the micrograph's project (annotating labs analyse too).
+    Needs ANNOTATE access to the micrograph's project (annotating labs analyse too). Model and
+    auto runs use `model` (a registry entry the user may see) or, by default, the default
+    model of the micrograph's lab; the run links to it.
     """
     if user is not None and access_to(user, micrograph) < Access.ANNOTATE:
         raise PermissionDenied("You may not analyse this micrograph.")
     if method not in Method.values:
         raise ValidationError({"method": f"unknown method {method!r}"})
     params = engine.normalise_parameters(parameters)  # ParameterError (a ValidationError)
+    lab = micrograph.sample.project.lab
+    if method != Method.CLASSICAL:
+        model = model_for_run(user=user, lab=lab, model=model)
+    elif model is not None:
+        raise ValidationError({"model": "The classical method uses no model."})
     run = AnalysisRun.objects.create(
         micrograph=micrograph,
         created_by=user,
         method=method,
         parameters=params,
         engine_version=engine.engine_version(),
+        model=model,
     )
     audit_record(
         actor=user,
@@ -123,18 +134,24 @@ def run_create(
         method=method,
         parameters=params,
         micrograph=micrograph.pk,
+        model=model.pk if model else None,
     )
     _enqueue(run)
     return run
 
 
 def runs_create(
-    *, micrographs: Iterable, user, method: str = Method.AUTO, parameters: dict | None = None
+    *,
+    micrographs: Iterable,
+    user,
+    method: str = Method.AUTO,
+    parameters: dict | None = None,
+    model=None,
 ) -> list[AnalysisRun]:
     """One run per micrograph (the "Analyse" button on a selection or a whole sample)."""
     with transaction.atomic():
         return [
-            run_create(micrograph=m, user=user, method=method, parameters=parameters)
+            run_create(micrograph=m, user=user, method=method, parameters=parameters, model=model)
             for m in micrographs
         ]
 

@@ -11,6 +11,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -21,6 +22,7 @@ from django.db.utils import InterfaceError
 
 from semweb.analyses import engine, services
 from semweb.analyses.models import AnalysisRun
+from semweb.mlmodels.services import weights_path
 
 log = logging.getLogger(__name__)
 
@@ -28,23 +30,27 @@ log = logging.getLogger(__name__)
 TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError, MemoryError)
 
 
-class _Heartbeat(threading.Thread):
-    """Touches `heartbeat_at` every SEMWEB_HEARTBEAT_S while the engine works inside a long
-    stage, so the reaper can tell a slow run from a dead worker."""
+class Heartbeat(threading.Thread):
+    """Calls `beat()` every SEMWEB_HEARTBEAT_S while a long stage works, so the reaper can tell
+    slow work from a dead worker. `beat` returns False once the work is no longer ours
+    (cancelled or handed over); then `lost` is set and the thread ends. Also used by the
+    training task of semweb.mlmodels."""
 
-    def __init__(self, run_id: int, attempt: int) -> None:
-        super().__init__(daemon=True, name=f"heartbeat-{run_id}")
-        self.run_id, self.attempt = run_id, attempt
+    def __init__(self, name: str, beat: Callable[[], bool]) -> None:
+        super().__init__(daemon=True, name=f"heartbeat-{name}")
+        self.beat = beat
         self.interval = float(getattr(settings, "SEMWEB_HEARTBEAT_S", 15))
         self.stopped = threading.Event()
+        self.lost = threading.Event()
 
     def run(self) -> None:
         try:
             while not self.stopped.wait(self.interval):
-                if not services.run_heartbeat(run_id=self.run_id, attempt=self.attempt):
+                if not self.beat():
+                    self.lost.set()
                     return
         except Exception:  # a heartbeat must never kill the worker
-            log.exception("heartbeat for run %s failed", self.run_id)
+            log.exception("%s failed", self.name)
         finally:
             connection.close()
 
@@ -62,7 +68,7 @@ def run_analysis(self, run_id: int) -> str:
     if attempt is None:
         log.info("run %s: nothing to do (not claimable)", run_id)
         return "skipped"
-    run = AnalysisRun.objects.select_related("micrograph").get(pk=run_id)
+    run = AnalysisRun.objects.select_related("micrograph", "model").get(pk=run_id)
     micrograph = run.micrograph
     sidecar_text = None
     if micrograph.sidecar:
@@ -72,7 +78,9 @@ def run_analysis(self, run_id: int) -> str:
     def progress(stage: str, fraction: float) -> None:
         services.run_record_progress(run_id=run_id, attempt=attempt, stage=stage, fraction=fraction)
 
-    heartbeat = _Heartbeat(run_id, attempt)
+    heartbeat = Heartbeat(
+        f"run-{run_id}", lambda: services.run_heartbeat(run_id=run_id, attempt=attempt)
+    )
     heartbeat.start()
     try:
         result = engine.analyze_file(
@@ -81,6 +89,7 @@ def run_analysis(self, run_id: int) -> str:
             method=run.method,
             sidecar_text=sidecar_text,
             progress=progress,
+            model_weights=weights_path(run.model) if run.model else None,
         )
         progress("saving", 0.0)
         services.run_complete(run_id=run_id, attempt=attempt, result=result)

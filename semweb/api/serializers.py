@@ -21,6 +21,7 @@ from semweb.core.params import (
 )
 from semweb.datasets.models import Dataset, DatasetExport
 from semweb.labs.models import Lab
+from semweb.mlmodels.models import ModelVersion
 
 
 class LabSerializer(serializers.ModelSerializer):
@@ -114,6 +115,12 @@ class MicrographUploadSerializer(serializers.Serializer):
 class AnalyzeSerializer(serializers.Serializer):
     method = serializers.ChoiceField(choices=["auto", "model", "classical"], default="auto")
     parameters = serializers.DictField(required=False, default=dict)
+    model = IdField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="model version id; default: the lab's",
+    )
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -135,6 +142,7 @@ class RunSerializer(serializers.ModelSerializer):
             "parameters",
             "engine_version",
             "model_version",
+            "model",
             "path_taken",
             "segmentation",
             "status",
@@ -308,3 +316,58 @@ class WandSerializer(serializers.Serializer):
     x = serializers.FloatField()
     y = serializers.FloatField()
     tolerance = serializers.FloatField(default=0.25, min_value=0.001, max_value=1.0)
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    """A registry entry; `progress` holds the epoch, the epochs planned and each epoch's
+    losses and validation figures (poll this while it trains)."""
+
+    lab = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    promoted_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id",
+            "lab",
+            "builtin",
+            "name",
+            "architecture",
+            "parent",
+            "version",
+            "weights_sha256",
+            "weights_size_bytes",
+            "dataset",
+            "training_data",
+            "parameters",
+            "metrics",
+            "beats_parent",
+            "wall_time_s",
+            "hardware",
+            "status",
+            "stage",
+            "progress",
+            "attempts",
+            "error",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "promoted_at",
+            "promoted_by",
+        ]
+
+
+class TrainSerializer(serializers.Serializer):
+    epochs = serializers.JSONField(required=False, default=None)
+    hours = serializers.JSONField(required=False, default=None)
+
+
+class PromoteSerializer(serializers.Serializer):
+    override = StrictBooleanField(required=False, default=False)
+    reason = serializers.CharField(required=False, default="", allow_blank=True, max_length=2000)
+
+
+class RetireSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, default="", allow_blank=True, max_length=2000)

@@ -49,6 +49,12 @@ v1 = [
     path("datasets/<int:pk>/runs", views.DatasetRuns.as_view(), name="api_dataset_runs"),
     path("datasets/<int:pk>/exports", views.DatasetExports.as_view(), name="api_dataset_exports"),
     path("exports/<int:pk>", views.ExportDetail.as_view(), name="api_export"),
+    path("datasets/<int:pk>/train", views.DatasetTrain.as_view(), name="api_dataset_train"),
+    path("models/", views.ModelList.as_view(), name="api_models"),
+    path("models/<int:pk>", views.ModelDetail.as_view(), name="api_model"),
+    path("models/<int:pk>/promote", views.ModelPromote.as_view(), name="api_model_promote"),
+    path("models/<int:pk>/retire", views.ModelRetire.as_view(), name="api_model_retire"),
+    path("models/<int:pk>/cancel", views.ModelCancel.as_view(), name="api_model_cancel"),
 ]
 
 urlpatterns = [

@@ -51,14 +51,28 @@ from semweb.labs.permissions import (
     lab_roles,
     visible,
     visible_datasets,
+    visible_models,
 )
 from semweb.labs.selectors import labs_for_user
+from semweb.mlmodels import services as mlmodels
+from semweb.mlmodels.models import ModelVersion
 from semweb.review import services as review
 
 
 def _id_param(request: Request, name: str) -> int | None:
     """An id filter from the query string (`semweb.core.params`: out of range is a 400)."""
     return optional_id(request.query_params.get(name), name=name)
+
+
+def _model_choice(user, model_id: int | None) -> ModelVersion | None:
+    """The model version picked for a run (None = the lab's default); invisible ones are a
+    400 on the field, like any unknown id."""
+    if model_id is None:
+        return None
+    model = visible_models(user).filter(pk=model_id).first()
+    if model is None:
+        raise ValidationError({"model": "No such model."})
+    return model
 
 
 def _lab_for_write(user, slug: str) -> Lab:
@@ -228,6 +242,7 @@ class MicrographAnalyze(APIView):
             user=request.user,
             method=data.validated_data["method"],
             parameters=data.validated_data["parameters"],
+            model=_model_choice(request.user, data.validated_data["model"]),
         )
         return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
@@ -584,3 +599,89 @@ class DatasetImport(APIView):
         except DjangoValidationError as exc:  # a bad archive: report it on the `archive` field
             raise ValidationError({"archive": exc.messages}) from None
         return Response(s.RunSerializer(runs, many=True).data, status=status.HTTP_201_CREATED)
+
+
+# --- model registry ----------------------------------------------------------------------------
+
+
+class ModelList(generics.ListAPIView):
+    """Model versions you can see: the built-in model, your labs' versions and those trained
+    on datasets shared with your labs. Filters: `?lab=<slug>`, `?status=`."""
+
+    serializer_class = s.ModelVersionSerializer
+
+    def get_queryset(self):
+        mlmodels.builtin_model()  # registered on first use
+        qs = visible_models(
+            self.request.user,
+            ModelVersion.objects.select_related("lab", "created_by", "promoted_by"),
+        )
+        if lab := self.request.query_params.get("lab"):
+            qs = qs.filter(lab__slug=lab)
+        if state := self.request.query_params.get("status"):
+            qs = qs.filter(status=state)
+        return qs.order_by("-id")
+
+
+class ModelDetail(generics.RetrieveAPIView):
+    """One version with its training data, metrics and live training progress."""
+
+    serializer_class = s.ModelVersionSerializer
+
+    def get_object(self):
+        return get_for_user(self.request.user, ModelVersion, self.kwargs["pk"])[0]
+
+
+class DatasetTrain(APIView):
+    """Fine-tune the lab's default model on the dataset's approved runs (supervisors and lab
+    admins of the dataset's lab). `{"epochs": n, "hours": h}` (both optional; hours is a
+    wall-time cap within `SEMWEB_TRAIN_MAX_HOURS`) → 202 with the queued model version."""
+
+    @extend_schema(request=s.TrainSerializer, responses={202: s.ModelVersionSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        dataset, _ = get_for_user(request.user, Dataset, pk, need=Access.SUPERVISOR)
+        data = s.TrainSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = mlmodels.training_request(
+            dataset=dataset,
+            user=request.user,
+            epochs=data.validated_data["epochs"],
+            hours=data.validated_data["hours"],
+        )
+        return Response(s.ModelVersionSerializer(version).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ModelPromote(APIView):
+    """Make the version the lab's default (lab admins). Refused (409) unless it beat its parent
+    on the held-back split or was the default before (rollback); `{"override": true,
+    "reason": "…"}` promotes anyway, audited."""
+
+    @extend_schema(request=s.PromoteSerializer, responses={200: s.ModelVersionSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        version, _ = get_for_user(request.user, ModelVersion, pk, need=Access.ADMIN)
+        data = s.PromoteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = mlmodels.model_promote(version=version, user=request.user, **data.validated_data)
+        return Response(s.ModelVersionSerializer(version).data)
+
+
+class ModelRetire(APIView):
+    """Take a version out of use (lab admins)."""
+
+    @extend_schema(request=s.RetireSerializer, responses={200: s.ModelVersionSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        version, _ = get_for_user(request.user, ModelVersion, pk, need=Access.ADMIN)
+        data = s.RetireSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = mlmodels.model_retire(version=version, user=request.user, **data.validated_data)
+        return Response(s.ModelVersionSerializer(version).data)
+
+
+class ModelCancel(APIView):
+    """Stop a queued or running training (supervisors and lab admins)."""
+
+    @extend_schema(request=None, responses={200: s.ModelVersionSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        version, _ = get_for_user(request.user, ModelVersion, pk, need=Access.SUPERVISOR)
+        version = mlmodels.training_cancel(version=version, user=request.user)
+        return Response(s.ModelVersionSerializer(version).data)

@@ -19,8 +19,9 @@ from django.http import Http404
 
 from semweb.analyses.models import AnalysisRun, Particle, ReviewState, RunStatus
 from semweb.catalogue.models import Micrograph, Project, Sample
-from semweb.datasets.models import Dataset, DatasetExport
+from semweb.datasets.models import Dataset, DatasetExport, DatasetShare
 from semweb.labs.models import Lab, Membership, Role, ShareLevel
+from semweb.mlmodels.models import ModelVersion
 
 
 class Access(IntEnum):
@@ -141,6 +142,55 @@ def visible_datasets(user, queryset: QuerySet | None = None) -> QuerySet:
     return queryset.filter(Q(lab_id__in=lab_ids) | Q(pk__in=shared))
 
 
+def model_access(user, version) -> Access:
+    """Access to a model version of the registry.
+
+    The built-in model: every signed-in user may see and use it. A lab's own versions: its
+    members by role. Another lab sees a version (VIEW: read it, analyse with it) only while
+    the owning lab shares the dataset it was trained on with them; sharing the data is what
+    makes a model trained on it shareable.
+    """
+    if not user.is_authenticated:
+        return Access.NONE
+    if user.is_superuser:
+        return Access.ADMIN
+    if version.builtin:
+        return Access.VIEW
+    own = lab_role_access(user, version.lab_id)
+    if own:
+        return own
+    if version.dataset_id is None:
+        return Access.NONE
+    shared = DatasetShare.objects.filter(
+        dataset_id=version.dataset_id, lab_id__in=user_lab_ids(user)
+    ).exists()
+    return Access.VIEW if shared else Access.NONE
+
+
+def visible_models(user, queryset: QuerySet | None = None) -> QuerySet:
+    """Model versions `user` may see: the built-in ones, their labs' own, and those trained on
+    a dataset shared with one of their labs (the rule of :func:`model_access`)."""
+    queryset = ModelVersion.objects.all() if queryset is None else queryset
+    if user.is_superuser:
+        return queryset
+    if not user.is_authenticated:
+        return queryset.none()
+    lab_ids = user_lab_ids(user)
+    shared = DatasetShare.objects.filter(lab_id__in=lab_ids).values("dataset_id")
+    return queryset.filter(Q(builtin=True) | Q(lab_id__in=lab_ids) | Q(dataset_id__in=shared))
+
+
+def model_train_allowed(user, dataset) -> bool:
+    """Training a lab model on a dataset: supervisors and lab admins of the dataset's own lab
+    (a share never allows it: training spends the owning lab's machines)."""
+    return lab_role_access(user, dataset.lab_id) >= Access.SUPERVISOR
+
+
+def model_manage_allowed(user, version) -> bool:
+    """Promote, retire, roll back: the owning lab's admins; nobody manages the built-in."""
+    return not version.builtin and lab_role_access(user, version.lab_id) >= Access.ADMIN
+
+
 def run_write_allowed(user, run, access: Access | None = None) -> bool:
     """The one rule for changing a run, whatever its state: owning-lab members may change any
     run; annotate-shared users only the runs they created themselves; view-shared users none.
@@ -240,7 +290,9 @@ def project_of(obj):
 
 
 def access_to(user, obj) -> Access:
-    """Access to any catalogue/analysis object, lab, dataset or dataset export."""
+    """Access to any catalogue/analysis object, lab, dataset, dataset export or model."""
+    if isinstance(obj, ModelVersion):
+        return model_access(user, obj)
     if isinstance(obj, Dataset):
         return dataset_access(user, obj)
     if isinstance(obj, DatasetExport):
@@ -258,6 +310,7 @@ _SELECT_RELATED = {
     "analysisrun": ("micrograph__sample__project",),
     "particle": ("run__micrograph__sample__project",),
     "datasetexport": ("dataset",),
+    "modelversion": ("lab", "parent", "dataset"),
 }
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from semweb.settings.env import env_bool, env_int, env_list, env_networks, env_str
+from semweb.settings.env import env_bool, env_float, env_int, env_list, env_networks, env_str
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 VAR_DIR = Path(env_str("SEMWEB_VAR_DIR", str(BASE_DIR / "var")))
@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "semweb.analyses",
     "semweb.review",
     "semweb.datasets",
+    "semweb.mlmodels",
     "semweb.api",
     "semweb.core",
 ]
@@ -184,6 +185,23 @@ SEMWEB_HEARTBEAT_S = env_int("SEMWEB_HEARTBEAT_S", 15, minimum=1)
 # No heartbeat for this long = the worker died; the reaper requeues (or fails) the run.
 SEMWEB_RUN_STALE_S = env_int("SEMWEB_RUN_STALE_S", 120, minimum=2)
 SEMWEB_RUN_MAX_ATTEMPTS = env_int("SEMWEB_RUN_MAX_ATTEMPTS", 3, minimum=1)
+
+# Lab models (semweb.mlmodels): fine-tuning on a dataset's approved runs. Training uses the
+# same heartbeat / stale / attempts settings as analysis runs.
+# Wall-time budget of one training (hours); a request may ask for less, never more.
+SEMWEB_TRAIN_MAX_HOURS = env_float("SEMWEB_TRAIN_MAX_HOURS", 2.0, minimum=0.001)
+SEMWEB_TRAIN_MAX_EPOCHS = env_int("SEMWEB_TRAIN_MAX_EPOCHS", 300, minimum=1)
+SEMWEB_TRAIN_DEFAULT_EPOCHS = env_int("SEMWEB_TRAIN_DEFAULT_EPOCHS", 20, minimum=1)
+# Fewest accepted particles the training split must hold (see docs in semweb/mlmodels).
+SEMWEB_TRAIN_MIN_PARTICLES = env_int("SEMWEB_TRAIN_MIN_PARTICLES", 50, minimum=1)
+# Network input size; 0 = the parent model's (its sidecar), the size inference will use.
+SEMWEB_TRAIN_IMGSZ = env_int("SEMWEB_TRAIN_IMGSZ", 0, minimum=0)
+SEMWEB_TRAIN_BATCH = env_int("SEMWEB_TRAIN_BATCH", 8, minimum=1)
+SEMWEB_TRAIN_DEVICE = env_str("SEMWEB_TRAIN_DEVICE", "cpu")
+# Checkpoints and exported training sets (local disk of the worker; resume needs the same).
+SEMWEB_TRAINING_DIR = Path(env_str("SEMWEB_TRAINING_DIR", str(VAR_DIR / "training")))
+SEMWEB_MODEL_MAX_MB = env_int("SEMWEB_MODEL_MAX_MB", 200, minimum=1)
+SEMWEB_TRAINER = env_str("SEMWEB_TRAINER", "semweb.mlmodels.engine.train_and_evaluate")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

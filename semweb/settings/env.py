@@ -7,6 +7,7 @@ secrets), so secrets never have to live in the process environment.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from pathlib import Path
 
@@ -48,6 +49,19 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from exc
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
+    raw = env_str(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from exc
+    if not math.isfinite(value) or (minimum is not None and value < minimum):
+        raise ImproperlyConfigured(f"{name}={value} must be a number of at least {minimum}")
     return value
 
 

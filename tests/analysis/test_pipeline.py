@@ -86,7 +86,9 @@ def test_uncalibrated_has_no_nm():
 
 
 def test_auto_falls_back_to_classical_with_reason(monkeypatch):
-    monkeypatch.setattr(pipeline, "_load_model", lambda: (None, "no model weights are installed"))
+    monkeypatch.setattr(
+        pipeline, "_load_model", lambda *_: (None, "no model weights are installed")
+    )
     result = analyze(scene(), AnalysisOptions(use_scale_bar=False))
     assert result.method == "classical"
     assert result.warnings == ["classical segmentation used: no model weights are installed"]
@@ -106,7 +108,7 @@ class FakeModel:
 
 
 def test_model_path_uses_scores(monkeypatch):
-    monkeypatch.setattr(pipeline, "_load_model", lambda: (FakeModel(), ""))
+    monkeypatch.setattr(pipeline, "_load_model", lambda *_: (FakeModel(), ""))
     monkeypatch.setattr(
         pipeline, "_model_labels", lambda m, g, r, d, s=None: (*m.segment(g, r), {})
     )
@@ -127,7 +129,7 @@ class UnsureFakeModel(FakeModel):
 def test_auto_keeps_classical_when_the_model_disagrees(monkeypatch):
     t = AutoThresholds()
     assert t.min_mean_score < 0.425 < t.confident_score  # the case this test is about
-    monkeypatch.setattr(pipeline, "_load_model", lambda: (UnsureFakeModel(), ""))
+    monkeypatch.setattr(pipeline, "_load_model", lambda *_: (UnsureFakeModel(), ""))
     monkeypatch.setattr(
         pipeline, "_model_labels", lambda m, g, r, d, s=None: (*m.segment(g, r), {})
     )
@@ -223,7 +225,7 @@ class InkModel:
 
 
 def test_model_path_drops_particles_on_the_scale_bar(monkeypatch):
-    monkeypatch.setattr(pipeline, "_load_model", lambda: (InkModel(), ""))
+    monkeypatch.setattr(pipeline, "_load_model", lambda *_: (InkModel(), ""))
     monkeypatch.setattr(
         pipeline, "_model_labels", lambda m, g, r, d, s=None: (*m.segment(g, r), {})
     )

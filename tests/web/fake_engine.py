@@ -34,7 +34,7 @@ def disc_image(path, discs: list[tuple[int, int, int]], size: tuple[int, int] = 
     return path
 
 
-def analyze(path, parameters, *, method, sidecar_text=None, progress=None):
+def analyze(path, parameters, *, method, sidecar_text=None, progress=None, model_weights=None):
     progress = progress or (lambda stage, fraction: None)
     t0 = time.perf_counter()
     progress("reading", 0.0)

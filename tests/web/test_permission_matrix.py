@@ -31,6 +31,8 @@ from semweb.analyses.models import ReviewState
 from semweb.analyses.services import run_create
 from semweb.datasets.models import Dataset, DatasetExport, DatasetShare, ExportStatus
 from semweb.labs.models import Membership, ShareLevel
+from semweb.mlmodels.models import ModelStatus, ModelVersion
+from semweb.mlmodels.services import builtin_model
 
 PERSONAS = ["anonymous", "bob", "sam", "alice", "dave", "erin", "carol"]
 
@@ -546,6 +548,38 @@ CASES = [
         json=True,
     ),
     Case("api_export", "GET", u("api_export", "export"), VIEW_API),
+    Case(
+        "api_dataset_train",
+        "POST",
+        u("api_dataset_train", "dataset"),
+        profile(403, 403, 202, 202, 403, 403, 404),
+        data={"epochs": 1, "hours": 0.1},
+        json=True,
+    ),
+    Case("api_models", "GET", u("api_models"), ANY_USER_API),
+    Case("api_model", "GET", u("api_model", "model_version"), VIEW_API),
+    Case("api_model", "GET", u("api_model", "private_model"), LAB_MEMBERS_API, label="private"),
+    Case(
+        "api_model_promote",
+        "POST",
+        u("api_model_promote", "model_version"),
+        profile(403, 403, 403, 200, 403, 403, 404),
+        json=True,
+    ),
+    Case(
+        "api_model_retire",
+        "POST",
+        u("api_model_retire", "model_version"),
+        profile(403, 403, 403, 200, 403, 403, 404),
+        json=True,
+    ),
+    Case(
+        "api_model_cancel",
+        "POST",
+        u("api_model_cancel", "private_model"),
+        profile(403, 403, 200, 200, 404, 404, 404),
+        json=True,
+    ),
 ]
 
 # URL prefixes outside the matrix, with the reason.
@@ -559,7 +593,7 @@ class Ctx:
 
 
 @pytest.fixture(name="ctx")
-def ctx_fixture(shared_project, sample, alice, bob, sam, dave, erin, carol, api_media):
+def ctx_fixture(shared_project, sample, alice, bob, sam, dave, erin, carol, api_media, settings):
     """One of everything, in the Mori lab, shared with Sato (view) and Ito (annotate)."""
     c = Ctx()
     c.lab, c.project, c.sample = shared_project.lab, shared_project, sample
@@ -597,6 +631,32 @@ def ctx_fixture(shared_project, sample, alice, bob, sam, dave, erin, carol, api_
         dataset=c.dataset, format="coco", status=ExportStatus.SUCCEEDED, progress=1.0
     )
     c.export.file.save("x.zip", ContentFile(b"PK\x05\x06" + b"\0" * 18), save=True)
+    # Models: one trained on the shared dataset (so the sharing labs see it), one queued on a
+    # dataset of the lab's own. The shared dataset gets a second run: training holds one back.
+    settings.SEMWEB_TRAIN_MIN_PARTICLES = 1
+    c.dataset.runs.add(
+        approve(
+            completed_run(
+                make_micrograph(sample, alice, name="2.png", discs=[(30, 30, 9), (90, 60, 12)]),
+                alice,
+                method="classical",
+            ),
+            sam,
+        )
+    )
+    builtin = builtin_model()
+    c.model_version = ModelVersion.objects.create(
+        lab=c.lab,
+        name="v1",
+        parent=builtin,
+        dataset=c.dataset,
+        status=ModelStatus.READY,
+        beats_parent=True,
+    )
+    private = Dataset.objects.create(lab=c.lab, name="Private", created_by=alice)
+    c.private_model = ModelVersion.objects.create(
+        lab=c.lab, name="v2", parent=builtin, dataset=private, status=ModelStatus.QUEUED
+    )
     c.view_share = shared_project.shares.get(lab=dave.labs.get())
     c.bob_membership = Membership.objects.get(user=bob)
     return c

@@ -1,0 +1,113 @@
+"""The model registry: versions of the particle model, the built-in one and each lab's
+fine-tuned ones, with their weights, training data, metrics and life cycle.
+
+`status` is the life cycle (queued → training → ready | failed; ready → promoted (the lab's
+default, at most one per lab) → ready again when superseded; ready → retired). Transitions
+happen in `semweb.mlmodels.services`, guarded and audited; worker writes carry the attempt
+they claimed, exactly as analysis runs do.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class ModelStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    TRAINING = "training", "Training"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+    PROMOTED = "promoted", "Lab default"
+    RETIRED = "retired", "Retired"
+
+
+# States in which a version can be used to analyse micrographs.
+USABLE = (ModelStatus.READY, ModelStatus.PROMOTED)
+
+
+class ModelVersion(models.Model):
+    # Owner: a lab, or none for the built-in model shipped with the engine.
+    lab = models.ForeignKey(
+        "labs.Lab", null=True, blank=True, on_delete=models.PROTECT, related_name="model_versions"
+    )
+    builtin = models.BooleanField(default=False)
+    name = models.CharField(max_length=200)
+    architecture = models.CharField(max_length=64, default="yolov8n-seg")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    # The engine's version string (arch-semweb-<trained date>-<sha8>), recorded on every run.
+    version = models.CharField(max_length=128, blank=True, db_index=True)
+
+    # Weights: content-addressed (models/<sha256>.pt + its sidecar .json) in default storage.
+    # Empty for the built-in model, whose weights ship with the engine.
+    weights = models.FileField(upload_to="models/", blank=True, max_length=255)
+    weights_sha256 = models.CharField(max_length=64, blank=True)
+    weights_size_bytes = models.PositiveBigIntegerField(default=0)
+
+    # Training data and how it was used.
+    dataset = models.ForeignKey(
+        "datasets.Dataset",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="model_versions",
+    )
+    # run ids (train / held-back eval), images and particles of each split, split seed.
+    training_data = models.JSONField(default=dict, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)  # epochs, hours, imgsz, batch …
+    metrics = models.JSONField(default=dict, blank=True)  # candidate / parent / classical
+    beats_parent = models.BooleanField(null=True, blank=True)
+    wall_time_s = models.FloatField(null=True, blank=True)
+    hardware = models.CharField(max_length=200, blank=True)
+
+    # Life cycle and the worker protocol.
+    status = models.CharField(
+        max_length=16, choices=ModelStatus.choices, default=ModelStatus.QUEUED, db_index=True
+    )
+    stage = models.CharField(max_length=32, blank=True)
+    progress = models.JSONField(default=dict, blank=True)  # epoch, epochs, history [...]
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=128, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    promoted_at = models.DateTimeField(null=True, blank=True)  # last time it became default
+    promoted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lab"],
+                condition=Q(status="promoted"),
+                name="one_default_model_per_lab",
+            ),
+            models.UniqueConstraint(
+                fields=["version"],
+                condition=Q(builtin=True),
+                name="one_builtin_row_per_version",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_status_display()})"
+
+    @property
+    def is_finished_training(self) -> bool:
+        return self.status not in (ModelStatus.QUEUED, ModelStatus.TRAINING)
+
+    @property
+    def usable(self) -> bool:
+        return self.status in USABLE or self.builtin

@@ -1,0 +1,582 @@
+"""Writes on the model registry: the built-in entry, training requests, the worker's
+claim/progress/complete/fail (the same fencing protocol as analysis runs: every worker write
+carries the attempt it claimed and is a conditional UPDATE), the reaper, cancellation,
+promotion, rollback and retirement.
+
+Why the floor on approved particles (``SEMWEB_TRAIN_MIN_PARTICLES``, default 50): fine-tuning
+on fewer outlines than that moved nothing measurable on the held-back split in our runs on
+msa-tem-train (see the issue-13 note); below it a lab spends machine time for a model that
+cannot be told apart from its parent.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from analysis.segment.model import DEFAULT_WEIGHTS, read_sidecar, weights_version
+from analysis.train.finetune import beats
+from analysis.train.split import split_ids
+from semweb.analyses.models import Particle
+from semweb.audit.services import audit_record
+from semweb.core.errors import TransitionError
+from semweb.core.params import parse_float, parse_int
+from semweb.datasets.selectors import dataset_runs
+from semweb.labs.permissions import (
+    Access,
+    model_access,
+    model_manage_allowed,
+    model_train_allowed,
+)
+from semweb.mlmodels.models import USABLE, ModelStatus, ModelVersion
+
+log = logging.getLogger(__name__)
+
+# Share of a dataset's runs held back for evaluation (at least one run), and the seed of the
+# hash that picks them (stable whatever order the runs are listed in).
+HELD_BACK_SHARE = 0.25
+SPLIT_SEED = 13
+
+
+class TrainingAborted(Exception):
+    """The worker lost the version (cancelled, or reaped and handed to another attempt)."""
+
+
+def _setting(name: str, default: Any) -> Any:
+    return getattr(settings, name, default)
+
+
+def stale_after() -> timedelta:
+    return timedelta(seconds=float(_setting("SEMWEB_RUN_STALE_S", 120)))
+
+
+def max_attempts() -> int:
+    return int(_setting("SEMWEB_RUN_MAX_ATTEMPTS", 3))
+
+
+def training_dir(version_id: int) -> Path:
+    """The worker-local folder of one training (exported set, checkpoints)."""
+    return Path(settings.SEMWEB_TRAINING_DIR) / f"model-{version_id}"
+
+
+# --- the built-in model and lab defaults ------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4)
+def _builtin_facts(path: str, mtime_ns: int, size: int) -> tuple[str, dict[str, Any], str]:
+    """Version string, sidecar and sha256 of the shipped weights (hashed once per file state)."""
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return weights_version(Path(path)), read_sidecar(Path(path)), digest
+
+
+def builtin_model() -> ModelVersion:
+    """The registry entry of the model shipped with the engine (created on first use; a new
+    shipped file gets a new entry, so runs keep pointing at the weights they used)."""
+    path = Path(DEFAULT_WEIGHTS)
+    if path.is_file():
+        st = path.stat()
+        version, meta, digest = _builtin_facts(str(path), st.st_mtime_ns, st.st_size)
+        size = st.st_size
+    else:
+        version, meta, digest, size = "none-installed", {}, "", 0
+    obj, _ = ModelVersion.objects.get_or_create(
+        builtin=True,
+        version=version,
+        defaults={
+            "name": "Built-in particle model",
+            "architecture": meta.get("arch", "yolov8n-seg"),
+            "status": ModelStatus.READY,
+            "weights_sha256": digest,
+            "weights_size_bytes": size,
+            "parameters": meta,
+            "stage": "shipped",
+        },
+    )
+    return obj
+
+
+def lab_default(lab) -> ModelVersion:
+    """The lab's promoted version, else the built-in model."""
+    promoted = ModelVersion.objects.filter(lab=lab, status=ModelStatus.PROMOTED).first()
+    return promoted or builtin_model()
+
+
+def weights_path(version: ModelVersion) -> str | None:
+    """Local path of the version's weights for the engine; None = the engine's installed
+    default (the built-in model, which also honours ``SEMWEB_MODEL_WEIGHTS``)."""
+    if version.builtin or not version.weights:
+        return None
+    return version.weights.path
+
+
+def parent_weights_path(version: ModelVersion) -> Path:
+    return Path(weights_path(version) or DEFAULT_WEIGHTS)
+
+
+def model_for_run(*, user, lab, model: ModelVersion | None) -> ModelVersion:
+    """The version a new model/auto run of `lab` uses: `model` when given (it must be usable
+    and visible to `user`), else the lab's default."""
+    if model is None:
+        return lab_default(lab)
+    if user is not None and model_access(user, model) < Access.VIEW:
+        raise ValidationError({"model": "No such model."})
+    if not model.usable:
+        raise ValidationError(
+            {"model": f"Model {model.pk} is {model.get_status_display().lower()}, not usable."}
+        )
+    return model
+
+
+# --- training requests ------------------------------------------------------------------------
+
+
+def _epochs(value: Any) -> int:
+    if value in (None, ""):
+        return int(settings.SEMWEB_TRAIN_DEFAULT_EPOCHS)
+    return parse_int(value, name="epochs", min_value=1, max_value=settings.SEMWEB_TRAIN_MAX_EPOCHS)
+
+
+def _hours(value: Any) -> float:
+    """A wall-time cap in hours: more than 0, at most the budget setting (the default)."""
+    cap = float(settings.SEMWEB_TRAIN_MAX_HOURS)
+    hours = parse_float(value, name="hours", positive=True, max_value=cap, required=False)
+    return cap if hours is None else hours
+
+
+def training_split(run_particles: dict[int, int]) -> tuple[list[int], list[int]]:
+    """(train run ids, held-back run ids): a quarter of the runs (at least one) held back,
+    chosen by hash so adding a run never reshuffles the others."""
+    ids = [str(i) for i in sorted(run_particles)]
+    n_held = max(1, round(len(ids) * HELD_BACK_SHARE))
+    train, held = split_ids(ids, n_val=n_held, seed=SPLIT_SEED)
+    return sorted(int(i) for i in train), sorted(int(i) for i in held)
+
+
+def training_data(dataset) -> dict[str, Any]:
+    """Runs, split and counts a training of `dataset` would use (shown before pressing Train)."""
+    runs = list(dataset_runs(dataset).values_list("pk", flat=True))
+    counts = dict(
+        Particle.objects.filter(run_id__in=runs, accepted=True)
+        .values_list("run_id")
+        .annotate(n=Count("pk"))
+        .values_list("run_id", "n")
+    )
+    per_run = {r: int(counts.get(r, 0)) for r in runs}
+    if len(per_run) < 2:
+        train, held = list(per_run), []
+    else:
+        train, held = training_split(per_run)
+    return {
+        "run_ids": sorted(per_run),
+        "train_run_ids": train,
+        "held_back_run_ids": held,
+        "train_images": len(train),
+        "held_back_images": len(held),
+        "train_particles": sum(per_run[r] for r in train),
+        "held_back_particles": sum(per_run[r] for r in held),
+        "split_seed": SPLIT_SEED,
+        "held_back_share": HELD_BACK_SHARE,
+    }
+
+
+def training_refusal(data: dict[str, Any]) -> str | None:
+    """Why a dataset is too small to learn from (None when it is not)."""
+    need = int(settings.SEMWEB_TRAIN_MIN_PARTICLES)
+    if len(data["run_ids"]) < 2 or data["held_back_particles"] == 0:
+        return (
+            "Training needs at least two approved runs with particles: one is held back to "
+            f"evaluate the new model. This dataset has {len(data['run_ids'])}."
+        )
+    if data["train_particles"] < need:
+        return (
+            f"Too few approved particles to learn from: the training split holds "
+            f"{data['train_particles']} in {data['train_images']} images; at least {need} are "
+            "needed. Add approved runs to the dataset."
+        )
+    return None
+
+
+def _enqueue(version_id: int) -> None:
+    from semweb.mlmodels.tasks import train_model  # noqa: PLC0415  (services → tasks edge)
+
+    budget_s = float(settings.SEMWEB_TRAIN_MAX_HOURS) * 3600
+    # Export and evaluation come on top of the training budget.
+    soft = int(budget_s + 900)
+    transaction.on_commit(
+        lambda: train_model.apply_async(
+            (version_id,), queue="gpu", soft_time_limit=soft, time_limit=soft + 60
+        )
+    )
+
+
+def training_request(*, dataset, user, epochs: Any = None, hours: Any = None) -> ModelVersion:
+    """Queue a fine-tuning of the lab's default model on `dataset`'s approved runs (the `gpu`
+    queue; a CPU worker listening there takes it when no GPU worker runs)."""
+    if not model_train_allowed(user, dataset):
+        raise PermissionDenied("Only supervisors and admins of the dataset's lab may train.")
+    epochs = _epochs(epochs)
+    hours = _hours(hours)
+    with transaction.atomic():
+        busy = ModelVersion.objects.select_for_update().filter(
+            dataset=dataset, status__in=[ModelStatus.QUEUED, ModelStatus.TRAINING]
+        )
+        if busy.exists():
+            raise TransitionError("A training of this dataset is already queued or running.")
+        data = training_data(dataset)
+        refusal = training_refusal(data)
+        if refusal:
+            raise ValidationError({"dataset": refusal})
+        parent = lab_default(dataset.lab)
+        parent_meta = read_sidecar(parent_weights_path(parent))
+        imgsz = int(settings.SEMWEB_TRAIN_IMGSZ or parent_meta.get("imgsz", 512))
+        version = ModelVersion.objects.create(
+            lab=dataset.lab,
+            name=f"{dataset.name} · {timezone.now():%Y-%m-%d %H:%M}",
+            architecture=parent.architecture,
+            parent=parent,
+            dataset=dataset,
+            training_data=data,
+            parameters={
+                "epochs": epochs,
+                "hours": hours,
+                "imgsz": imgsz,
+                "batch": int(settings.SEMWEB_TRAIN_BATCH),
+                "device": settings.SEMWEB_TRAIN_DEVICE,
+                "tile_px": int(parent_meta.get("tile_px", 512)),
+                "fine_tuned_from": parent.version,
+            },
+            progress={"epoch": 0, "epochs": epochs, "history": []},
+            created_by=user,
+        )
+        audit_record(
+            actor=user,
+            verb="model.train",
+            target=version,
+            lab=dataset.lab,
+            dataset=dataset.pk,
+            parent=parent.pk,
+            epochs=epochs,
+            hours=hours,
+            train_particles=data["train_particles"],
+        )
+        _enqueue(version.pk)
+    return version
+
+
+# --- the worker's side ------------------------------------------------------------------------
+
+
+def training_claim(*, version_id: int, worker: str) -> int | None:
+    """queued → training (or a training whose worker stopped heartbeating). Returns the
+    attempt (fencing token), or None when it is not ours to run."""
+    now = timezone.now()
+    claimable = Q(status=ModelStatus.QUEUED) | Q(
+        status=ModelStatus.TRAINING, heartbeat_at__lt=now - stale_after()
+    )
+    with transaction.atomic():
+        row = (
+            ModelVersion.objects.select_for_update()
+            .filter(claimable, pk=version_id)
+            .values("attempts", "error")
+            .first()
+        )
+        if row is None:
+            return None
+        if row["attempts"] >= max_attempts():
+            reason = f"gave up after {row['attempts']} attempts"
+            if row["error"]:
+                reason += f"; last error: {row['error']}"
+            training_fail(version_id=version_id, reason=reason)
+            return None
+        attempt = row["attempts"] + 1
+        ModelVersion.objects.filter(pk=version_id).update(
+            status=ModelStatus.TRAINING,
+            attempts=attempt,
+            worker=worker[:128],
+            stage="starting",
+            error="",
+            started_at=now,
+            heartbeat_at=now,
+            finished_at=None,
+        )
+    version = ModelVersion.objects.get(pk=version_id)
+    audit_record(
+        actor=None,
+        verb="model.train.start",
+        target=version,
+        lab=version.lab,
+        attempt=attempt,
+        worker=worker,
+        resume_from_epoch=version.progress.get("epoch", 0),
+    )
+    return attempt
+
+
+def _owned(version_id: int, attempt: int):
+    return ModelVersion.objects.filter(pk=version_id, status=ModelStatus.TRAINING, attempts=attempt)
+
+
+def training_record(
+    *, version_id: int, attempt: int, stage: str | None = None, progress: dict | None = None
+) -> None:
+    """Store the stage and/or progress; raise `TrainingAborted` when no longer ours (how a
+    cancel reaches the worker)."""
+    fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
+    if stage is not None:
+        fields["stage"] = stage[:32]
+    if progress is not None:
+        fields["progress"] = progress
+    if not _owned(version_id, attempt).update(**fields):
+        raise TrainingAborted(f"model {version_id} attempt {attempt} no longer owns it")
+
+
+def training_heartbeat(*, version_id: int, attempt: int) -> bool:
+    return bool(_owned(version_id, attempt).update(heartbeat_at=timezone.now()))
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _store_weights(published: Path) -> tuple[str, str, int]:
+    """Content-addressed copy into default storage: ``models/<sha256>.pt`` and its sidecar
+    ``models/<sha256>.json`` (the engine reads the sidecar next to the weights). Returns
+    (storage name, sha256, size)."""
+    size = published.stat().st_size
+    limit = int(settings.SEMWEB_MODEL_MAX_MB) * 1024 * 1024
+    if size > limit:
+        raise ValueError(f"weights of {size / 1e6:.1f} MB exceed SEMWEB_MODEL_MAX_MB")
+    digest = _sha256(published)
+    name = f"models/{digest}.pt"
+    if not default_storage.exists(name):
+        with published.open("rb") as fh:
+            saved = default_storage.save(name, File(fh))
+        if saved != name:  # a concurrent writer stored the same bytes first
+            default_storage.delete(saved)
+    sidecar = published.with_suffix(".json")
+    side_name = f"models/{digest}.json"
+    if sidecar.exists() and not default_storage.exists(side_name):
+        with sidecar.open("rb") as fh:
+            default_storage.save(side_name, File(fh))
+    return name, digest, size
+
+
+def training_complete(*, version_id: int, attempt: int, outcome) -> ModelVersion | None:
+    """Register the trained weights with metrics: training → ready. None (and nothing
+    written) when the version was cancelled or handed to another attempt meanwhile."""
+    name, digest, size = _store_weights(Path(outcome.weights))
+    version_string = weights_version(Path(outcome.weights))
+    with transaction.atomic():
+        version = _owned(version_id, attempt).select_for_update().first()
+        if version is None:
+            return None
+        progress = dict(version.progress)
+        earlier_s = sum(
+            h.get("seconds", 0) for h in progress.get("history", []) if h.get("attempt") != attempt
+        )
+        version.weights.name = name
+        version.weights_sha256 = digest
+        version.weights_size_bytes = size
+        version.version = version_string
+        version.metrics = outcome.metrics
+        version.beats_parent = beats(outcome.metrics)
+        version.training_data = {**version.training_data, "export": outcome.counts}
+        version.wall_time_s = round(outcome.wall_s + earlier_s, 1)
+        version.hardware = outcome.hardware[:200]
+        version.status = ModelStatus.READY
+        version.stage = "done"
+        version.finished_at = timezone.now()
+        version.heartbeat_at = version.finished_at
+        version.save()
+        audit_record(
+            actor=None,
+            verb="model.train.succeed",
+            target=version,
+            lab=version.lab,
+            attempt=attempt,
+            version=version_string,
+            beats_parent=version.beats_parent,
+            pq=(outcome.metrics.get("candidate") or {}).get("pq"),
+            parent_pq=(outcome.metrics.get("parent") or {}).get("pq"),
+        )
+    return version
+
+
+def training_fail(*, version_id: int, reason: str, attempt: int | None = None) -> bool:
+    qs = ModelVersion.objects.filter(
+        pk=version_id, status__in=[ModelStatus.QUEUED, ModelStatus.TRAINING]
+    )
+    if attempt is not None:
+        qs = qs.filter(attempts=attempt)
+    if not qs.update(status=ModelStatus.FAILED, error=reason[:4000], finished_at=timezone.now()):
+        return False
+    version = ModelVersion.objects.get(pk=version_id)
+    audit_record(
+        actor=None, verb="model.train.fail", target=version, lab=version.lab, reason=reason
+    )
+    return True
+
+
+def training_release(*, version_id: int, attempt: int, reason: str) -> bool:
+    """Give a claimed training back to the queue (its checkpoint stays for the next attempt)."""
+    updated = _owned(version_id, attempt).update(
+        status=ModelStatus.QUEUED, stage="", error=reason[:4000]
+    )
+    if updated:
+        version = ModelVersion.objects.get(pk=version_id)
+        audit_record(
+            actor=None,
+            verb="model.train.retry",
+            target=version,
+            lab=version.lab,
+            reason=reason,
+            attempt=attempt,
+        )
+    return bool(updated)
+
+
+def trainings_reap(*, now=None) -> dict[str, int]:
+    """Trainings whose worker died (no heartbeat for `SEMWEB_RUN_STALE_S`): requeued while
+    attempts remain (the next attempt resumes from the last epoch's checkpoint), else failed."""
+    now = now or timezone.now()
+    cutoff = now - stale_after()
+    stale = list(
+        ModelVersion.objects.filter(status=ModelStatus.TRAINING)
+        .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff))
+        .values_list("pk", "attempts", "stage", "heartbeat_at", "worker")
+    )
+    counts = {"requeued": 0, "failed": 0}
+    for version_id, attempts, stage, heartbeat_at, worker in stale:
+        since = heartbeat_at.isoformat(timespec="seconds") if heartbeat_at else "start"
+        reason = (
+            f"worker {worker or '?'} lost during {stage or 'start'} (no heartbeat since {since})"
+        )
+        if attempts < max_attempts():
+            if training_release(version_id=version_id, attempt=attempts, reason=reason):
+                with transaction.atomic():
+                    _enqueue(version_id)
+                counts["requeued"] += 1
+        elif training_fail(
+            version_id=version_id,
+            attempt=attempts,
+            reason=f"{reason}; gave up after {attempts} attempts",
+        ):
+            counts["failed"] += 1
+    if stale:
+        log.warning("training reaper: %s", counts)
+    return counts
+
+
+# --- people's actions -------------------------------------------------------------------------
+
+
+def training_cancel(*, version: ModelVersion, user) -> ModelVersion:
+    """Stop a queued or running training (the worker notices within one batch)."""
+    if version.builtin or not version.dataset_id:
+        raise PermissionDenied("This model is not being trained.")
+    if not model_train_allowed(user, version.dataset):
+        raise PermissionDenied("Only supervisors and admins of the lab may cancel a training.")
+    updated = ModelVersion.objects.filter(
+        pk=version.pk, status__in=[ModelStatus.QUEUED, ModelStatus.TRAINING]
+    ).update(
+        status=ModelStatus.FAILED,
+        error=f"cancelled by {user.get_username()}",
+        finished_at=timezone.now(),
+    )
+    if not updated:
+        raise TransitionError("Only queued or running trainings can be cancelled.")
+    version.refresh_from_db()
+    audit_record(actor=user, verb="model.train.cancel", target=version, lab=version.lab)
+    return version
+
+
+def model_promote(
+    *, version: ModelVersion, user, override: bool = False, reason: str = ""
+) -> ModelVersion:
+    """Make `version` the lab's default model (the previous default goes back to ready).
+
+    Allowed when the version beat its parent on the held-back split, when it was the lab's
+    default before (a rollback), or with an explicit override, which needs a reason and is
+    audited as such.
+    """
+    if not model_manage_allowed(user, version):
+        raise PermissionDenied("Only the lab's admins may promote its models.")
+    reason = (reason or "").strip()
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        if version.status not in (ModelStatus.READY, ModelStatus.RETIRED):
+            raise TransitionError(
+                f"Only ready or retired versions can be promoted (this one is "
+                f"{version.get_status_display().lower()})."
+            )
+        rollback = version.promoted_at is not None
+        if not (version.beats_parent or rollback or override):
+            raise TransitionError(
+                "This version does not beat its parent on the held-back split; promote it "
+                "with an explicit override (and say why) if you want it anyway."
+            )
+        if override and not (version.beats_parent or rollback) and not reason:
+            raise ValidationError({"reason": "An override needs a reason."})
+        previous = (
+            ModelVersion.objects.select_for_update()
+            .filter(lab_id=version.lab_id, status=ModelStatus.PROMOTED)
+            .first()
+        )
+        if previous is not None:
+            previous.status = ModelStatus.READY
+            previous.save(update_fields=["status"])
+        version.status = ModelStatus.PROMOTED
+        version.promoted_at = timezone.now()
+        version.promoted_by = user
+        version.save(update_fields=["status", "promoted_at", "promoted_by"])
+        audit_record(
+            actor=user,
+            verb="model.promote",
+            target=version,
+            lab=version.lab,
+            previous=previous.pk if previous else None,
+            beats_parent=version.beats_parent,
+            rollback=rollback,
+            override=bool(override and not (version.beats_parent or rollback)),
+            reason=reason,
+        )
+    return version
+
+
+def model_retire(*, version: ModelVersion, user, reason: str = "") -> ModelVersion:
+    """Take a version out of use; retiring the lab's default returns the lab to the built-in
+    model until another version is promoted."""
+    if not model_manage_allowed(user, version):
+        raise PermissionDenied("Only the lab's admins may retire its models.")
+    updated = ModelVersion.objects.filter(pk=version.pk, status__in=USABLE).update(
+        status=ModelStatus.RETIRED
+    )
+    if not updated:
+        raise TransitionError("Only ready or promoted versions can be retired.")
+    was_default = version.status == ModelStatus.PROMOTED
+    version.refresh_from_db()
+    audit_record(
+        actor=user,
+        verb="model.retire",
+        target=version,
+        lab=version.lab,
+        was_default=was_default,
+        reason=(reason or "").strip(),
+    )
+    return version

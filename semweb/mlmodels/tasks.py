@@ -1,0 +1,94 @@
+"""Celery tasks of the model registry: ids in, re-fetch, one service call each.
+
+`train_model` runs on the `gpu` queue (a CPU worker started by `serve_all` listens there
+too). It claims the version with a conditional UPDATE carrying the attempt, exactly as
+`analyses.run_analysis` claims runs, so a redelivered message is a no-op while another
+attempt owns the training; a worker that dies mid-training is noticed by the reaper (no
+heartbeat) and the next attempt resumes from the last epoch's checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_ready
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from semweb.analyses.tasks import TRANSIENT, Heartbeat
+from semweb.mlmodels import services, training
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, name="mlmodels.train_model", max_retries=3, acks_late=True)
+def train_model(self, version_id: int) -> str:
+    worker = getattr(self.request, "hostname", None) or socket.gethostname()
+    attempt = services.training_claim(version_id=version_id, worker=worker)
+    if attempt is None:
+        log.info("model %s: nothing to do (not claimable)", version_id)
+        return "skipped"
+    heartbeat = Heartbeat(
+        f"model-{version_id}",
+        lambda: services.training_heartbeat(version_id=version_id, attempt=attempt),
+    )
+    heartbeat.start()
+    try:
+        training.training_execute(version_id=version_id, attempt=attempt, lost=heartbeat.lost)
+        return "ready"
+    except services.TrainingAborted:
+        log.info("model %s attempt %s: aborted (cancelled or reaped)", version_id, attempt)
+        return "aborted"
+    except SoftTimeLimitExceeded:
+        services.training_fail(version_id=version_id, attempt=attempt, reason="time limit exceeded")
+        return "failed"
+    except TRANSIENT as exc:
+        if not connection.in_atomic_block:
+            close_old_connections()
+        if self.request.retries >= self.max_retries:
+            services.training_fail(
+                version_id=version_id, attempt=attempt, reason=f"{type(exc).__name__}: {exc}"
+            )
+            return "failed"
+        services.training_release(
+            version_id=version_id,
+            attempt=attempt,
+            reason=f"transient error, retrying: {type(exc).__name__}: {exc}",
+        )
+        raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
+    except Exception as exc:  # bad data or a crash in training: say why, do not retry
+        log.exception("model %s failed", version_id)
+        services.training_fail(
+            version_id=version_id, attempt=attempt, reason=f"{type(exc).__name__}: {exc}"
+        )
+        return "failed"
+    finally:
+        heartbeat.stop()
+
+
+class _TrainingReaper(threading.Thread):
+    """Every worker reaps dead trainings, at start and every half stale-period."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True, name="semweb-training-reaper")
+        self.interval = max(1.0, float(getattr(settings, "SEMWEB_RUN_STALE_S", 120)) / 2)
+
+    def run(self) -> None:
+        while True:
+            try:
+                services.trainings_reap()
+            except Exception:  # the database may be briefly away; try again next round
+                log.exception("training reaper failed")
+            finally:
+                connection.close()
+            time.sleep(self.interval)
+
+
+@worker_ready.connect
+def _reap_trainings_in_the_worker(**_kwargs) -> None:
+    _TrainingReaper().start()
