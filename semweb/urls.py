@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/", include("semweb.api.urls")),
     path("labs/", include("semweb.labs.urls")),
     path("datasets/", include("semweb.datasets.urls")),
+    path("models/", include("semweb.mlmodels.urls")),
     path("runs/", include("semweb.analyses.urls")),
     path("review/", include("semweb.review.urls")),
     path("", include("semweb.catalogue.urls")),

@@ -26,14 +26,23 @@ from semweb.analyses import selectors, services
 from semweb.analyses.models import AnalysisRun, Method, RunStatus
 from semweb.catalogue.models import Micrograph, Project, Sample
 from semweb.catalogue.services import micrograph_display_image
-from semweb.core.params import first_message, parse_bool, parse_float, parse_ids, parse_int_list
+from semweb.core.params import (
+    first_message,
+    parse_bool,
+    parse_float,
+    parse_id,
+    parse_ids,
+    parse_int_list,
+)
 from semweb.labs.permissions import (
     Access,
     can_decide,
     can_submit,
     get_for_user,
     run_edit_allowed,
+    visible_models,
 )
+from semweb.mlmodels.selectors import models_for_analysis
 from semweb.review.selectors import run_timeline
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -84,6 +93,22 @@ def _parameters_from_post(request: HttpRequest) -> tuple[str, dict]:
     return method, params
 
 
+def _model_from_post(request: HttpRequest):
+    """The model version picked in the form; empty = the lab's default (None here)."""
+    raw = request.POST.get("model") or ""
+    if not raw:
+        return None
+    model = visible_models(request.user).filter(pk=parse_id(raw, name="model")).first()
+    if model is None:
+        raise ValidationError({"model": "No such model."})
+    return model
+
+
+def _model_choices(user, lab) -> dict:
+    default, choices = models_for_analysis(user, lab)
+    return {"default_model": default, "model_choices": choices}
+
+
 @login_required
 def micrograph_analyse(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: the parameters form with defaults; POST: create a run and go to its page."""
@@ -93,7 +118,11 @@ def micrograph_analyse(request: HttpRequest, pk: int) -> HttpResponse:
         method, params = _parameters_from_post(request)
         try:
             run = services.run_create(
-                micrograph=micrograph, user=request.user, method=method, parameters=params
+                micrograph=micrograph,
+                user=request.user,
+                method=method,
+                parameters=params,
+                model=_model_from_post(request),
             )
         except ValidationError as exc:
             messages.error(request, first_message(exc))
@@ -107,6 +136,7 @@ def micrograph_analyse(request: HttpRequest, pk: int) -> HttpResponse:
             "micrograph": micrograph,
             "methods": Method.choices,
             "runs": selectors.runs_of_micrograph(micrograph)[:20],
+            **_model_choices(request.user, micrograph.sample.project.lab),
         },
         status=status,
     )
@@ -123,7 +153,11 @@ def sample_analyse(request: HttpRequest, pk: int) -> HttpResponse:
         if ids := request.POST.getlist("micrograph"):
             micrographs = micrographs.filter(pk__in=parse_ids(ids, name="micrograph"))
         runs = services.runs_create(
-            micrographs=micrographs, user=request.user, method=method, parameters=params
+            micrographs=micrographs,
+            user=request.user,
+            method=method,
+            parameters=params,
+            model=_model_from_post(request),
         )
     except ValidationError as exc:
         messages.error(request, first_message(exc))
@@ -326,6 +360,7 @@ def sample_stats(request: HttpRequest, pk: int) -> HttpResponse:
             "active_runs": active,
             "can_analyse": access >= Access.ANNOTATE,
             "methods": Method.choices,
+            **_model_choices(request.user, sample.project.lab),
             "chart": {"histogram": stats["histogram"], "values": stats["values"]},
         },
     )

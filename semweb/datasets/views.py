@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -22,8 +23,17 @@ from semweb.core.auth import login_or_token_required
 from semweb.core.params import first_message, id_or_404, parse_bool, parse_ids
 from semweb.datasets import exports, selectors, services
 from semweb.datasets.models import Dataset, DatasetExport, ExportFormat, ExportStatus
-from semweb.labs.permissions import Access, get_for_user, get_lab_for_user, visible_datasets
+from semweb.labs.permissions import (
+    Access,
+    get_for_user,
+    get_lab_for_user,
+    model_train_allowed,
+    visible_datasets,
+    visible_models,
+)
 from semweb.labs.selectors import labs_for_user
+from semweb.mlmodels.selectors import models_of_dataset
+from semweb.mlmodels.services import training_data, training_refusal
 
 SCOPES = {"run": AnalysisRun, "sample": Sample, "project": Project}
 
@@ -82,8 +92,26 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "candidates": selectors.curatable_runs(dataset) if access >= Access.MEMBER else [],
         "can_share": access >= Access.ADMIN,
         "formats": ExportFormat.choices,
+        **_training_context(request.user, dataset),
     }
     return render(request, "datasets/detail.html", context)
+
+
+def _training_context(user, dataset: Dataset) -> dict:
+    """The Train card: what a training would use, why it would be refused, past versions."""
+    can_train = model_train_allowed(user, dataset)
+    data = training_data(dataset) if can_train else None
+    return {
+        "can_train": can_train,
+        "training": data,
+        "training_refusal": training_refusal(data) if data else None,
+        "train_defaults": {
+            "epochs": settings.SEMWEB_TRAIN_DEFAULT_EPOCHS,
+            "max_epochs": settings.SEMWEB_TRAIN_MAX_EPOCHS,
+            "max_hours": settings.SEMWEB_TRAIN_MAX_HOURS,
+        },
+        "model_versions": visible_models(user, models_of_dataset(dataset)),
+    }
 
 
 @login_required

@@ -315,6 +315,42 @@ CASES = [
     Case(
         "datasets:particles", "GET", scoped("datasets:particles", "run", "xlsx"), VIEW, label="xlsx"
     ),
+    # --- model registry (pages) ---------------------------------------------------------------
+    Case("mlmodels:list", "GET", u("mlmodels:list"), ANY_USER),
+    Case("mlmodels:detail", "GET", u("mlmodels:detail", "model_version"), VIEW),
+    Case(
+        "mlmodels:detail",
+        "GET",
+        u("mlmodels:detail", "private_model"),
+        LAB_MEMBERS,
+        label="private",
+    ),
+    Case("mlmodels:progress", "GET", u("mlmodels:progress", "model_version"), VIEW),
+    Case(
+        "mlmodels:train",
+        "POST",
+        u("mlmodels:train", "dataset"),
+        profile(302, 403, 302, 302, 403, 403, 404),
+        data={"epochs": "1"},
+    ),
+    Case(
+        "mlmodels:promote",
+        "POST",
+        u("mlmodels:promote", "model_version"),
+        profile(302, 403, 403, 302, 403, 403, 404),
+    ),
+    Case(
+        "mlmodels:retire",
+        "POST",
+        u("mlmodels:retire", "model_version"),
+        profile(302, 403, 403, 302, 403, 403, 404),
+    ),
+    Case(
+        "mlmodels:cancel",
+        "POST",
+        u("mlmodels:cancel", "private_model"),
+        profile(302, 403, 302, 302, 404, 404, 404),
+    ),
     # --- API ------------------------------------------------------------------------------------
     Case("api_schema", "GET", u("api_schema"), ANY_USER_API),
     Case("api_docs", "GET", u("api_docs"), ANY_USER),

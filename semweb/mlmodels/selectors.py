@@ -1,0 +1,44 @@
+"""Reads for the model registry: what a user may pick for a run, a version's progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.urls import reverse
+
+from semweb.labs.permissions import visible_models
+from semweb.mlmodels import services
+from semweb.mlmodels.models import USABLE, ModelStatus, ModelVersion
+
+
+def models_for_analysis(user, lab) -> tuple[ModelVersion, QuerySet[ModelVersion]]:
+    """(the lab's default, every usable version `user` may pick) for an analyse form."""
+    default = services.lab_default(lab)
+    choices = visible_models(user, ModelVersion.objects.select_related("lab")).filter(
+        status__in=USABLE
+    )
+    return default, choices.order_by("-builtin", "lab__name", "-id")
+
+
+def models_of_dataset(dataset) -> QuerySet[ModelVersion]:
+    return dataset.model_versions.order_by("-id")
+
+
+def progress_payload(version: ModelVersion) -> dict[str, Any]:
+    """The small JSON the model page polls while it trains."""
+    progress = version.progress or {}
+    return {
+        "id": version.pk,
+        "status": version.status,
+        "status_label": version.get_status_display(),
+        "stage": version.stage,
+        "training": version.status in (ModelStatus.QUEUED, ModelStatus.TRAINING),
+        "epoch": progress.get("epoch", 0),
+        "epochs": progress.get("epochs", version.parameters.get("epochs")),
+        "history": progress.get("history", []),
+        "resumed": progress.get("resumed", []),
+        "error": version.error if version.status == ModelStatus.FAILED else "",
+        "url": reverse("mlmodels:detail", args=[version.pk]),
+        "progress_url": reverse("mlmodels:progress", args=[version.pk]),
+    }

@@ -1,0 +1,150 @@
+"""Pages of the model registry: the list, the model card (with live training progress), and
+the Train / promote / retire / cancel actions. Thin: permission helper, then one service."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from semweb.core.params import first_message, parse_bool
+from semweb.datasets.models import Dataset
+from semweb.labs.permissions import (
+    Access,
+    get_for_user,
+    model_manage_allowed,
+    model_train_allowed,
+    visible_models,
+)
+from semweb.mlmodels import selectors, services
+from semweb.mlmodels.models import ModelStatus, ModelVersion
+
+# Rows of the metrics table on the model card: (key in metrics, label, higher is better).
+METRIC_ROWS = [
+    ("pq", "Panoptic quality (PQ)", True),
+    ("f1", "F1 at IoU 0.5", True),
+    ("ap50", "Mask AP50", True),
+    ("count_error", "Count error (relative)", False),
+    ("median_ecd_error", "Median size error (relative)", False),
+]
+
+
+@login_required
+@require_GET
+def model_list(request: HttpRequest) -> HttpResponse:
+    services.builtin_model()  # registered on first use
+    versions = visible_models(
+        request.user, ModelVersion.objects.select_related("lab", "parent", "dataset")
+    ).order_by("-builtin", "-id")
+    return render(request, "mlmodels/list.html", {"versions": versions})
+
+
+def _metric_table(version: ModelVersion) -> list[dict]:
+    metrics = version.metrics or {}
+    return [
+        {
+            "label": label,
+            "candidate": (metrics.get("candidate") or {}).get(key),
+            "parent": (metrics.get("parent") or {}).get(key),
+            "classical": (metrics.get("classical") or {}).get(key),
+            "higher_better": higher,
+        }
+        for key, label, higher in METRIC_ROWS
+    ]
+
+
+@login_required
+@require_GET
+def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The generated model card: data, split, parameters, hardware, metrics, lineage, runs."""
+    version, access = get_for_user(request.user, ModelVersion, pk)
+    can_manage = model_manage_allowed(request.user, version)
+    context = {
+        "version": version,
+        "metric_rows": _metric_table(version),
+        "progress": selectors.progress_payload(version),
+        "can_manage": can_manage,
+        "can_promote": can_manage and version.status in (ModelStatus.READY, ModelStatus.RETIRED),
+        "needs_override": not (version.beats_parent or version.promoted_at),
+        "can_retire": can_manage and version.status in (ModelStatus.READY, ModelStatus.PROMOTED),
+        "can_cancel": version.dataset_id is not None
+        and version.status in (ModelStatus.QUEUED, ModelStatus.TRAINING)
+        and model_train_allowed(request.user, version.dataset),
+        "children": visible_models(request.user, version.children.all()),
+        "run_count": version.runs.count(),
+        "is_default_somewhere": version.status == ModelStatus.PROMOTED,
+    }
+    return render(request, "mlmodels/detail.html", context)
+
+
+@login_required
+@require_GET
+def model_progress(request: HttpRequest, pk: int) -> JsonResponse:
+    version, _ = get_for_user(request.user, ModelVersion, pk)
+    return JsonResponse(selectors.progress_payload(version))
+
+
+@login_required
+@require_POST
+def dataset_train(request: HttpRequest, pk: int) -> HttpResponse:
+    """The Train button of a dataset page: queue a fine-tuning and open its model card."""
+    dataset, _ = get_for_user(request.user, Dataset, pk, need=Access.SUPERVISOR)
+    try:
+        version = services.training_request(
+            dataset=dataset,
+            user=request.user,
+            epochs=request.POST.get("epochs") or None,
+            hours=request.POST.get("hours") or None,
+        )
+    except ValidationError as exc:
+        messages.error(request, first_message(exc))
+        return redirect("datasets:detail", pk=dataset.pk)
+    messages.success(request, "Training queued; this page follows it.")
+    return redirect("mlmodels:detail", pk=version.pk)
+
+
+@login_required
+@require_POST
+def model_promote(request: HttpRequest, pk: int) -> HttpResponse:
+    version, _ = get_for_user(request.user, ModelVersion, pk, need=Access.ADMIN)
+    try:
+        services.model_promote(
+            version=version,
+            user=request.user,
+            override=parse_bool(request.POST.get("override"), name="override", default=False),
+            reason=request.POST.get("reason", ""),
+        )
+        messages.success(request, f"{version.name} is now the default model of {version.lab}.")
+    except ValidationError as exc:
+        messages.error(request, first_message(exc))
+    return redirect("mlmodels:detail", pk=version.pk)
+
+
+@login_required
+@require_POST
+def model_retire(request: HttpRequest, pk: int) -> HttpResponse:
+    version, _ = get_for_user(request.user, ModelVersion, pk, need=Access.ADMIN)
+    try:
+        services.model_retire(
+            version=version, user=request.user, reason=request.POST.get("reason", "")
+        )
+        messages.success(request, f"{version.name} is retired.")
+    except ValidationError as exc:
+        messages.error(request, first_message(exc))
+    return redirect("mlmodels:detail", pk=version.pk)
+
+
+@login_required
+@require_POST
+def model_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    version, _ = get_for_user(request.user, ModelVersion, pk, need=Access.SUPERVISOR)
+    if version.dataset_id is None or not model_train_allowed(request.user, version.dataset):
+        raise PermissionDenied("Only supervisors and admins of the lab may cancel a training.")
+    try:
+        services.training_cancel(version=version, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, first_message(exc))
+    return redirect("mlmodels:detail", pk=version.pk)
