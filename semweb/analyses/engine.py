@@ -13,6 +13,11 @@ statistic has one home (`analysis/`) and one door: reading and calibrating uploa
 outlines that were imported or edited (`outline_edits`: the engine's hand-edit geometry),
 rescaling measurements after a calibration fix, and
 summarising sizes. :func:`json_safe` turns engine values into what a JSONField stores.
+
+Lab models (`semweb.mlmodels`) come through here as well: `training` (the engine's
+fine-tuning: YOLO-seg export, resumable training, publishing, held-back scoring), the
+built-in weights and their version string, the held-back split, and :func:`annotated_image`
+(a micrograph plus approved outlines as the arrays training needs).
 """
 
 from __future__ import annotations
@@ -34,16 +39,24 @@ from analysis.io import (
     ImageReadError,
     LoadedImage,
     declared_geometry,
+    read_image,
     read_image_bytes,
 )
 from analysis.measure import polygon_area_px, rescale_to_nm
 from analysis.pipeline import AnalysisOptions, analyze, measure_outlines
 from analysis.result import Region
+from analysis.segment.model import DEFAULT_WEIGHTS as BUILTIN_WEIGHTS
+from analysis.segment.model import read_sidecar as read_weights_sidecar
+from analysis.segment.model import weights_version
 from analysis.stats import REPRESENTATIVE_MIN_COUNT, summarize
 from analysis.synth import generate as synthetic_micrograph
+from analysis.train import finetune as training
+from analysis.train.polygons import mask_to_polygon
+from analysis.train.split import split_ids
 from semweb.core.params import ParameterError, parse_bool, parse_float, parse_pixel_size_nm
 
 __all__ = [
+    "BUILTIN_WEIGHTS",
     "REPRESENTATIVE_MIN_COUNT",
     "DeclaredGeometry",
     "GeometryError",
@@ -55,15 +68,21 @@ __all__ = [
     "calibrate",
     "declared_geometry",
     "engine_version",
+    "annotated_image",
     "json_safe",
+    "mask_to_polygon",
     "measure_outlines",
     "outline_edits",
     "polygon_area_px",
+    "read_weights_sidecar",
     "read_image_bytes",
     "rescale_to_nm",
+    "split_ids",
     "summarize_particles",
     "summarize_sizes",
     "synthetic_micrograph",
+    "training",
+    "weights_version",
 ]
 
 DEFAULT_ENGINE = "semweb.analyses.engine.run_pipeline"
@@ -209,3 +228,10 @@ def json_safe(value: Any, depth: int = 0) -> Any:
     if isinstance(value, list | tuple):
         return [json_safe(v, depth + 1) for v in value]
     return json_safe(str(value), depth + 1)
+
+
+def annotated_image(path: str, polygons: list, name: str) -> training.AnnotatedImage:
+    """A stored micrograph (grey, uint8) and its accepted outlines (pixels) as the instance map
+    the engine's training writes out."""
+    grey = training.to_uint8(read_image(path).grey)
+    return training.AnnotatedImage(name, grey, training.labels_from_polygons(polygons, grey.shape))

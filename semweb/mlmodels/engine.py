@@ -4,7 +4,8 @@ Workers call :func:`run_trainer`, which resolves ``settings.SEMWEB_TRAINER`` (a 
 a callable ``(job, *, on_epoch, should_stop, on_stage) -> TrainingOutcome``). The default,
 :func:`train_and_evaluate`, writes the YOLO-seg set, fine-tunes from the parent (resuming a
 checkpoint left by a dead worker), publishes the weights and scores candidate, parent and the
-classical path on the held-back images, all with :mod:`analysis.train.finetune`. Tests wrap
+classical path on the held-back images, all with :mod:`analysis.train.finetune` (reached
+through `semweb.analyses.engine`, the platform's one door to the engine). Tests wrap
 it (e.g. to hold each epoch long enough to kill the worker) without faking the training.
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from analysis.train import finetune
+from semweb.analyses.engine import training as finetune
 
 EpochCallback = Callable[[finetune.EpochReport], None]
 StageCallback = Callable[[str], None]

@@ -26,9 +26,9 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from analysis.segment.model import DEFAULT_WEIGHTS, read_sidecar, weights_version
-from analysis.train.finetune import beats
-from analysis.train.split import split_ids
+from semweb.analyses.engine import BUILTIN_WEIGHTS as DEFAULT_WEIGHTS
+from semweb.analyses.engine import read_weights_sidecar as read_sidecar
+from semweb.analyses.engine import split_ids, training, weights_version
 from semweb.analyses.models import Particle
 from semweb.audit.services import audit_record
 from semweb.core.errors import TransitionError
@@ -395,7 +395,7 @@ def training_complete(*, version_id: int, attempt: int, outcome) -> ModelVersion
         version.weights_size_bytes = size
         version.version = version_string
         version.metrics = outcome.metrics
-        version.beats_parent = beats(outcome.metrics)
+        version.beats_parent = training.beats(outcome.metrics)
         version.training_data = {**version.training_data, "export": outcome.counts}
         version.wall_time_s = round(outcome.wall_s + earlier_s, 1)
         version.hardware = outcome.hardware[:200]

@@ -9,8 +9,8 @@ from typing import Any
 
 from django.conf import settings
 
-from analysis.io import read_image
-from analysis.train.finetune import AnnotatedImage, EpochReport, labels_from_polygons, to_uint8
+from semweb.analyses.engine import annotated_image as engine_annotated_image
+from semweb.analyses.engine import training
 from semweb.analyses.models import AnalysisRun
 from semweb.mlmodels import engine, services
 from semweb.mlmodels.models import ModelVersion
@@ -18,16 +18,15 @@ from semweb.mlmodels.models import ModelVersion
 log = logging.getLogger(__name__)
 
 
-def annotated_image(run: AnalysisRun) -> AnnotatedImage:
+def annotated_image(run: AnalysisRun) -> training.AnnotatedImage:
     """The run's micrograph (grey, uint8) and its accepted outlines as an instance map."""
-    grey = to_uint8(read_image(run.micrograph.original.path).grey)
     polygons = list(
         run.particles.filter(accepted=True).order_by("index").values_list("polygon", flat=True)
     )
-    return AnnotatedImage(f"run{run.pk}", grey, labels_from_polygons(polygons, grey.shape))
+    return engine_annotated_image(run.micrograph.original.path, polygons, f"run{run.pk}")
 
 
-def _images(run_ids: list[int]) -> list[AnnotatedImage]:
+def _images(run_ids: list[int]) -> list[training.AnnotatedImage]:
     runs = AnalysisRun.objects.filter(pk__in=run_ids).select_related("micrograph").order_by("pk")
     return [annotated_image(run) for run in runs]
 
@@ -49,7 +48,7 @@ def training_execute(*, version_id: int, attempt: int, lost: threading.Event) ->
     def on_stage(stage: str) -> None:
         services.training_record(version_id=version_id, attempt=attempt, stage=stage)
 
-    def on_epoch(report: EpochReport) -> None:
+    def on_epoch(report: training.EpochReport) -> None:
         progress["epoch"] = report.epoch
         progress["epochs"] = report.epochs
         progress["history"] = [h for h in progress["history"] if h["epoch"] < report.epoch] + [

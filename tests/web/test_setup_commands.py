@@ -19,11 +19,13 @@ from _catalogue_helpers import media_fixture  # noqa: F401  (the `media` fixture
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
-from semweb.analyses.models import AnalysisRun
+from semweb.analyses.models import AnalysisRun, ReviewState
 from semweb.audit.models import AuditEvent
 from semweb.catalogue.models import Micrograph, Project, Sample
 from semweb.core.management.commands.seed_demo import DEMO_SAMPLES
+from semweb.datasets.models import Dataset
 from semweb.labs.models import Lab, Membership, Role
+from semweb.mlmodels.services import training_data, training_refusal
 
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 180  # generous: two busy cores, torch imported by the worker
@@ -42,8 +44,10 @@ def test_seed_demo_creates_everything_once_and_prints_credentials(media):
     created = AuditEvent.objects.filter(verb="lab.create", lab=lab)  # through the lab service
     assert list(created.values_list("actor__username", flat=True)) == ["labadmin"]
     assert Project.objects.filter(lab=lab).count() == 1
-    samples = Sample.objects.filter(project__lab=lab).order_by("name")
-    assert [s.name for s in samples] == [spec.name for spec in DEMO_SAMPLES]
+    samples = Sample.objects.filter(project__lab=lab, name__in=[s.name for s in DEMO_SAMPLES])
+    assert [s.name for s in samples.order_by("name")] == [spec.name for spec in DEMO_SAMPLES]
+    assert Sample.objects.filter(project__lab=lab).count() == len(DEMO_SAMPLES) + 1  # training
+    samples = samples.order_by("name")
     for spec, sample in zip(DEMO_SAMPLES, samples, strict=True):
         micrographs = sample.micrographs.all()
         # One material at one pixel size per sample, read from the files' metadata.
@@ -69,10 +73,26 @@ def test_seed_demo_queues_one_run_per_micrograph_once(media):
 
     call_command("seed_demo", stdout=StringIO())
     call_command("seed_demo", stdout=StringIO())
-    assert AnalysisRun.objects.count() == 13
-    assert set(AnalysisRun.objects.values_list("micrograph__sample__name", flat=True)) == {
+    queued = AnalysisRun.objects.exclude(path_taken="imported")  # not the training set's
+    assert queued.count() == 13
+    assert set(queued.values_list("micrograph__sample__name", flat=True)) == {
         spec.name for spec in DEMO_SAMPLES
     }
+
+
+@pytest.mark.django_db
+def test_seed_demo_holds_an_approved_dataset_big_enough_to_train_on(media):
+    call_command("seed_demo", stdout=(out := StringIO()))
+    call_command("seed_demo", stdout=StringIO())
+    dataset = Dataset.objects.get(name="Demo: approved outlines")
+    runs = dataset.runs.all()
+    assert runs.count() == 8
+    assert set(runs.values_list("review_state", flat=True)) == {ReviewState.APPROVED}
+    assert set(runs.values_list("approved_by__username", flat=True)) == {"demo"}
+    data = training_data(dataset)
+    assert (data["train_images"], data["held_back_images"]) == (6, 2)
+    assert training_refusal(data) is None  # the supervisor can press Train right away
+    assert "press Train" in out.getvalue()
 
 
 def _free_port() -> int:

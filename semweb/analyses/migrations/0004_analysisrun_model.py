@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analyses', '0002_manual_edits'),
+        ('analyses', '0003_run_segmentation'),
         ('mlmodels', '0001_initial'),
     ]
 
