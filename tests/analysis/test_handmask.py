@@ -10,7 +10,7 @@ import numpy as np
 from analysis.result import Region
 from analysis.train import handmask
 
-ANNOTATION = Path(handmask.__file__).resolve().parents[1] / "bench" / "annotations"
+ANNOTATION = Path(__file__).resolve().parents[2] / "benchmarks" / "engine" / "annotations"
 
 
 def test_overlapping_circles_part_on_the_line_where_their_outlines_meet() -> None:
