@@ -110,8 +110,9 @@ def train_yolo(
     """Train (or resume) a YOLO-seg model; returns the run directory.
 
     ``model_yaml`` names an architecture (from scratch) or a local ``.pt`` whose weights are
-    the starting point (fine-tuning; published weights carry no optimizer state, so
-    ultralytics starts a new run from them rather than resuming theirs). Resumes from
+    the starting point (fine-tuning: pass ``extra={"pretrained": True}``, else ultralytics
+    8.4 discards the loaded weights; published weights carry no optimizer state, so it starts a
+    new run from them rather than resuming theirs). Resumes from
     ``project/name/weights/last.pt`` when it exists and ``resume`` is set, so a long CPU
     training can be stopped and continued. ``callbacks`` maps ultralytics events (e.g.
     ``on_fit_epoch_end``, called after the epoch's checkpoint is saved) to functions of the

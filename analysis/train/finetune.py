@@ -207,7 +207,17 @@ def finetune(
         workers=spec.workers,
         seed=spec.seed,
         val=True,
-        extra={"close_mosaic": max(0, spec.epochs // 6), "warmup_epochs": 0, **spec.extra},
+        # pretrained=True: ultralytics 8.4 drops the loaded weights when it is False (the
+        # default of train_yolo, made for training from scratch) and trains from random init.
+        # nbs=batch: ultralytics accumulates gradients up to a nominal batch of 64, so on a
+        # lab's 15 images (2 batches) it stepped once every 4 epochs (seen in results.csv).
+        extra={
+            "pretrained": True,
+            "nbs": spec.batch,
+            "close_mosaic": max(0, spec.epochs // 6),
+            "warmup_epochs": 0,
+            **spec.extra,
+        },
         callbacks={"on_fit_epoch_end": fit_epoch_end, "on_train_batch_end": batch_end},
     )
     if not last.exists():

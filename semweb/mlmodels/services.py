@@ -3,10 +3,10 @@ claim/progress/complete/fail (the same fencing protocol as analysis runs: every 
 carries the attempt it claimed and is a conditional UPDATE), the reaper, cancellation,
 promotion, rollback and retirement.
 
-Why the floor on approved particles (``SEMWEB_TRAIN_MIN_PARTICLES``, default 50): fine-tuning
-on fewer outlines than that moved nothing measurable on the held-back split in our runs on
-msa-tem-train (see the issue-13 note); below it a lab spends machine time for a model that
-cannot be told apart from its parent.
+The floor on approved particles (``SEMWEB_TRAIN_MIN_PARTICLES``, default 50) is provisional:
+a dataset below it gives a held-back split too small to tell a new version from its parent
+(a handful of particles). It has not yet been measured as a curve of gain against data size;
+the one measured point is in the issue-13 note (msa-tem-train, 244 training particles).
 """
 
 from __future__ import annotations
