@@ -339,6 +339,7 @@ def _segment(
                 diameter_px=_small_diameter_px(est),
                 confidence=est.confidence,
                 scale_found=_scale_found(est),
+                grey=grey,
             )
             details.update(auto_choice=d.path, auto_reason=d.reason, auto_signals=d.details)
             if d.path == "classical":

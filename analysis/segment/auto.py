@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 
 from analysis import metrics
@@ -86,13 +87,14 @@ _GIANT_COVER = 0.3
 # more than this factor either way does not describe the particles the image shows.
 _SCALE_TOLERANCE = 2.0
 _SCALE_CONFIDENT = 0.5
-# A classical instance replaces the model's outline when their IoU is at least this: the
-# model's masks come from a coarse prototype grid (blocky after a downsampled pass), while a
-# threshold follows the particle's own edge where the two agree on the particle.
-_OUTLINE_IOU = 0.75
-# Off in `decide` since the model runs at the particles' scale: its outlines then beat
-# thresholding at every sweep size (PQ 12 px 0.957 vs 0.932 with classical outlines, 48 px
-# 0.993 vs 0.978, 192 px 0.998 vs 0.995); the option stays for unnormalised models.
+# A classical instance replaces the model's outline when they are the same particle (IoU ≥
+# 0.5, a one-to-one match) and the classical outline lies on stronger image edges (mean
+# gradient on the boundary): the model's masks come from a coarse prototype grid, a threshold
+# follows the particle's own edge where it has one.
+_OUTLINE_IOU = 0.5
+# Replacing by IoU alone (no edge test) lost at every sweep size once the model ran at the
+# particles' scale (PQ 12 px 0.932 vs model 0.957, 48 px 0.978 vs 0.993); on msa-tem the
+# threshold's outlines are the better ones (classical 0.80, model 0.57): the edge test decides.
 # Below this typical diameter thresholding leads: the network's input is then upsampled
 # over 4× and holds no more than the threshold sees (6-px sweep PQ: classical 0.821, model
 # 0.811; dense 4–8 px monolayer 0.669 vs 0.253).
@@ -163,6 +165,7 @@ def merge_outlines(
     *,
     add_missed: bool,
     classical_outlines: bool = True,
+    grey: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """The model's instances, with the classical outline where the two agree closely.
 
@@ -181,10 +184,17 @@ def merge_outlines(
     best_c = iou.argmax(axis=1) if iou.shape[1] else np.zeros(len(m_ids), np.int64)
     best_iou = iou.max(axis=1) if iou.shape[1] else np.zeros(len(m_ids))
     take_c = np.zeros(int(classical_labels.max(initial=0)) + 1, np.int64)
+    if grey is not None:
+        edges = edge_strength(grey)
+        edge_m, edge_c = boundary_edge(model_labels, edges), boundary_edge(classical_labels, edges)
     for k, mid in enumerate(m_ids.tolist()):
         scores.append(float(model_scores[mid - 1]) if mid - 1 < len(model_scores) else 1.0)
         new = len(scores)
-        if classical_outlines and best_iou[k] >= _OUTLINE_IOU:
+        better = classical_outlines
+        if grey is not None and iou.shape[1]:
+            # The outline that sits on the stronger image edge wins (per particle).
+            better = edge_c[c_ids[best_c[k]]] > edge_m[mid]
+        if better and best_iou[k] >= _OUTLINE_IOU:
             take_c[c_ids[best_c[k]]] = new
             replaced += 1
         else:
@@ -213,6 +223,29 @@ def merge_outlines(
     return remap[out], sc, {"outlines_from_classical": replaced, "added_from_classical": added}
 
 
+def edge_strength(grey: np.ndarray) -> np.ndarray:
+    """Gradient magnitude of the lightly smoothed image: where real outlines lie."""
+    smooth = cv2.GaussianBlur(np.asarray(grey, np.float32), (0, 0), 1.0)
+    return np.hypot(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1))
+
+
+def boundary_edge(labels: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Mean edge strength on each label's boundary pixels, indexed by label value."""
+    lab = labels.astype(np.int64)
+    b = np.zeros(lab.shape, bool)
+    for a, c, sa, sc in (
+        (lab[:, 1:], lab[:, :-1], np.s_[:, 1:], np.s_[:, :-1]),
+        (lab[1:, :], lab[:-1, :], np.s_[1:, :], np.s_[:-1, :]),
+    ):
+        diff = a != c
+        b[sa] |= diff & (a > 0)
+        b[sc] |= diff & (c > 0)
+    n = int(lab.max(initial=0)) + 1
+    total = np.bincount(lab[b], weights=edges[b], minlength=n)
+    count = np.bincount(lab[b], minlength=n)
+    return np.where(count > 0, total / np.maximum(count, 1), 0.0)
+
+
 @dataclass
 class AutoDecision:
     labels: np.ndarray
@@ -231,6 +264,7 @@ def decide(
     diameter_px: float | None,
     confidence: float,
     scale_found: bool = True,
+    grey: np.ndarray | None = None,
     thresholds: AutoThresholds | None = None,
 ) -> AutoDecision:
     """``auto`` for one image: choose or merge the model's and the classical result.
@@ -285,7 +319,7 @@ def decide(
             np.asarray(model_scores),
             classical_labels,
             add_missed=agreement >= _ADD_MISSED_AGREEMENT,
-            classical_outlines=False,
+            grey=grey,
         )
         details.update(counts, agreement=round(agreement, 3))
         return AutoDecision(
