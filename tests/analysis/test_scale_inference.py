@@ -184,3 +184,25 @@ def test_merge_takes_classical_outlines_where_they_agree_and_adds_missed_particl
     assert counts == {"outlines_from_classical": 3, "added_from_classical": 1}
     assert labels.max() == 4 and scores.size == 4
     assert ((labels > 0) == (classical > 0)).all()
+
+
+def test_the_outline_on_the_stronger_image_edge_wins_per_particle():
+    grey = np.full((100, 160), 0.2, np.float32)
+    cv2.circle(grey, (40, 50), 20, 0.8, -1)
+    cv2.circle(grey, (115, 50), 20, 0.8, -1)
+    true_left, true_right = _blobs((100, 160), [(40, 50)], 20), _blobs((100, 160), [(115, 50)], 20)
+    # The model is 3 px too fat on the left particle, exact on the right one; thresholding
+    # is exact on the left and 3 px too fat on the right.
+    model = np.where(_blobs((100, 160), [(40, 50)], 23) > 0, 1, 0)
+    model[true_right > 0] = 2
+    classical = np.where(true_left > 0, 1, 0)
+    classical[_blobs((100, 160), [(115, 50)], 23) > 0] = 2
+    labels, _, counts = auto.merge_outlines(
+        model.astype(np.uint32),
+        np.array([0.9, 0.9], np.float32),
+        classical,
+        add_missed=False,
+        grey=grey,
+    )
+    assert counts["outlines_from_classical"] == 1
+    assert ((labels > 0) == ((true_left > 0) | (true_right > 0))).all()
