@@ -59,7 +59,9 @@ def real_run(shared_data, sample, bob, settings, tmp_path) -> AnalysisRun:
     )
     assert tasks.run_analysis.apply(args=(run.pk,)).get() == "succeeded"
     run.refresh_from_db()
-    assert run.status == RunStatus.SUCCEEDED and run.particle_count > 5
+    # Since the area floor follows the particle scale (issue 9) the frame's own particles
+    # (8 whole ones in the hand masks) are found, no longer dozens of noise blobs.
+    assert run.status == RunStatus.SUCCEEDED and run.particle_count >= 3
     return run
 
 
