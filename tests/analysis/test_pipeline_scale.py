@@ -13,7 +13,9 @@ from analysis.synth import regimes
 
 @pytest.fixture
 def no_model(monkeypatch):
-    monkeypatch.setattr(pipeline, "_load_model", lambda: (None, "no model weights are installed"))
+    monkeypatch.setattr(
+        pipeline, "_load_model", lambda *_: (None, "no model weights are installed")
+    )
 
 
 def test_dense_5_px_particles_are_kept(no_model):
