@@ -84,6 +84,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="final epochs without mosaic (default: epochs // 6)",
     )
+    p.add_argument("--optimizer", default=None, help="ultralytics optimizer (default: auto)")
+    p.add_argument("--lr0", type=float, default=None, help="initial learning rate")
+    p.add_argument(
+        "--warmup-bias-lr",
+        type=float,
+        default=None,
+        help="warm-up LR of the biases (ultralytics' 0.1 suits SGD from scratch; use 0 to"
+        " fine-tune with AdamW: the 2026-12-01 run lost the shipped weights in its warm-up)",
+    )
     p.add_argument("--val", action="store_true", help="validate every epoch (slower)")
     p.add_argument("--rebuild", action="store_true", help="rewrite the dataset")
     p.set_defaults(func=run)
@@ -121,11 +130,14 @@ def run(args: argparse.Namespace) -> int:
         t = time.monotonic()
         data_yaml = build_dataset(spec)
         print(f"dataset {data_yaml} {spec.counts} in {time.monotonic() - t:.0f} s", flush=True)
-    extra: dict[str, float | int] = {"scale": args.zoom}
+    extra: dict[str, float | int | str] = {"scale": args.zoom}
     if args.hours is not None:
         extra["time"] = args.hours
     if args.close_mosaic is not None:
         extra["close_mosaic"] = args.close_mosaic
+    for key in ("optimizer", "lr0", "warmup_bias_lr"):
+        if getattr(args, key) is not None:
+            extra[key] = getattr(args, key)
     t = time.monotonic()
     run_dir = train_yolo(
         data_yaml=data_yaml,
