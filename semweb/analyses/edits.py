@@ -164,8 +164,9 @@ def _bbox(row: Particle) -> tuple[int, int, int, int]:
     return row.bbox_x0, row.bbox_y0, row.bbox_x1, row.bbox_y1
 
 
-def _row_from(run: AnalysisRun, p, existing: Particle | None) -> Particle:
-    """A Particle row (new or updated in place) from the engine's measured particle."""
+def _row_from(run: AnalysisRun, p, existing: Particle | None, accepted: bool) -> Particle:
+    """A Particle row (new or updated in place) from the engine's measured particle; a new
+    row takes `accepted` (a piece of a rejected particle stays rejected)."""
     m = {k: (None if v is None else float(v)) for k, v in p.measurements.items()}
     row = existing or Particle(run=run, index=int(p.label))
     row.polygon = [[round(float(x), 1), round(float(y), 1)] for x, y in p.polygon_px]
@@ -178,7 +179,7 @@ def _row_from(run: AnalysisRun, p, existing: Particle | None) -> Particle:
     row.touches_border = bool(p.touches_border)
     row.manual = True
     if existing is None:
-        row.accepted = True
+        row.accepted = accepted
     return row
 
 
@@ -262,9 +263,10 @@ def _edit(
         before_snaps = [_snapshot(rows[i], before[i]) for i in sorted(before)]
         removed = sorted(i for i, mask in change.items() if mask is None)
         Particle.objects.filter(run=run, index__in=removed).delete()
+        inherit = any(r.accepted for r in rows.values()) if rows else True
         result_rows = []
         for p in measured:
-            row = _row_from(run, p, rows.get(p.label))
+            row = _row_from(run, p, rows.get(p.label), inherit)
             row.save()
             result_rows.append(row)
         after_snaps = [_snapshot(row, change[row.index]) for row in result_rows]

@@ -23,6 +23,18 @@ VERB_LABELS = {
     "run.approve": "approved",
     "run.request_changes": "requested changes",
     "run.comment": "commented",
+    "particles.add": "drew a particle",
+    "particles.reshape": "redrew a particle",
+    "particles.trim": "trimmed a particle",
+    "particles.delete": "deleted a particle",
+    "particles.split": "split a particle",
+    "particles.merge": "merged particles",
+    "particles.undo": "undid an outline edit",
+    "particles.redo": "redid an outline edit",
+}
+_OUTLINE_EDITS = {v for v in VERB_LABELS if v.startswith("particles.")} - {
+    "particles.reject",
+    "particles.accept",
 }
 
 
@@ -61,6 +73,14 @@ def _detail(verb: str, data: dict) -> str:
         )
     if verb in {"run.fail", "run.retry"}:
         return str(data.get("reason", ""))
+    if verb in _OUTLINE_EDITS:
+        parts = []
+        for key, word in (("created", "new"), ("indices", "changed"), ("removed", "removed")):
+            if data.get(key):
+                parts.append(f"{word} " + ", ".join(f"#{i}" for i in data[key][:8]))
+        if data.get("op"):  # undo/redo: which kind of step
+            parts.append(f"{data['op']} (step {data.get('step')})")
+        return "; ".join(parts)
     return ""
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from _api import api_as, api_media_fixture, approve  # noqa: F401
 from _runs import completed_run, make_micrograph
+from django.test import Client
 
 from semweb.analyses.edits import load_labels
 from semweb.analyses.models import AnalysisRun, ParticleEdit
@@ -309,3 +310,32 @@ def test_revision_is_required(client, run):
     )
     assert response.status_code == 400
     assert "revision" in response.json()
+
+
+def test_pieces_of_a_rejected_particle_stay_rejected(client, run):
+    merged = _index_at(run, 100, 120)
+    run.particles.filter(index=merged).update(accepted=False)
+    response = client.post(
+        _url(run, "particles/split"),
+        {"index": merged, "seeds": [[100, 120], [138, 120]], "revision": run.revision},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert [p["accepted"] for p in response.json()["particles"]] == [False, False]
+    assert response.json()["stats"]["n_accepted"] == 2
+
+
+def test_the_run_page_timeline_tells_who_edited_what(client, run, bob):
+    client.post(
+        _url(run, "particles"),
+        {"polygon": _square(20, 20, 49, 49), "revision": run.revision},
+        format="json",
+    )
+    client.post(_url(run, "undo"), {"revision": run.revision + 1}, format="json")
+    page = Client()
+    page.force_login(bob)
+    html = page.get(f"/runs/{run.pk}/").content.decode()
+    timeline = html[html.index('data-testid="timeline"') :]
+    assert "drew a particle" in timeline and "new #4" in timeline
+    assert "undid an outline edit" in timeline and "add (step 1)" in timeline
+    assert 'data-testid="edit-tools"' in html and "review_edit.js" in html
