@@ -71,6 +71,7 @@ WAND_MAX_HALF_PX = 768
 WAND_SMOOTH_SIGMA_PX = 1.0  # denoise before growing; SEM shot noise otherwise stops the fill
 SEED_COMPACTNESS = 0.05  # on the normalised distance; neck of discs r 20 + r 10 off by ≤ 4 px
 MERGE_BRIDGE_PX = 2  # gaps of up to ~2 px between particles are bridged when merging
+MAX_SEEDS = 64  # pieces of one split; more is a slip (or abuse), not a particle
 
 
 class GeometryError(ValueError):
@@ -443,6 +444,8 @@ def split_by_seeds(
     (:data:`SEED_COMPACTNESS`) splits by the seeds' positions instead."""
     current = particle_mask(labels, label, bbox)
     pts = _as_points(seeds, "the seeds", 2)
+    if len(pts) > MAX_SEEDS:
+        raise GeometryError(f"at most {MAX_SEEDS} seeds, got {len(pts)}")
     window = _union_window([current], labels.shape, 1)
     mask = _place(current, window)
     markers = np.zeros(mask.shape, dtype=np.int32)
@@ -495,7 +498,7 @@ def _pieces_to_masks(
 ) -> dict[int, Mask | None]:
     n = int(pieces.max())
     if len(new_labels) < n - 1:
-        raise ValueError(f"need {n - 1} new labels, got {len(new_labels)}")
+        raise GeometryError(f"the cut makes {n} pieces; split into at most {len(new_labels) + 1}")
     sizes = np.bincount(pieces.ravel(), minlength=n + 1)[1:]
     order = np.argsort(-sizes, kind="stable") + 1  # largest first
     out: dict[int, Mask | None] = {}

@@ -374,7 +374,9 @@ def particle_split(
         raise EditRejected("give either a cut line or seeds")
 
     def compute(run, labels, region, rows):
-        n_new = max(len(seeds) - 1, 1) if isinstance(seeds, list) else 8
+        # Labels for the extra pieces: one per extra seed; a cut line rarely makes more than
+        # a few pieces, and more than MAX_SEEDS is refused with a message.
+        n_new = max(len(seeds) - 1, 1) if isinstance(seeds, list) else engine_edit.MAX_SEEDS - 1
         new = _next_labels(run, labels, n_new)
         bbox = _bbox(rows[index])
         if line is not None:

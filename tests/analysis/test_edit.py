@@ -199,6 +199,16 @@ def test_seeds_off_the_core_still_give_one_piece_each():
     assert sizes[0] >= 80 and sum(sizes) == int((labels == 3).sum())
 
 
+def test_too_many_seeds_or_pieces_are_refused():
+    labels = _two_touching_discs()
+    seeds = [[70 + (k % 8), 55 + k // 8] for k in range(65)]
+    with pytest.raises(GeometryError, match="at most 64 seeds"):
+        split_by_seeds(labels, seeds, label=7, new_labels=list(range(8, 72)))
+    zigzag = [[60 + 6 * k, 35 if k % 2 else 85] for k in range(10)]
+    with pytest.raises(GeometryError, match="pieces"):
+        split_by_line(labels, zigzag, label=7, new_labels=[8])
+
+
 def test_merge_then_split_round_trip_and_refuse_far_apart():
     labels = _blank()
     labels[20:40, 20:40] = 1
