@@ -371,3 +371,14 @@ class PromoteSerializer(serializers.Serializer):
 
 class RetireSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, default="", allow_blank=True, max_length=2000)
+
+
+class WandResultSerializer(serializers.Serializer):
+    polygon = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2),
+        help_text="candidate outline [[x, y], ...]; POST it to particles to keep it",
+    )
+    x = serializers.FloatField()
+    y = serializers.FloatField()
+    tolerance = serializers.FloatField()
+    revision = serializers.IntegerField()

@@ -11,7 +11,6 @@ from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count
 from django.http import Http404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
@@ -384,7 +383,11 @@ class ParticleDetail(APIView):
             )
         )
 
-    @extend_schema(request=s.EditSerializer, responses={200: s.RunSerializer})
+    @extend_schema(
+        request=s.EditSerializer,
+        responses={200: s.RunSerializer},
+        operation_id="v1_runs_particle_destroy",
+    )
     def delete(self, request: Request, pk: int, index: int) -> Response:
         run = _editable_run(request, pk)
         data = _valid(s.EditSerializer, request)
@@ -433,7 +436,7 @@ class ParticleWand(APIView):
     """Magic wand: `{"x": x, "y": y, "tolerance": t}` → a candidate `polygon` grown from
     the local contrast around the click. Nothing is stored; POST it to `particles` to keep."""
 
-    @extend_schema(request=s.WandSerializer, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(request=s.WandSerializer, responses={200: s.WandResultSerializer})
     def post(self, request: Request, pk: int) -> Response:
         run = _editable_run(request, pk)
         data = _valid(s.WandSerializer, request)
