@@ -24,7 +24,7 @@ from semweb.analyses.edits import load_labels  # noqa: E402
 from semweb.analyses.models import AnalysisRun, RunStatus  # noqa: E402
 from semweb.catalogue.models import Micrograph  # noqa: E402
 
-IMAGE = "msa-tem-train/images/image_0.png"
+IMAGE = "msa-tem-train/images/image_3.png"  # the classical engine finds 11 particles
 PIXEL_SIZE_NM = 1.5
 
 # Image pixel-centre coordinates → page coordinates (pixel c spans plot x c..c+1).
@@ -44,7 +44,7 @@ def real_run(shared_data, sample, bob, settings, tmp_path) -> AnalysisRun:
     m = Micrograph(
         sample=sample,
         sha256=hashlib.sha256(data).hexdigest(),
-        original_filename="image_0.png",
+        original_filename="image_3.png",
         file_size=len(data),
         format="PNG",
         width=width,
@@ -52,7 +52,7 @@ def real_run(shared_data, sample, bob, settings, tmp_path) -> AnalysisRun:
         bit_depth=8,
         uploaded_by=bob,
     )
-    m.original.save("image_0.png", ContentFile(data), save=False)
+    m.original.save("image_3.png", ContentFile(data), save=False)
     m.save()
     run = services.run_create(
         micrograph=m, user=bob, method="classical", parameters={"pixel_size_nm": PIXEL_SIZE_NM}
