@@ -90,8 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--warmup-bias-lr",
         type=float,
         default=None,
-        help="warm-up LR of the biases (ultralytics' 0.1 suits SGD from scratch; use 0 to"
-        " fine-tune with AdamW: the 2026-12-01 run lost the shipped weights in its warm-up)",
+        help="warm-up LR of the biases (ultralytics' default 0.1 is meant for SGD from scratch)",
     )
     p.add_argument("--val", action="store_true", help="validate every epoch (slower)")
     p.add_argument("--rebuild", action="store_true", help="rewrite the dataset")
