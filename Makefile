@@ -7,7 +7,8 @@ export YOLO_OFFLINE := 1
 export YOLO_AUTOINSTALL := false
 export YOLO_CONFIG_DIR := $(CURDIR)/var/ultralytics
 
-.PHONY: run test install lint format bench migrate demo clean-var e2e
+.PHONY: run test install lint format bench migrate demo clean-var e2e bpartis
+BPARTIS := var/models/bpartis-seg-model.pt
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,7 +45,16 @@ format: install
 	$(VENV)/bin/ruff format .
 
 ## Benchmarks: speed as ratios against a baseline measured in the same run, and accuracy.
-bench: install
+## The peer model (BPartIS, MIT) for the benches: its weights are read out of the IDE wheel from
+## PyPI; the package itself is never installed (its dependencies are stale).
+$(BPARTIS): | install
+	mkdir -p var/wheels
+	$(PY) -m pip download --quiet --no-deps imagedataextractor==2.0.4 -d var/wheels
+	$(PY) -m analysis.segment.bpartis var/wheels/imagedataextractor-2.0.4-py3-none-any.whl
+
+bpartis: $(BPARTIS)
+
+bench: install bpartis
 	$(PY) -m benchmarks.engine
 	DJANGO_SETTINGS_MODULE=semweb.settings.local $(PY) -m benchmarks.web
 	DJANGO_SETTINGS_MODULE=semweb.settings.local $(PY) -m benchmarks.web_edits
