@@ -24,10 +24,17 @@ from typing import Any
 import numpy as np
 from scipy import stats as st
 
-__all__ = ["REPRESENTATIVE_MIN_COUNT", "freedman_diaconis_edges", "summarize"]
+__all__ = [
+    "REPRESENTATIVE_MIN_COUNT",
+    "display_fields",
+    "equal_width_histogram",
+    "freedman_diaconis_edges",
+    "summarize",
+]
 
 REPRESENTATIVE_MIN_COUNT = 250
 MAX_HISTOGRAM_BINS = 100  # FD on a few outliers can ask for thousands of bins
+LOGNORMAL_CURVE_POINTS = 200  # smooth at any plot width, small in JSON
 
 
 def summarize(
@@ -172,3 +179,51 @@ def _from_particles(particles: list[Any]) -> tuple[list[Any], list[str], str]:
         return nm, [p.shape_class for p in particles], "nm"
     px = [p.measurements.get("ecd_px") for p in particles]
     return px, [p.shape_class for p in particles], "px"
+
+
+def display_fields(summary: dict[str, Any]) -> dict[str, Any]:
+    """What size tables and plots show beside :func:`summarize`'s statistics.
+
+    Returns ``span`` ((D90 − D10) / D50), ``ci95_rel`` (half-width of the 95 % CI of the mean
+    relative to the mean) and ``histogram``: the summary's histogram plus the fitted log-normal
+    density over its range, scaled to counts per bin (``fit_x``, ``fit_y``; empty when there
+    is no fit), so a page can draw the curve over the bars without redoing the fit.
+    """
+    mean, d10, d50, d90 = (summary.get(k) for k in ("mean", "d10", "d50", "d90"))
+    ci = summary.get("ci95_mean")
+    hist = dict(summary.get("histogram") or {})
+    hist.update(_lognormal_curve(hist, summary.get("lognormal"), summary.get("count") or 0))
+    return {
+        "span": (d90 - d10) / d50 if d50 and d10 is not None and d90 is not None else None,
+        "ci95_rel": (ci[1] - ci[0]) / 2 / mean if ci and mean else None,
+        "histogram": hist,
+    }
+
+
+def _lognormal_curve(
+    hist: dict[str, Any], fit: dict[str, Any] | None, count: int
+) -> dict[str, list[float]]:
+    edges = hist.get("edges") or []
+    if not fit or len(edges) < 2 or not fit.get("sigma"):
+        return {"fit_x": [], "fit_y": []}
+    mu, sigma = fit["mu"], fit["sigma"]
+    x = np.linspace(max(edges[0], 1e-9), edges[-1], LOGNORMAL_CURVE_POINTS)
+    pdf = np.exp(-((np.log(x) - mu) ** 2) / (2 * sigma**2)) / (x * sigma * math.sqrt(2 * math.pi))
+    width = (edges[-1] - edges[0]) / (len(edges) - 1)
+    return {"fit_x": x.tolist(), "fit_y": (pdf * count * width).tolist()}
+
+
+def equal_width_histogram(
+    values: Iterable[float], bins: int = 20
+) -> list[tuple[float, float, int]]:
+    """``bins`` equal-width bins over the range of ``values`` as (low, high, count) rows, for
+    fixed-size printed charts (reports) where Freedman–Diaconis' variable bin count does not
+    fit; a single value gives one bin of width 1 starting at it."""
+    x = np.asarray([float(v) for v in values], dtype=float)
+    if x.size == 0:
+        return []
+    lo, hi = float(x.min()), float(x.max())
+    if hi == lo:
+        hi = lo + bins  # every value falls in the first bin, each bin 1 wide
+    counts, edges = np.histogram(x, bins=bins, range=(lo, hi))
+    return [(float(edges[i]), float(edges[i + 1]), int(c)) for i, c in enumerate(counts)]

@@ -48,7 +48,12 @@ from analysis.result import Region
 from analysis.segment.model import DEFAULT_WEIGHTS as BUILTIN_WEIGHTS
 from analysis.segment.model import read_sidecar as read_weights_sidecar
 from analysis.segment.model import weights_version
-from analysis.stats import REPRESENTATIVE_MIN_COUNT, summarize
+from analysis.stats import (
+    REPRESENTATIVE_MIN_COUNT,
+    display_fields,
+    equal_width_histogram,
+    summarize,
+)
 from analysis.synth import generate as synthetic_micrograph
 from analysis.train import finetune as training
 from analysis.train.polygons import mask_to_polygon
@@ -67,6 +72,8 @@ __all__ = [
     "analyze_file",
     "calibrate",
     "declared_geometry",
+    "display_fields",
+    "equal_width_histogram",
     "engine_version",
     "annotated_image",
     "json_safe",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -18,35 +17,16 @@ from semweb.analyses import engine
 from semweb.analyses.models import AnalysisRun, Particle, ReviewState, RunStatus
 from semweb.labs.models import Membership, Role
 
-_FIT_POINTS = 200
-
 
 def summarize_values(
     values_nm: list[float] | np.ndarray, classes: list[str] | None = None
 ) -> dict[str, Any]:
-    """The engine's statistics (`engine.summarize_sizes`: count, mean, sd, d10/d50/d90,
-    ci95_mean, lognormal, histogram, class_counts, representative) of ECDs in nm, plus what
-    the pages show beside them: ``span``, ``ci95_rel`` and the log-normal curve over the
-    histogram (``fit_x``/``fit_y``, scaled to counts)."""
+    """The engine's statistics of ECDs in nm (`engine.summarize_sizes`) with the engine's
+    display fields (`engine.display_fields`: span, ci95_rel, log-normal curve over the
+    histogram) that the pages show beside them."""
     out = engine.summarize_sizes(list(values_nm), classes)
-    mean, d10, d50, d90 = out["mean"], out["d10"], out["d50"], out["d90"]
-    out["span"] = (d90 - d10) / d50 if d50 else None
-    ci = out.get("ci95_mean")
-    out["ci95_rel"] = (ci[1] - ci[0]) / 2 / mean if ci and mean else None
-    out["histogram"] = {**out["histogram"], **_lognormal_curve(out)}
+    out.update(engine.display_fields(out))
     return engine.json_safe(out)
-
-
-def _lognormal_curve(summary: dict[str, Any]) -> dict[str, list[float]]:
-    hist, fit = summary["histogram"], summary.get("lognormal")
-    edges = hist.get("edges") or []
-    if not fit or len(edges) < 2 or not fit.get("sigma"):
-        return {"fit_x": [], "fit_y": []}
-    mu, sigma = fit["mu"], fit["sigma"]
-    x = np.linspace(max(edges[0], 1e-9), edges[-1], _FIT_POINTS)
-    pdf = np.exp(-((np.log(x) - mu) ** 2) / (2 * sigma**2)) / (x * sigma * math.sqrt(2 * math.pi))
-    width = (edges[-1] - edges[0]) / (len(edges) - 1)
-    return {"fit_x": x.tolist(), "fit_y": (pdf * summary["count"] * width).tolist()}
 
 
 def run_statistics(run: AnalysisRun) -> dict[str, Any]:
@@ -241,7 +221,7 @@ def sample_statistics(sample) -> dict[str, Any]:
                 "micrograph": m,
                 "run": run,
                 "n": len(values),
-                "d50_nm": float(np.median(values)) if values else None,
+                "d50_nm": engine.summarize_sizes(values)["d50"] if values else None,
             }
         )
     total = len(pooled)

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Iterator
 
 from openpyxl import Workbook
 
+from semweb.analyses import engine
+
 FIXED_COLUMNS = [
     ("sample", "sample"),
     ("micrograph_id", "micrograph id"),
@@ -115,26 +117,12 @@ def to_xlsx(header: list[str], rows: Iterable[list], *, summary: dict | None = N
 
 
 def histogram(values: list[float], bins: int = 20) -> list[dict]:
-    """Equal-width bins for the report's SVG histogram."""
-    if not values:
-        return []
-    lo, hi = min(values), max(values)
-    width = (hi - lo) / bins or 1.0
-    counts = [0] * bins
-    for v in values:
-        counts[min(bins - 1, int((v - lo) / width))] += 1
-    peak = max(counts)
+    """The engine's equal-width bins laid out for the report's SVG histogram (a 400 × 120 box,
+    20 units per bar)."""
+    rows = engine.equal_width_histogram(values, bins)
+    peak = max((c for _, _, c in rows), default=0) or 1
     bars = []
-    for i, c in enumerate(counts):
-        h = 100.0 * c / peak  # SVG units in a 400 x 120 box, 20 per bar
-        bars.append(
-            {
-                "lo": lo + i * width,
-                "hi": lo + (i + 1) * width,
-                "count": c,
-                "x": i * 20,
-                "y": 105 - h,
-                "h": h,
-            }
-        )
+    for i, (lo, hi, count) in enumerate(rows):
+        h = 100.0 * count / peak
+        bars.append({"lo": lo, "hi": hi, "count": count, "x": i * 20, "y": 105 - h, "h": h})
     return bars

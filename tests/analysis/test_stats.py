@@ -2,10 +2,17 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from analysis.result import Particle
-from analysis.stats import REPRESENTATIVE_MIN_COUNT, freedman_diaconis_edges, summarize
+from analysis.stats import (
+    REPRESENTATIVE_MIN_COUNT,
+    display_fields,
+    equal_width_histogram,
+    freedman_diaconis_edges,
+    summarize,
+)
 
 
 def test_hand_computed_values():
@@ -68,3 +75,31 @@ def test_fd_bins_capped_for_outliers():
 def test_mismatched_classes_rejected():
     with pytest.raises(ValueError):
         summarize([1.0, 2.0], ["sphere"])
+
+
+def test_display_fields_span_relative_ci_and_curve_scaled_to_counts():
+    values = [10.0, 12.0, 14.0, 20.0, 30.0, 11.0, 13.0]
+    s = summarize(values)
+    d = display_fields(s)
+    assert d["span"] == pytest.approx((s["d90"] - s["d10"]) / s["d50"])
+    lo, hi = s["ci95_mean"]
+    assert d["ci95_rel"] == pytest.approx((hi - lo) / 2 / s["mean"])
+    hist = d["histogram"]
+    assert hist["counts"] == s["histogram"]["counts"]  # the bars are the summary's own
+    x, y = np.asarray(hist["fit_x"]), np.asarray(hist["fit_y"])
+    width = (hist["edges"][-1] - hist["edges"][0]) / (len(hist["edges"]) - 1)
+    # the curve integrates to (about) the number of particles per bin width, inside the range
+    assert np.trapezoid(y, x) / width == pytest.approx(len(values), rel=0.25)
+
+
+def test_display_fields_without_a_fit_have_no_curve_or_spread():
+    d = display_fields(summarize([5.0]))
+    assert (d["ci95_rel"], d["histogram"]["fit_x"], d["histogram"]["fit_y"]) == (None, [], [])
+
+
+def test_equal_width_histogram_counts_every_value_once():
+    rows = equal_width_histogram([1.0, 2.0, 3.0, 4.0, 4.0], bins=3)
+    assert [c for _, _, c in rows] == [1, 1, 3]
+    assert (rows[0][0], rows[-1][1]) == (1.0, 4.0)
+    assert equal_width_histogram([], bins=3) == []
+    assert sum(c for _, _, c in equal_width_histogram([7.0, 7.0], bins=4)) == 2
