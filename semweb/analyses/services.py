@@ -11,12 +11,10 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterable
-from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import tifffile
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -27,6 +25,7 @@ from semweb.analyses import engine
 from semweb.analyses.models import AnalysisRun, Method, Particle, ReviewState, RunStatus
 from semweb.analyses.selectors import summarize_values
 from semweb.audit.services import audit_record
+from semweb.core.claims import claim_job, max_attempts, stale_after
 from semweb.core.errors import TransitionError
 from semweb.core.params import parse_int_list, parse_pixel_size_nm
 from semweb.labs.permissions import Access, access_to, require_run_write
@@ -57,19 +56,6 @@ def overall_progress(stage: str, fraction: float) -> float:
 
 class RunAborted(Exception):
     """The worker lost ownership of the run (cancelled, or reaped and handed to another)."""
-
-
-def _setting(name: str, default: Any) -> Any:
-    return getattr(settings, name, default)
-
-
-def max_attempts() -> int:
-    return int(_setting("SEMWEB_RUN_MAX_ATTEMPTS", 3))
-
-
-def stale_after() -> timedelta:
-    """No heartbeat for this long means the worker died (heartbeats come every few seconds)."""
-    return timedelta(seconds=float(_setting("SEMWEB_RUN_STALE_S", 120)))
 
 
 def queue_for(method: str) -> str:
@@ -163,37 +149,18 @@ def run_claim(*, run_id: int, worker: str) -> int | None:
     """Take the run: queued → running (or a running run whose worker stopped heartbeating,
     i.e. a redelivered message). Returns the attempt number (the fencing token) or None when
     someone else owns it, it finished, it was cancelled, or it ran out of attempts."""
-    now = timezone.now()
-    claimable = Q(status=RunStatus.QUEUED) | Q(
-        status=RunStatus.RUNNING, heartbeat_at__lt=now - stale_after()
+    attempt = claim_job(
+        model=AnalysisRun,
+        pk=run_id,
+        worker=worker,
+        queued=RunStatus.QUEUED,
+        running=RunStatus.RUNNING,
+        give_up=lambda reason: run_fail(run_id=run_id, reason=reason),
+        stage=STAGES[0],
+        progress=0.0,
     )
-    with transaction.atomic():
-        row = (
-            AnalysisRun.objects.select_for_update()
-            .filter(claimable, pk=run_id)
-            .values("attempts", "error")
-            .first()
-        )
-        if row is None:
-            return None
-        if row["attempts"] >= max_attempts():
-            reason = f"gave up after {row['attempts']} attempts"
-            if row["error"]:
-                reason += f"; last error: {row['error']}"
-            run_fail(run_id=run_id, reason=reason)
-            return None
-        attempt = row["attempts"] + 1
-        AnalysisRun.objects.filter(pk=run_id).update(
-            status=RunStatus.RUNNING,
-            attempts=attempt,
-            worker=worker[:128],
-            stage=STAGES[0],
-            progress=0.0,
-            error="",
-            started_at=now,
-            heartbeat_at=now,
-            finished_at=None,
-        )
+    if attempt is None:
+        return None
     run = AnalysisRun.objects.select_related("micrograph__sample__project__lab").get(pk=run_id)
     audit_record(
         actor=None, verb="run.start", target=run, lab=_lab(run), attempt=attempt, worker=worker

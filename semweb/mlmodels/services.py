@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from semweb.analyses.engine import read_weights_sidecar as read_sidecar
 from semweb.analyses.engine import split_ids, training, weights_version
 from semweb.analyses.models import Particle
 from semweb.audit.services import audit_record
+from semweb.core.claims import claim_job, max_attempts, stale_after
 from semweb.core.errors import TransitionError
 from semweb.core.params import parse_float, parse_int
 from semweb.datasets.selectors import dataset_runs
@@ -52,18 +52,6 @@ SPLIT_SEED = 13
 
 class TrainingAborted(Exception):
     """The worker lost the version (cancelled, or reaped and handed to another attempt)."""
-
-
-def _setting(name: str, default: Any) -> Any:
-    return getattr(settings, name, default)
-
-
-def stale_after() -> timedelta:
-    return timedelta(seconds=float(_setting("SEMWEB_RUN_STALE_S", 120)))
-
-
-def max_attempts() -> int:
-    return int(_setting("SEMWEB_RUN_MAX_ATTEMPTS", 3))
 
 
 def training_dir(version_id: int) -> Path:
@@ -281,36 +269,17 @@ def training_request(*, dataset, user, epochs: Any = None, hours: Any = None) ->
 def training_claim(*, version_id: int, worker: str) -> int | None:
     """queued → training (or a training whose worker stopped heartbeating). Returns the
     attempt (fencing token), or None when it is not ours to run."""
-    now = timezone.now()
-    claimable = Q(status=ModelStatus.QUEUED) | Q(
-        status=ModelStatus.TRAINING, heartbeat_at__lt=now - stale_after()
+    attempt = claim_job(
+        model=ModelVersion,
+        pk=version_id,
+        worker=worker,
+        queued=ModelStatus.QUEUED,
+        running=ModelStatus.TRAINING,
+        give_up=lambda reason: training_fail(version_id=version_id, reason=reason),
+        stage="starting",
     )
-    with transaction.atomic():
-        row = (
-            ModelVersion.objects.select_for_update()
-            .filter(claimable, pk=version_id)
-            .values("attempts", "error")
-            .first()
-        )
-        if row is None:
-            return None
-        if row["attempts"] >= max_attempts():
-            reason = f"gave up after {row['attempts']} attempts"
-            if row["error"]:
-                reason += f"; last error: {row['error']}"
-            training_fail(version_id=version_id, reason=reason)
-            return None
-        attempt = row["attempts"] + 1
-        ModelVersion.objects.filter(pk=version_id).update(
-            status=ModelStatus.TRAINING,
-            attempts=attempt,
-            worker=worker[:128],
-            stage="starting",
-            error="",
-            started_at=now,
-            heartbeat_at=now,
-            finished_at=None,
-        )
+    if attempt is None:
+        return None
     version = ModelVersion.objects.get(pk=version_id)
     audit_record(
         actor=None,

@@ -1,0 +1,74 @@
+"""The claim protocol every background job shares (analysis runs, model trainings).
+
+A worker owns a job only through a conditional UPDATE that moves it from queued to running (or
+takes over a running job whose worker stopped heartbeating: a redelivered message) and bumps
+``attempts``. The attempt it got is its fencing token: every later write is filtered on it, so
+two workers never both own a job. One home for the rule, its timings and its give-up point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+
+def max_attempts() -> int:
+    """Deliveries of one job before it is failed for good (a poison image must not loop)."""
+    return int(getattr(settings, "SEMWEB_RUN_MAX_ATTEMPTS", 3))
+
+
+def stale_after() -> timedelta:
+    """No heartbeat for this long means the worker died (heartbeats come every few seconds)."""
+    return timedelta(seconds=float(getattr(settings, "SEMWEB_RUN_STALE_S", 120)))
+
+
+def claim_job(
+    *,
+    model: type[models.Model],
+    pk: int,
+    worker: str,
+    queued: str,
+    running: str,
+    give_up: Callable[[str], None],
+    **reset: Any,
+) -> int | None:
+    """queued → running for row ``pk`` of ``model`` (fields ``status``, ``attempts``,
+    ``error``, ``worker``, ``started_at``, ``heartbeat_at``, ``finished_at``); ``reset``
+    holds the job's own start values (stage, progress). Returns the attempt, or None when the
+    job is not ours: someone else owns it, it finished or was cancelled, or it has used its
+    attempts (then ``give_up(reason)`` fails it, inside the same transaction)."""
+    now = timezone.now()
+    claimable = Q(status=queued) | Q(status=running, heartbeat_at__lt=now - stale_after())
+    with transaction.atomic():
+        row = (
+            model.objects.select_for_update()
+            .filter(claimable, pk=pk)
+            .values("attempts", "error")
+            .first()
+        )
+        if row is None:
+            return None
+        if row["attempts"] >= max_attempts():
+            reason = f"gave up after {row['attempts']} attempts"
+            if row["error"]:
+                reason += f"; last error: {row['error']}"
+            give_up(reason)
+            return None
+        attempt = row["attempts"] + 1
+        model.objects.filter(pk=pk).update(
+            status=running,
+            attempts=attempt,
+            worker=worker[:128],
+            error="",
+            started_at=now,
+            heartbeat_at=now,
+            finished_at=None,
+            **reset,
+        )
+    return attempt
