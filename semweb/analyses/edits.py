@@ -46,22 +46,7 @@ from semweb.analyses.services import (
 )
 from semweb.audit.services import audit_record
 
-SNAPSHOT_FIELDS = (
-    "index",
-    "polygon",
-    "bbox_x0",
-    "bbox_y0",
-    "bbox_x1",
-    "bbox_y1",
-    "measurements",
-    "ecd_nm",
-    "area_px",
-    "shape_class",
-    "score",
-    "touches_border",
-    "accepted",
-    "manual",
-)
+SNAPSHOT_FIELDS = Particle.STATE_FIELDS
 
 
 class EditRejected(ValidationError):

@@ -118,6 +118,25 @@ class AnalysisRun(models.Model):
 
 
 class Particle(models.Model):
+    # Everything a particle is, apart from its run: what the API shows and what an outline
+    # edit snapshots to be undone.
+    STATE_FIELDS = (
+        "index",
+        "polygon",
+        "bbox_x0",
+        "bbox_y0",
+        "bbox_x1",
+        "bbox_y1",
+        "measurements",
+        "ecd_nm",
+        "area_px",
+        "shape_class",
+        "score",
+        "touches_border",
+        "accepted",
+        "manual",
+    )
+
     run = models.ForeignKey(AnalysisRun, on_delete=models.CASCADE, related_name="particles")
     index = models.PositiveIntegerField()  # value in the run's label map
     polygon = models.JSONField()  # [[x, y], ...] in pixels of the stored image

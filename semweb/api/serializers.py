@@ -176,23 +176,7 @@ class RunSerializer(serializers.ModelSerializer):
 class ParticleSerializer(serializers.ModelSerializer):
     class Meta:
         model = Particle
-        fields = [
-            "id",
-            "index",
-            "polygon",
-            "bbox_x0",
-            "bbox_y0",
-            "bbox_x1",
-            "bbox_y1",
-            "measurements",
-            "ecd_nm",
-            "area_px",
-            "shape_class",
-            "score",
-            "touches_border",
-            "accepted",
-            "manual",
-        ]
+        fields = ["id", *Particle.STATE_FIELDS]
 
 
 class AcceptanceSerializer(serializers.Serializer):
