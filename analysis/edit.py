@@ -323,15 +323,9 @@ def add_polygon(
 ) -> dict[int, Mask | None]:
     """A new particle ``label`` from a drawn outline: the outline's pixels that are
     background and inside ``region`` (its largest connected piece)."""
-    poly = clean_polygon(polygon, region=region)
-    window = _window_of(poly, labels.shape)
-    win = labels[window.y0 : window.y1, window.x0 : window.x1]
-    mask = polygon_mask(poly, window) & (win == 0) & _region_window(region, window)
-    if not mask.any():
-        raise GeometryError("the outline covers existing particles only")
-    mask = _largest_component(mask)
-    _require_size(mask, "the new particle")
-    return {label: Mask(window.x0, window.y0, mask).tight()}
+    return _fill_outline(
+        labels, polygon, region=region, label=label, own_pixels=False, what="the new particle"
+    )
 
 
 def reshape(
@@ -345,15 +339,27 @@ def reshape(
     """Particle ``label`` redrawn: its pixels become the outline's pixels that are
     background or its own (neighbours keep theirs)."""
     particle_mask(labels, label, bbox)  # must exist
+    return _fill_outline(
+        labels, polygon, region=region, label=label, own_pixels=True, what="the reshaped particle"
+    )
+
+
+def _fill_outline(
+    labels: np.ndarray, polygon: object, *, region: Region, label: int, own_pixels: bool, what: str
+) -> dict[int, Mask | None]:
+    """Particle ``label`` as the outline's pixels inside ``region`` that are background (or,
+    with ``own_pixels``, already its own), largest connected piece: an edit never takes a
+    neighbour's pixels, so every step can be undone exactly."""
     poly = clean_polygon(polygon, region=region)
     window = _window_of(poly, labels.shape)
     win = labels[window.y0 : window.y1, window.x0 : window.x1]
-    free = (win == 0) | (win == label)
+    free = (win == 0) | (win == label) if own_pixels else win == 0
     mask = polygon_mask(poly, window) & free & _region_window(region, window)
     if not mask.any():
-        raise GeometryError("the outline covers other particles only")
+        other = "other" if own_pixels else "existing"
+        raise GeometryError(f"the outline covers {other} particles only")
     mask = _largest_component(mask)
-    _require_size(mask, "the reshaped particle")
+    _require_size(mask, what)
     return {label: Mask(window.x0, window.y0, mask).tight()}
 
 

@@ -93,13 +93,19 @@ def _write(split_dir: Path, name: str, image: np.ndarray, labels: np.ndarray) ->
     return len(lines)
 
 
-def build_dataset(spec: DatasetSpec) -> Path:
-    """Write the dataset described by ``spec``; returns the path of its ``data.yaml``."""
-    out = spec.out_dir
+def _make_layout(out: Path) -> tuple[Path, Path]:
+    """The YOLO folders ``images/{train,val}`` and ``labels/{train,val}`` under ``out``;
+    returns the train and val label folders (images go to their ``images`` twins)."""
     for part in ("train", "val"):
         (out / "images" / part).mkdir(parents=True, exist_ok=True)
         (out / "labels" / part).mkdir(parents=True, exist_ok=True)
-    tr_dir, va_dir = out / "labels" / "train", out / "labels" / "val"
+    return out / "labels" / "train", out / "labels" / "val"
+
+
+def build_dataset(spec: DatasetSpec) -> Path:
+    """Write the dataset described by ``spec``; returns the path of its ``data.yaml``."""
+    out = spec.out_dir
+    tr_dir, va_dir = _make_layout(out)
     rng = np.random.default_rng(spec.seed)
     counts = {"real_train_tiles": 0, "real_aug": 0, "synthetic": 0, "val": 0, "instances": 0}
     train_ids: list[str] = []
@@ -183,10 +189,7 @@ def read_pair(folder: Path, image_id: str) -> tuple[np.ndarray, np.ndarray]:
 def build_normalised_dataset(spec: NormalisedSpec) -> Path:
     """Write the scale-normalised dataset of ``spec``; returns the path of its ``data.yaml``."""
     out = spec.out_dir
-    for part in ("train", "val"):
-        (out / "images" / part).mkdir(parents=True, exist_ok=True)
-        (out / "labels" / part).mkdir(parents=True, exist_ok=True)
-    tr_dir, va_dir = out / "labels" / "train", out / "labels" / "val"
+    tr_dir, va_dir = _make_layout(out)
     rng = np.random.default_rng(spec.seed)
     counts = {"canvases": 0, "pieces": 0, "synthetic": 0, "val": 0, "instances": 0}
     ids: dict[str, list[str]] = {}
