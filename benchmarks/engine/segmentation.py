@@ -3,8 +3,10 @@
 Every set is scored for four methods side by side, each end to end:
 
 - ``baseline``: what an ImageJ user does — data band cropped by hand, Gaussian σ = 1, Otsu,
-  the particles' phase chosen by eye (here: from the truth), fill holes, distance-transform
-  watershed (h = 0.5 px, ImageJ's "Watershed"), "exclude on edges", ≥ 5 px;
+  the particles' phase as ImageJ's *Auto* threshold picks it (the histogram mode is
+  background: :func:`analysis.segment.imagej.imagej_polarity`; no peeking at the truth),
+  fill holes, distance-transform watershed (h = 0.5 px, ImageJ's "Watershed"),
+  "exclude on edges", ≥ 5 px;
 - ``classical``, ``model``, ``auto``: :func:`analysis.pipeline.analyze` with that method.
 
 Sets: EMPS validation (the model card's 66 ids), ``../shared/data/msa-tem-train`` (all 20
@@ -44,6 +46,7 @@ from analysis.io import read_image
 from analysis.pipeline import AnalysisOptions, analyze
 from analysis.result import Region
 from analysis.segment import postprocess
+from analysis.segment.imagej import imagej_polarity
 from analysis.synth import generate, regimes
 from analysis.train.split import split_ids
 from benchmarks.engine.__main__ import baseline_ms
@@ -65,19 +68,19 @@ class Case:
     band: Region | None = None
 
 
-def baseline_labels(grey: np.ndarray, truth: np.ndarray, band: Region | None) -> np.ndarray:
-    """ImageJ-style: crop the band, smooth, Otsu, fill holes, EDM watershed, exclude edges."""
+def baseline_labels(grey: np.ndarray, band: Region | None) -> np.ndarray:
+    """ImageJ-style: crop the band, smooth, Otsu, fill holes, EDM watershed, exclude edges.
+
+    The object phase is ImageJ's own default (:func:`imagej_polarity`), as a user who presses
+    *Auto* gets it; the truth is never consulted.
+    """
     h, w = grey.shape
     y1 = band.y0 if band is not None and band.y0 > 0 else h
     crop = grey[:y1]
     smooth = cv2.GaussianBlur(crop.astype(np.float32), (0, 0), 1.0)
     u8 = np.clip(smooth * 255, 0, 255).astype(np.uint8)
     t, _ = cv2.threshold(u8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    fg_t = truth[:y1] > 0
-    bright = (
-        fg_t.any() and (~fg_t).any() and float(crop[fg_t].mean()) > float(crop[~fg_t].mean())
-    ) or (not fg_t.any() and float((u8 > t).mean()) < 0.5)
-    fg = u8 > t if bright else u8 <= t
+    fg = u8 > t if imagej_polarity(u8) == "bright" else u8 <= t
     fg = postprocess.binary_fill_holes(fg)
     lab, _ = ndi.label(fg)
     lab = postprocess.split_touching(lab, h_px=0.5, min_peak_px=1.0, peak_window_px=3)
@@ -134,7 +137,7 @@ def score_case(case: Case, methods: tuple[str, ...]) -> dict[str, dict[str, Any]
         t0 = time.perf_counter()
         path = reason = ""
         if method == "baseline":
-            labels = baseline_labels(grey, case.truth, case.band)
+            labels = baseline_labels(grey, case.band)
             h, w = grey.shape
             region = Region(0, 0, w, case.band.y0 if case.band is not None else h)
         else:

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from analysis.result import Region
-from analysis.segment.imagej import segment_imagej, user_polarity
+from analysis.segment.imagej import imagej_polarity, segment_imagej, user_polarity
 
 
 def test_touching_discs_are_split_and_holes_filled() -> None:
@@ -42,3 +42,18 @@ def test_dense_bright_packing_needs_the_users_phase() -> None:
     assert user_polarity(img, truth) == "bright"
     assert int(segment_imagej(img, polarity="bright").max()) == 4
     assert int(segment_imagej(img).max()) != 4  # the minority guess takes the gaps
+
+
+def test_imagej_polarity_takes_the_histogram_mode_for_background() -> None:
+    # Dense bright spheres covering most of the frame: the mode is the (bright) particles,
+    # so ImageJ's default calls the dark gaps objects — the mistake a user then corrects.
+    img = np.full((100, 100), 0.2, np.float32)
+    for x, y in ((25, 25), (75, 25), (25, 75), (75, 75)):
+        cv2.circle(img, (x, y), 24, 0.8, -1)
+    assert imagej_polarity(img) == "dark"
+    # Sparse dark particles on a bright support, and sparse bright ones on a dark support.
+    sparse = np.full((100, 100), 0.7, np.float32)
+    cv2.circle(sparse, (50, 50), 10, 0.1, -1)
+    assert imagej_polarity(sparse) == "dark"
+    assert imagej_polarity(1.0 - sparse) == "bright"
+    assert int(segment_imagej(sparse, polarity="imagej").max()) == 1
