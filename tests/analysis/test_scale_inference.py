@@ -186,7 +186,7 @@ def test_merge_takes_classical_outlines_where_they_agree_and_adds_missed_particl
     assert ((labels > 0) == (classical > 0)).all()
 
 
-def test_the_outline_on_the_stronger_image_edge_wins_per_particle():
+def test_the_outline_with_the_higher_rim_contrast_wins_per_particle():
     grey = np.full((100, 160), 0.2, np.float32)
     cv2.circle(grey, (40, 50), 20, 0.8, -1)
     cv2.circle(grey, (115, 50), 20, 0.8, -1)
@@ -206,3 +206,56 @@ def test_the_outline_on_the_stronger_image_edge_wins_per_particle():
     )
     assert counts["outlines_from_classical"] == 1
     assert ((labels > 0) == ((true_left > 0) | (true_right > 0))).all()
+
+
+def test_rim_contrast_peaks_on_the_true_outline_of_a_blurred_particle():
+    grey = np.full((120, 120), 0.2, np.float32)
+    cv2.circle(grey, (60, 60), 25, 0.8, -1)
+    grey = cv2.GaussianBlur(grey, (0, 0), 2.0)
+    c = [float(auto.rim_contrast(_blobs((120, 120), [(60, 60)], r), grey)[1]) for r in (22, 25, 28)]
+    assert c[1] > c[0] and c[1] > c[2]
+
+
+def test_auto_adds_the_particles_the_model_missed_when_thresholding_confirms_all_it_found():
+    """msa-tem's case: the model finds 3 of 8 particles; thresholding finds all 8 and agrees
+    with each of the model's 3 — the other 5 are kept (agreement 3/8 alone would drop them)."""
+    centres = [(20 + 40 * (k % 4), 25 + 50 * (k // 4)) for k in range(8)]
+    grey = np.full((100, 170), 0.2, np.float32)
+    for x, y in centres:
+        cv2.circle(grey, (x, y), 12, 0.8, -1)
+    classical = _blobs((100, 170), centres, 12)
+    model = _blobs((100, 170), centres[:3], 13)
+    d = auto.decide(
+        model,
+        np.full(3, 0.9, np.float32),
+        classical,
+        floor_px=20.0,
+        diameter_px=24.0,
+        confidence=0.9,
+        grey=grey,
+    )
+    assert d.path == "merged" and d.details["added_from_classical"] == 5
+    assert d.labels.max() == 8 and d.details["confirmed"] == 1.0
+
+
+def test_below_8_px_thresholding_leads_with_the_models_outline_where_truer():
+    grey = np.full((40, 60), 0.2, np.float32)
+    centres = [(10, 10), (30, 10), (50, 10), (10, 30), (30, 30), (50, 30)]
+    for x, y in centres:
+        cv2.circle(grey, (x, y), 3, 0.8, -1)
+    exact = _blobs((40, 60), centres, 3)
+    classical = exact.copy()
+    classical[_blobs((40, 60), [(10, 10)], 4) > 0] = 1  # thresholding 1 px too fat on one
+    model = _blobs((40, 60), centres[:4], 3)  # the model sees four, exactly
+    d = auto.decide(
+        model,
+        np.full(4, 0.9, np.float32),
+        classical,
+        floor_px=4.0,
+        diameter_px=6.0,
+        confidence=0.9,
+        grey=grey,
+    )
+    assert d.path == "classical" and d.scores is None
+    assert d.labels.max() == 6  # every thresholded particle, one outline from the model
+    assert ((d.labels > 0) == (exact > 0)).all()
