@@ -227,3 +227,26 @@ def test_cli_refuses_a_negative_budget(tmp_path: Path) -> None:
     ]
     assert main(args) == 2
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_step_callback_reports_each_step_and_should_stop_ends_the_session(tmp_path: Path) -> None:
+    out = tmp_path / "m.pt"
+    seen: list[tuple[int, bool]] = []
+    cfg = TrainConfig(**{**TINY.__dict__, "checkpoint_every_s": 0.0})
+
+    def on_step(step: int, losses: dict[str, float], saved: bool) -> None:
+        assert set(losses) >= {"d_real", "d_fake", "g_adv"}
+        seen.append((step, saved))
+
+    r = train(
+        _pairs(),
+        out,
+        hours=1,
+        config=cfg,
+        max_steps=10,
+        assess=False,
+        on_step=on_step,
+        should_stop=lambda: len(seen) >= 2,
+    )
+    assert r.steps == 2 and seen == [(1, True), (2, True)]
+    assert out.exists() and out.with_name("m.pt.samples.png").exists()

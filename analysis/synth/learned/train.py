@@ -25,6 +25,7 @@ import csv
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,8 @@ from analysis.synth.learned.labels import class_map, one_hot
 from analysis.synth.learned.nets import Discriminator, Generator, diff_augment
 
 CHECKPOINT_FORMAT = 1
+# What a caller is told after each step: (step, losses of the step, side files rewritten now).
+StepCallback = Callable[[int, dict[str, float], bool], None]
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 
 
@@ -278,12 +281,18 @@ def train(
     config: TrainConfig | None = None,
     max_steps: int | None = None,
     assess: bool = True,
+    on_step: StepCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> TrainResult:
     """Train (or resume ``out``) for at most ``hours`` of wall time or ``max_steps`` steps.
 
     A new training uses ``config`` (default :class:`TrainConfig`); a resumed one keeps the
     config it was started with. The checkpoint is written every ``checkpoint_every_s`` seconds
     and at the end; ``hours`` is this session's budget, so resuming buys another ``hours``.
+
+    ``on_step(step, losses, saved)`` follows each step (``saved``: the checkpoint, loss curve
+    and sample image were just rewritten, so a caller can publish them); ``should_stop()`` is
+    asked after each step and ends the session early (checkpoint written, as at a deadline).
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -311,10 +320,15 @@ def train(
         state["history"].append(
             {"step": state["step"], "seconds": round(state["seconds"], 2), **losses}
         )
-        if now - last_save >= cfg.checkpoint_every_s:
+        saved = now - last_save >= cfg.checkpoint_every_s
+        if saved:
             save_checkpoint(state, out)
             _write_side_files(state, out, pairs)
             last_save = now
+        if on_step is not None:
+            on_step(state["step"], losses, saved)
+        if should_stop is not None and should_stop():
+            break
     save_checkpoint(state, out)
     _write_side_files(state, out, pairs)
     stability: dict[str, Any] = {}
