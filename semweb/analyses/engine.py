@@ -18,14 +18,22 @@ Lab models (`semweb.mlmodels`) come through here as well: `training` (the engine
 fine-tuning: YOLO-seg export, resumable training, publishing, held-back scoring), the
 built-in weights and their version string, the held-back split, and :func:`annotated_image`
 (a micrograph plus approved outlines as the arrays training needs).
+
+Learned styles come through here too: :func:`style_learn` trains (or resumes) the engine's
+mask-conditioned generator (``analysis.synth.learned``) on those same annotated images, and
+:func:`style_paint` paints one procedural mask in a trained style. Both import torch, so
+their engine modules are imported when called, not with this module.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -85,6 +93,8 @@ __all__ = [
     "read_image_bytes",
     "rescale_to_nm",
     "split_ids",
+    "style_learn",
+    "style_paint",
     "summarize_particles",
     "summarize_sizes",
     "synthetic_micrograph",
@@ -242,3 +252,99 @@ def annotated_image(path: str, polygons: list, name: str) -> training.AnnotatedI
     the engine's training writes out."""
     grey = training.to_uint8(read_image(path).grey)
     return training.AnnotatedImage(name, grey, training.labels_from_polygons(polygons, grey.shape))
+
+
+# --- learned styles (analysis.synth.learned) ---------------------------------------------------
+
+STYLE_SIDE_FILES = ("samples.png", "losses.csv", "stability.json")
+
+
+def style_side_file(checkpoint: Path, kind: str) -> Path:
+    """Where the trainer writes ``kind`` (one of `STYLE_SIDE_FILES`) beside its checkpoint."""
+    return checkpoint.with_name(f"{checkpoint.name}.{kind}")
+
+
+@dataclass
+class StyleLearnResult:
+    steps: int  # all sessions together
+    seconds: float  # training time of all sessions
+    session_steps: int
+    crop_px: int
+    stability: dict[str, Any]
+
+
+def style_crop_px(images: list[training.AnnotatedImage], wanted_px: int) -> int:
+    """The training crop: ``wanted_px``, shrunk to the smallest image side, a multiple of 8
+    (the generator halves its input three times)."""
+    side = min([wanted_px, *(min(im.grey.shape) for im in images)])
+    return max(8, side - side % 8)
+
+
+def style_learn(
+    images: list[training.AnnotatedImage],
+    checkpoint: Path,
+    *,
+    seconds: float,
+    crop_px: int,
+    max_steps: int | None,
+    checkpoint_every_s: float,
+    on_step: Callable[[int, dict[str, float], bool], None],
+    should_stop: Callable[[], bool],
+) -> StyleLearnResult:
+    """Train the mask-conditioned generator on (micrograph, instance map) pairs for at most
+    ``seconds`` (this session), resuming ``checkpoint`` when it exists (its crop then wins)."""
+    # torch: only workers that learn a style load it.
+    from analysis.synth.learned import train as learned  # noqa: PLC0415
+
+    pairs = [learned.Pair(im.name, im.grey, im.labels.astype(np.int32)) for im in images]
+    crop = style_crop_px(images, crop_px)
+    config = learned.TrainConfig(crop_px=crop, checkpoint_every_s=checkpoint_every_s)
+    result = learned.train(
+        pairs,
+        checkpoint,
+        hours=seconds / 3600.0,
+        config=config,
+        max_steps=max_steps,
+        on_step=on_step,
+        should_stop=should_stop,
+    )
+    return StyleLearnResult(
+        steps=result.steps,
+        seconds=round(result.seconds, 1),
+        session_steps=result.session_steps,
+        crop_px=crop,
+        stability=json_safe(result.stability),
+    )
+
+
+def style_load(checkpoint: Path) -> Any:
+    """A trained style (``analysis.synth.learned.sample.LearnedModel``) ready to paint."""
+    from analysis.synth.learned.sample import LearnedModel  # noqa: PLC0415  (torch)
+
+    return LearnedModel.load(checkpoint)
+
+
+def style_paint(style: Any, index: int, *, size_px: int, seed: int = 0) -> tuple[bytes, list]:
+    """Procedural mask number ``index`` (sized like the style's training data), painted in
+    ``style``: (PNG bytes of the grey micrograph, one pixel polygon per particle). The same
+    index and seed always give the same mask and image, so an interrupted generation resumes
+    where it stopped."""
+    from analysis.synth.learned.sample import (  # noqa: PLC0415  (torch)
+        LEARNED_SEED_BASE,
+        procedural_mask,
+    )
+
+    s = LEARNED_SEED_BASE + seed * 100_000 + index
+    labels = procedural_mask(s, size_px, style.mask_stats)
+    image = style.paint(labels, seed=s)
+    polygons = []
+    for k in np.unique(labels):
+        if k == 0:
+            continue
+        polygon = mask_to_polygon(labels == k)
+        if polygon is not None and len(polygon) >= 3:
+            polygons.append([[float(x), float(y)] for x, y in polygon])
+    ok, png = cv2.imencode(".png", image)
+    if not ok:
+        raise ValueError("could not encode the painted micrograph")
+    return png.tobytes(), polygons

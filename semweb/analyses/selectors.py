@@ -240,9 +240,10 @@ def sample_statistics(sample) -> dict[str, Any]:
 
 
 def project_comparison(project) -> list[dict[str, Any]]:
-    """One row per sample: its pooled summary and values (for overlaid distributions)."""
+    """One row per real sample: its pooled summary and values (for overlaid distributions).
+    Synthetic samples (painted by a learned style) are training material, never compared."""
     out = []
-    for sample in project.samples.all().order_by("name", "id"):
+    for sample in project.samples.filter(is_synthetic=False).order_by("name", "id"):
         stats = sample_statistics(sample)
         out.append(
             {

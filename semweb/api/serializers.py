@@ -21,7 +21,7 @@ from semweb.core.params import (
 )
 from semweb.datasets.models import Dataset, DatasetExport
 from semweb.labs.models import Lab
-from semweb.mlmodels.models import ModelVersion
+from semweb.mlmodels.models import ModelVersion, StyleGeneration, StyleModel
 
 
 class LabSerializer(serializers.ModelSerializer):
@@ -55,8 +55,18 @@ class ProjectCreateSerializer(serializers.Serializer):
 class SampleSerializer(serializers.ModelSerializer):
     class Meta:
         model = Sample
-        fields = ["id", "project", "name", "material", "synthesis_notes", "tags", "created_at"]
-        read_only_fields = ["id", "created_at"]
+        fields = [
+            "id",
+            "project",
+            "name",
+            "material",
+            "synthesis_notes",
+            "tags",
+            "is_synthetic",
+            "style_model",
+            "created_at",
+        ]
+        read_only_fields = ["id", "is_synthetic", "style_model", "created_at"]
 
 
 class SampleCreateSerializer(serializers.Serializer):
@@ -300,6 +310,60 @@ class WandSerializer(serializers.Serializer):
     x = serializers.FloatField()
     y = serializers.FloatField()
     tolerance = serializers.FloatField(default=0.25, min_value=0.001, max_value=1.0)
+
+
+class StyleModelSerializer(serializers.ModelSerializer):
+    """A learned style; `progress` holds the step, the loss rows and the sample sheets (poll
+    this while it learns); `generations` its "Generate N" requests and their samples."""
+
+    lab = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    generations = serializers.SerializerMethodField()
+
+    class Meta:
+        model = StyleModel
+        fields = [
+            "id",
+            "lab",
+            "dataset",
+            "name",
+            "training_data",
+            "parameters",
+            "weights_sha256",
+            "weights_size_bytes",
+            "stability",
+            "wall_time_s",
+            "status",
+            "stage",
+            "progress",
+            "attempts",
+            "error",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "generations",
+        ]
+
+    def get_generations(self, obj: StyleModel) -> list[dict]:
+        return [
+            {"id": g.pk, "sample": g.sample_id, "n": g.n, "done": g.done, "status": g.status}
+            for g in obj.generations.order_by("-id")
+        ]
+
+
+class StyleGenerationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = StyleGeneration
+        fields = ["id", "style", "sample", "n", "done", "image_px", "status", "error", "created_at"]
+
+
+class LearnStyleSerializer(serializers.Serializer):
+    minutes = serializers.FloatField(required=False, allow_null=True, default=None)
+
+
+class GenerateSerializer(serializers.Serializer):
+    n = serializers.IntegerField()
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):

@@ -55,6 +55,17 @@ v1 = [
     path("models/<int:pk>/promote", views.ModelPromote.as_view(), name="api_model_promote"),
     path("models/<int:pk>/retire", views.ModelRetire.as_view(), name="api_model_retire"),
     path("models/<int:pk>/cancel", views.ModelCancel.as_view(), name="api_model_cancel"),
+    path(
+        "datasets/<int:pk>/learn-style",
+        views.DatasetLearnStyle.as_view(),
+        name="api_dataset_learn_style",
+    ),
+    path("style-models/", views.StyleModelList.as_view(), name="api_style_models"),
+    path("style-models/<int:pk>", views.StyleModelDetail.as_view(), name="api_style_model"),
+    path(
+        "style-models/<int:pk>/generate", views.StyleGenerate.as_view(), name="api_style_generate"
+    ),
+    path("style-models/<int:pk>/cancel", views.StyleCancel.as_view(), name="api_style_cancel"),
 ]
 
 urlpatterns = [

@@ -51,10 +51,12 @@ from semweb.labs.permissions import (
     visible,
     visible_datasets,
     visible_models,
+    visible_styles,
 )
 from semweb.labs.selectors import labs_for_user
 from semweb.mlmodels import services as mlmodels
-from semweb.mlmodels.models import ModelVersion
+from semweb.mlmodels import styles
+from semweb.mlmodels.models import ModelVersion, StyleModel
 from semweb.review import services as review
 
 
@@ -688,3 +690,74 @@ class ModelCancel(APIView):
         version, _ = get_for_user(request.user, ModelVersion, pk, need=Access.SUPERVISOR)
         version = mlmodels.training_cancel(version=version, user=request.user)
         return Response(s.ModelVersionSerializer(version).data)
+
+
+# --- learned styles -----------------------------------------------------------------------------
+
+
+class DatasetLearnStyle(APIView):
+    """Learn the dataset's style: a mask-conditioned generator trained on its approved real
+    runs (supervisors and lab admins of the dataset's lab), on the `gpu` queue. `{"minutes":
+    m}` (optional, at most `SEMWEB_STYLE_MAX_MINUTES`) → 202 with the queued style."""
+
+    @extend_schema(request=s.LearnStyleSerializer, responses={202: s.StyleModelSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        dataset, _ = get_for_user(request.user, Dataset, pk, need=Access.SUPERVISOR)
+        data = s.LearnStyleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        style = styles.style_request(
+            dataset=dataset, user=request.user, minutes=data.validated_data["minutes"]
+        )
+        return Response(s.StyleModelSerializer(style).data, status=status.HTTP_202_ACCEPTED)
+
+
+class StyleModelList(generics.ListAPIView):
+    """Learned styles you can see: your labs' and those learned from datasets shared with
+    your labs. Filters: `?dataset=<id>`, `?status=`."""
+
+    serializer_class = s.StyleModelSerializer
+
+    def get_queryset(self):
+        qs = visible_styles(self.request.user, StyleModel.objects.select_related("lab"))
+        if dataset := self.request.query_params.get("dataset"):
+            qs = qs.filter(dataset_id=optional_id(dataset, name="dataset"))
+        if state := self.request.query_params.get("status"):
+            qs = qs.filter(status=state)
+        return qs.order_by("-id")
+
+
+class StyleModelDetail(generics.RetrieveAPIView):
+    """One learned style with its progress (steps, losses, sample sheets) and generations."""
+
+    serializer_class = s.StyleModelSerializer
+
+    def get_object(self):
+        return get_for_user(self.request.user, StyleModel, self.kwargs["pk"])[0]
+
+
+class StyleGenerate(APIView):
+    """Paint `{"n": N}` procedural masks in a ready style into a new sample flagged synthetic
+    (supervisors and lab admins) → 202 with the queued generation. Its runs join the style's
+    dataset as training material only (never held back, never in statistics)."""
+
+    @extend_schema(request=s.GenerateSerializer, responses={202: s.StyleGenerationSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        style, _ = get_for_user(request.user, StyleModel, pk, need=Access.SUPERVISOR)
+        data = s.GenerateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        generation = styles.generation_request(
+            style=style, user=request.user, n=data.validated_data["n"]
+        )
+        return Response(
+            s.StyleGenerationSerializer(generation).data, status=status.HTTP_202_ACCEPTED
+        )
+
+
+class StyleCancel(APIView):
+    """Stop a queued or learning style (supervisors and lab admins)."""
+
+    @extend_schema(request=None, responses={200: s.StyleModelSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        style, _ = get_for_user(request.user, StyleModel, pk, need=Access.SUPERVISOR)
+        style = styles.style_cancel(style=style, user=request.user)
+        return Response(s.StyleModelSerializer(style).data)

@@ -47,6 +47,16 @@ class Sample(models.Model):
     material = models.CharField(max_length=200, blank=True)
     synthesis_notes = models.TextField(blank=True)
     tags = models.JSONField(default=list, blank=True)
+    # Synthetic: micrographs painted by a learned style (`mlmodels.StyleModel`) from procedural
+    # masks. Training material only: never part of sample, project or dataset statistics.
+    is_synthetic = models.BooleanField(default=False, db_index=True)
+    style_model = models.ForeignKey(
+        "mlmodels.StyleModel",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="samples",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

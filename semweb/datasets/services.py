@@ -310,6 +310,39 @@ def _import_record(
     return run
 
 
+def synthetic_run_create(
+    *, sample, user, filename: str, data: bytes, polygons: list, source: str
+) -> AnalysisRun:
+    """One painted micrograph of a synthetic sample and an approved run whose particles are its
+    exact mask: stored, measured and audited exactly as an approved import (one path for
+    annotations made outside the analysis), so the lab-model training reads it like any
+    approved run. Files stored by a failed call are removed again."""
+    if not sample.is_synthetic:
+        raise ValidationError("only synthetic samples take generated micrographs")
+    saved_names: list[str] = []
+    record = formats.ImageRecord(
+        filename=filename, data=data, width=None, height=None, polygons=polygons
+    )
+    try:
+        with transaction.atomic():
+            return _import_record(
+                record=record,
+                sample=sample,
+                user=user,
+                kind="synthetic",
+                source_name=source,
+                approve=True,
+                saved_names=saved_names,
+            )
+    except BaseException:
+        for name in saved_names:
+            try:
+                default_storage.delete(name)
+            except OSError:
+                log.warning("could not remove %s after a failed generation", name)
+        raise
+
+
 def dataset_import(
     *, sample, user, fileobj, source_name: str = "", as_approved: bool = False
 ) -> list[AnalysisRun]:

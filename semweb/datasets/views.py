@@ -30,6 +30,7 @@ from semweb.labs.permissions import (
     model_train_allowed,
     visible_datasets,
     visible_models,
+    visible_styles,
 )
 from semweb.labs.selectors import labs_for_user
 from semweb.mlmodels.selectors import models_of_dataset
@@ -111,6 +112,8 @@ def _training_context(user, dataset: Dataset) -> dict:
             "max_hours": settings.SEMWEB_TRAIN_MAX_HOURS,
         },
         "model_versions": visible_models(user, models_of_dataset(dataset)),
+        "style_models": visible_styles(user, dataset.style_models.order_by("-id")),
+        "style_max_minutes": settings.SEMWEB_STYLE_MAX_MINUTES,
     }
 
 
@@ -192,9 +195,10 @@ def _scope_runs(user, scope: str, pk: int):
         return obj, AnalysisRun.objects.filter(pk=obj.pk).select_related(
             "micrograph__sample__project", "approved_by"
         )
-    micrographs = Micrograph.objects.filter(
-        **({"sample": obj} if scope == "sample" else {"sample__project": obj})
-    )
+    if scope == "sample":
+        micrographs = Micrograph.objects.filter(sample=obj)
+    else:  # a project's measurements are its real samples' (synthetic ones are training data)
+        micrographs = Micrograph.objects.filter(sample__project=obj, sample__is_synthetic=False)
     return obj, selectors.export_runs(micrographs=micrographs)
 
 

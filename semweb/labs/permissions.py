@@ -21,7 +21,7 @@ from semweb.analyses.models import AnalysisRun, Particle, ReviewState, RunStatus
 from semweb.catalogue.models import Micrograph, Project, Sample
 from semweb.datasets.models import Dataset, DatasetExport, DatasetShare
 from semweb.labs.models import Lab, Membership, Role, ShareLevel
-from semweb.mlmodels.models import ModelVersion
+from semweb.mlmodels.models import ModelVersion, StyleModel
 
 
 class Access(IntEnum):
@@ -186,6 +186,42 @@ def model_train_allowed(user, dataset) -> bool:
     return lab_role_access(user, dataset.lab_id) >= Access.SUPERVISOR
 
 
+def style_access(user, style) -> Access:
+    """Access to a learned style: as to a model version trained on the same dataset (its lab's
+    members by role; a lab the dataset is shared with may look at it, VIEW)."""
+    if not user.is_authenticated:
+        return Access.NONE
+    if user.is_superuser:
+        return Access.ADMIN
+    own = lab_role_access(user, style.lab_id)
+    if own:
+        return own
+    if style.dataset_id is None:
+        return Access.NONE
+    shared = DatasetShare.objects.filter(
+        dataset_id=style.dataset_id, lab_id__in=user_lab_ids(user)
+    ).exists()
+    return Access.VIEW if shared else Access.NONE
+
+
+def visible_styles(user, queryset: QuerySet | None = None) -> QuerySet:
+    """Learned styles `user` may see (the rule of :func:`style_access`)."""
+    queryset = StyleModel.objects.all() if queryset is None else queryset
+    if user.is_superuser:
+        return queryset
+    if not user.is_authenticated:
+        return queryset.none()
+    lab_ids = user_lab_ids(user)
+    shared = DatasetShare.objects.filter(lab_id__in=lab_ids).values("dataset_id")
+    return queryset.filter(Q(lab_id__in=lab_ids) | Q(dataset_id__in=shared))
+
+
+def style_train_allowed(user, style) -> bool:
+    """Generating with, or cancelling, a learned style: who may train on its lab's data
+    (:func:`model_train_allowed`: supervisors and admins of the owning lab)."""
+    return lab_role_access(user, style.lab_id) >= Access.SUPERVISOR
+
+
 def model_manage_allowed(user, version) -> bool:
     """Promote, retire, roll back: the owning lab's admins; nobody manages the built-in."""
     return not version.builtin and lab_role_access(user, version.lab_id) >= Access.ADMIN
@@ -293,6 +329,8 @@ def access_to(user, obj) -> Access:
     """Access to any catalogue/analysis object, lab, dataset, dataset export or model."""
     if isinstance(obj, ModelVersion):
         return model_access(user, obj)
+    if isinstance(obj, StyleModel):
+        return style_access(user, obj)
     if isinstance(obj, Dataset):
         return dataset_access(user, obj)
     if isinstance(obj, DatasetExport):
@@ -311,6 +349,7 @@ _SELECT_RELATED = {
     "particle": ("run__micrograph__sample__project",),
     "datasetexport": ("dataset",),
     "modelversion": ("lab", "parent", "dataset"),
+    "stylemodel": ("lab", "dataset"),
 }
 
 

@@ -111,3 +111,104 @@ class ModelVersion(models.Model):
     @property
     def usable(self) -> bool:
         return self.status in USABLE or self.builtin
+
+
+class StyleModel(models.Model):
+    """A lab's learned micrograph style: a mask-conditioned generator trained on a dataset's
+    approved real runs (``analysis.synth.learned``), used to paint procedural masks into
+    synthetic training images. Life cycle queued → training → ready | failed, with the same
+    claim protocol as `ModelVersion` (``semweb.core.claims``); the checkpoint on the worker's
+    disk lets a later attempt resume after a worker died."""
+
+    lab = models.ForeignKey("labs.Lab", on_delete=models.PROTECT, related_name="style_models")
+    dataset = models.ForeignKey(
+        "datasets.Dataset",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="style_models",
+    )
+    name = models.CharField(max_length=200)
+    training_data = models.JSONField(default=dict, blank=True)  # run ids, images, particles
+    parameters = models.JSONField(default=dict, blank=True)  # minutes, crop_px, max_steps …
+    # Generator checkpoint: content-addressed (styles/<sha256>.pt) in default storage.
+    weights = models.FileField(upload_to="styles/", blank=True, max_length=255)
+    weights_sha256 = models.CharField(max_length=64, blank=True)
+    weights_size_bytes = models.PositiveBigIntegerField(default=0)
+    stability = models.JSONField(default=dict, blank=True)  # analysis.synth.learned.stability
+    wall_time_s = models.FloatField(null=True, blank=True)
+
+    status = models.CharField(
+        max_length=16, choices=ModelStatus.choices, default=ModelStatus.QUEUED, db_index=True
+    )
+    stage = models.CharField(max_length=32, blank=True)
+    # step, steps, seconds, history [{step, d_real, d_fake, g_adv, …}] (thinned), samples
+    # [{step, name}] (the sample sheets as they improve), resumed [...].
+    progress = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=128, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_status_display()})"
+
+    @property
+    def usable(self) -> bool:
+        return self.status == ModelStatus.READY
+
+
+class GenerationStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class StyleGeneration(models.Model):
+    """One "Generate N training images" request: N procedural masks painted in a style into a
+    new synthetic sample (each image an approved run whose particles are the exact mask)."""
+
+    style = models.ForeignKey(StyleModel, on_delete=models.PROTECT, related_name="generations")
+    sample = models.OneToOneField(
+        "catalogue.Sample",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="generation",
+    )
+    n = models.PositiveIntegerField()
+    done = models.PositiveIntegerField(default=0)
+    image_px = models.PositiveIntegerField(default=512)
+    status = models.CharField(
+        max_length=16,
+        choices=GenerationStatus.choices,
+        default=GenerationStatus.QUEUED,
+        db_index=True,
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=128, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.n} images in style {self.style_id} ({self.status})"

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from semweb.labs.permissions import visible_models
 from semweb.mlmodels import services
-from semweb.mlmodels.models import USABLE, ModelStatus, ModelVersion
+from semweb.mlmodels.models import USABLE, ModelStatus, ModelVersion, StyleModel
 
 
 def models_for_analysis(user, lab) -> tuple[ModelVersion, QuerySet[ModelVersion]]:
@@ -41,4 +41,33 @@ def progress_payload(version: ModelVersion) -> dict[str, Any]:
         "error": version.error if version.status == ModelStatus.FAILED else "",
         "url": reverse("mlmodels:detail", args=[version.pk]),
         "progress_url": reverse("mlmodels:progress", args=[version.pk]),
+    }
+
+
+def style_progress_payload(style: StyleModel) -> dict[str, Any]:
+    """The small JSON the style page polls while it learns: steps, losses, sample sheets."""
+    progress = style.progress or {}
+    samples = [
+        {
+            "step": s["step"],
+            "url": reverse("mlmodels:style_sample", args=[style.pk, s["step"]]),
+        }
+        for s in progress.get("samples", [])
+    ]
+    return {
+        "id": style.pk,
+        "status": style.status,
+        "status_label": style.get_status_display(),
+        "stage": style.stage,
+        "training": style.status in (ModelStatus.QUEUED, ModelStatus.TRAINING),
+        "step": progress.get("step", 0),
+        "max_steps": style.parameters.get("max_steps"),
+        "seconds": progress.get("seconds", 0.0),
+        "minutes": style.parameters.get("minutes"),
+        "history": progress.get("history", []),
+        "samples": samples,
+        "resumed": progress.get("resumed", []),
+        "error": style.error if style.status == ModelStatus.FAILED else "",
+        "url": reverse("mlmodels:style", args=[style.pk]),
+        "progress_url": reverse("mlmodels:style_progress", args=[style.pk]),
     }

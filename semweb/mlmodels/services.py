@@ -153,8 +153,17 @@ def training_split(run_particles: dict[int, int]) -> tuple[list[int], list[int]]
 
 
 def training_data(dataset) -> dict[str, Any]:
-    """Runs, split and counts a training of `dataset` would use (shown before pressing Train)."""
-    runs = list(dataset_runs(dataset).values_list("pk", flat=True))
+    """Runs, split and counts a training of `dataset` would use (shown before pressing Train).
+
+    Runs of synthetic samples (painted by a learned style, `semweb.mlmodels.styles`) always
+    go to the training split: the held-back split is real runs only, so a candidate's PQ and
+    the promotion rule (beat the parent on the held-back split, `model_promote`) are measured
+    on real micrographs. That is how a learned style is kept only where it helps: synthetic
+    images that do not improve the real held-back score give a version that is not promoted.
+    """
+    rows = list(dataset_runs(dataset).values_list("pk", "micrograph__sample__is_synthetic"))
+    runs = [pk for pk, _ in rows]
+    synthetic = sorted(pk for pk, is_synthetic in rows if is_synthetic)
     counts = dict(
         Particle.objects.filter(run_id__in=runs, accepted=True)
         .values_list("run_id")
@@ -162,16 +171,20 @@ def training_data(dataset) -> dict[str, Any]:
         .values_list("run_id", "n")
     )
     per_run = {r: int(counts.get(r, 0)) for r in runs}
-    if len(per_run) < 2:
-        train, held = list(per_run), []
+    real = {r: n for r, n in per_run.items() if r not in set(synthetic)}
+    if len(real) < 2:
+        train, held = list(real), []
     else:
-        train, held = training_split(per_run)
+        train, held = training_split(real)
+    train = sorted(train + synthetic)
     return {
         "run_ids": sorted(per_run),
+        "synthetic_run_ids": synthetic,
         "train_run_ids": train,
         "held_back_run_ids": held,
         "train_images": len(train),
         "held_back_images": len(held),
+        "synthetic_images": len(synthetic),
         "train_particles": sum(per_run[r] for r in train),
         "held_back_particles": sum(per_run[r] for r in held),
         "split_seed": SPLIT_SEED,
@@ -182,10 +195,11 @@ def training_data(dataset) -> dict[str, Any]:
 def training_refusal(data: dict[str, Any]) -> str | None:
     """Why a dataset is too small to learn from (None when it is not)."""
     need = int(settings.SEMWEB_TRAIN_MIN_PARTICLES)
-    if len(data["run_ids"]) < 2 or data["held_back_particles"] == 0:
+    real = len(data["run_ids"]) - len(data.get("synthetic_run_ids", []))
+    if real < 2 or data["held_back_particles"] == 0:
         return (
-            "Training needs at least two approved runs with particles: one is held back to "
-            f"evaluate the new model. This dataset has {len(data['run_ids'])}."
+            "Training needs at least two approved real runs with particles: one is held back "
+            f"to evaluate the new model. This dataset has {real}."
         )
     if data["train_particles"] < need:
         return (
@@ -323,23 +337,23 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _store_weights(published: Path) -> tuple[str, str, int]:
-    """Content-addressed copy into default storage: ``models/<sha256>.pt`` and its sidecar
-    ``models/<sha256>.json`` (the engine reads the sidecar next to the weights). Returns
-    (storage name, sha256, size)."""
+def store_weights(published: Path, folder: str = "models") -> tuple[str, str, int]:
+    """Content-addressed copy into default storage: ``<folder>/<sha256>.pt`` and its sidecar
+    ``<folder>/<sha256>.json`` (the engine reads the sidecar next to the weights). Returns
+    (storage name, sha256, size). Learned styles use ``folder="styles"``."""
     size = published.stat().st_size
     limit = int(settings.SEMWEB_MODEL_MAX_MB) * 1024 * 1024
     if size > limit:
         raise ValueError(f"weights of {size / 1e6:.1f} MB exceed SEMWEB_MODEL_MAX_MB")
     digest = _sha256(published)
-    name = f"models/{digest}.pt"
+    name = f"{folder}/{digest}.pt"
     if not default_storage.exists(name):
         with published.open("rb") as fh:
             saved = default_storage.save(name, File(fh))
         if saved != name:  # a concurrent writer stored the same bytes first
             default_storage.delete(saved)
     sidecar = published.with_suffix(".json")
-    side_name = f"models/{digest}.json"
+    side_name = f"{folder}/{digest}.json"
     if sidecar.exists() and not default_storage.exists(side_name):
         with sidecar.open("rb") as fh:
             default_storage.save(side_name, File(fh))
@@ -349,7 +363,7 @@ def _store_weights(published: Path) -> tuple[str, str, int]:
 def training_complete(*, version_id: int, attempt: int, outcome) -> ModelVersion | None:
     """Register the trained weights with metrics: training → ready. None (and nothing
     written) when the version was cancelled or handed to another attempt meanwhile."""
-    name, digest, size = _store_weights(Path(outcome.weights))
+    name, digest, size = store_weights(Path(outcome.weights))
     version_string = weights_version(Path(outcome.weights))
     with transaction.atomic():
         version = _owned(version_id, attempt).select_for_update().first()

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 
 from semweb.analyses.tasks import TRANSIENT, Heartbeat
-from semweb.mlmodels import services, training
+from semweb.mlmodels import services, style_worker, styles, training
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,66 @@ def train_model(self, version_id: int) -> str:
         heartbeat.stop()
 
 
+@shared_task(bind=True, name="mlmodels.learn_style", max_retries=3, acks_late=True)
+def learn_style(self, style_id: int) -> str:
+    """Learn a dataset's style (`styles`): claimed and fenced like `train_model`; a worker
+    that dies leaves a checkpoint the next attempt resumes."""
+    worker = getattr(self.request, "hostname", None) or socket.gethostname()
+    attempt = styles.style_claim(style_id=style_id, worker=worker)
+    if attempt is None:
+        log.info("style %s: nothing to do (not claimable)", style_id)
+        return "skipped"
+    heartbeat = Heartbeat(
+        f"style-{style_id}",
+        lambda: styles.style_heartbeat(style_id=style_id, attempt=attempt),
+    )
+    heartbeat.start()
+    try:
+        style_worker.style_execute(style_id=style_id, attempt=attempt, lost=heartbeat.lost)
+        return "ready"
+    except styles.StyleAborted:
+        log.info("style %s attempt %s: aborted (cancelled or reaped)", style_id, attempt)
+        return "aborted"
+    except SoftTimeLimitExceeded:
+        styles.style_fail(style_id=style_id, attempt=attempt, reason="time limit exceeded")
+        return "failed"
+    except Exception as exc:  # bad data or a crash in training: say why, do not retry
+        log.exception("style %s failed", style_id)
+        styles.style_fail(style_id=style_id, attempt=attempt, reason=f"{type(exc).__name__}: {exc}")
+        return "failed"
+    finally:
+        heartbeat.stop()
+
+
+@shared_task(bind=True, name="mlmodels.generate_images", max_retries=3, acks_late=True)
+def generate_images(self, generation_id: int) -> str:
+    """Paint a generation's images into its synthetic sample (`styles.generation_request`)."""
+    worker = getattr(self.request, "hostname", None) or socket.gethostname()
+    attempt = styles.generation_claim(generation_id=generation_id, worker=worker)
+    if attempt is None:
+        return "skipped"
+    heartbeat = Heartbeat(
+        f"generation-{generation_id}",
+        lambda: styles.generation_heartbeat(generation_id=generation_id, attempt=attempt),
+    )
+    heartbeat.start()
+    try:
+        style_worker.generation_execute(
+            generation_id=generation_id, attempt=attempt, lost=heartbeat.lost
+        )
+        return "succeeded"
+    except styles.StyleAborted:
+        return "aborted"
+    except Exception as exc:
+        log.exception("generation %s failed", generation_id)
+        styles.generation_fail(
+            generation_id=generation_id, attempt=attempt, reason=f"{type(exc).__name__}: {exc}"
+        )
+        return "failed"
+    finally:
+        heartbeat.stop()
+
+
 class _TrainingReaper(threading.Thread):
     """Every worker reaps dead trainings, at start and every half stale-period."""
 
@@ -82,6 +142,7 @@ class _TrainingReaper(threading.Thread):
         while True:
             try:
                 services.trainings_reap()
+                styles.styles_reap()
             except Exception:  # the database may be briefly away; try again next round
                 log.exception("training reaper failed")
             finally:

@@ -1,12 +1,15 @@
 """Pages of the model registry: the list, the model card (with live training progress), and
-the Train / promote / retire / cancel actions. Thin: permission helper, then one service."""
+the Train / promote / retire / cancel actions; learned styles (learn, progress with sample
+sheets, generate, cancel). Thin: permission helper, then one service."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -17,10 +20,11 @@ from semweb.labs.permissions import (
     get_for_user,
     model_manage_allowed,
     model_train_allowed,
+    style_train_allowed,
     visible_models,
 )
-from semweb.mlmodels import selectors, services
-from semweb.mlmodels.models import ModelStatus, ModelVersion
+from semweb.mlmodels import selectors, services, styles
+from semweb.mlmodels.models import ModelStatus, ModelVersion, StyleModel
 
 # Rows of the metrics table on the model card: (key in metrics, label, higher is better).
 METRIC_ROWS = [
@@ -148,3 +152,88 @@ def model_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, first_message(exc))
     return redirect("mlmodels:detail", pk=version.pk)
+
+
+# --- learned styles -------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def dataset_learn_style(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Learn this lab's style" on a dataset page: queue it and open the style's page."""
+    dataset, _ = get_for_user(request.user, Dataset, pk, need=Access.SUPERVISOR)
+    try:
+        style = styles.style_request(
+            dataset=dataset, user=request.user, minutes=request.POST.get("minutes") or None
+        )
+    except ValidationError as exc:
+        messages.error(request, first_message(exc))
+        return redirect("datasets:detail", pk=dataset.pk)
+    messages.success(request, "Learning the style; this page follows it.")
+    return redirect("mlmodels:style", pk=style.pk)
+
+
+@login_required
+@require_GET
+def style_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    style, _ = get_for_user(request.user, StyleModel, pk)
+    can_act = style_train_allowed(request.user, style)
+    generations = style.generations.select_related("sample").order_by("-id")
+    return render(
+        request,
+        "mlmodels/style.html",
+        {
+            "style": style,
+            "progress": selectors.style_progress_payload(style),
+            "can_cancel": can_act and style.status in styles.RUNNING,
+            "can_generate": can_act and style.status == ModelStatus.READY,
+            "max_images": settings.SEMWEB_STYLE_MAX_IMAGES,
+            "generations": generations,
+        },
+    )
+
+
+@login_required
+@require_GET
+def style_progress(request: HttpRequest, pk: int) -> JsonResponse:
+    style, _ = get_for_user(request.user, StyleModel, pk)
+    return JsonResponse(selectors.style_progress_payload(style))
+
+
+@login_required
+@require_GET
+def style_sample(request: HttpRequest, pk: int, step: int) -> FileResponse:
+    """One sample sheet of the training (real | mask | two paintings per row)."""
+    style, _ = get_for_user(request.user, StyleModel, pk)
+    names = [s["name"] for s in style.progress.get("samples", []) if s["step"] == step]
+    if not names or not default_storage.exists(names[0]):
+        raise Http404("No such sample sheet.")
+    return FileResponse(default_storage.open(names[0], "rb"), content_type="image/png")
+
+
+@login_required
+@require_POST
+def style_generate(request: HttpRequest, pk: int) -> HttpResponse:
+    style, _ = get_for_user(request.user, StyleModel, pk, need=Access.SUPERVISOR)
+    try:
+        generation = styles.generation_request(
+            style=style, user=request.user, n=request.POST.get("n")
+        )
+    except ValidationError as exc:
+        messages.error(request, first_message(exc))
+        return redirect("mlmodels:style", pk=style.pk)
+    messages.success(
+        request, f"Generating {generation.n} synthetic images into {generation.sample.name}."
+    )
+    return redirect("mlmodels:style", pk=style.pk)
+
+
+@login_required
+@require_POST
+def style_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    style, _ = get_for_user(request.user, StyleModel, pk, need=Access.SUPERVISOR)
+    try:
+        styles.style_cancel(style=style, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, first_message(exc))
+    return redirect("mlmodels:style", pk=style.pk)

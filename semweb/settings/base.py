@@ -203,6 +203,20 @@ SEMWEB_TRAINING_DIR = Path(env_str("SEMWEB_TRAINING_DIR", str(VAR_DIR / "trainin
 SEMWEB_MODEL_MAX_MB = env_int("SEMWEB_MODEL_MAX_MB", 200, minimum=1)
 SEMWEB_TRAINER = env_str("SEMWEB_TRAINER", "semweb.mlmodels.engine.train_and_evaluate")
 
+# Learned styles (semweb.mlmodels.styles): a mask-conditioned generator per dataset, trained
+# on the `gpu` queue (the CPU worker takes it when no GPU worker runs) within a wall-time budget.
+SEMWEB_STYLE_MAX_MINUTES = env_float("SEMWEB_STYLE_MAX_MINUTES", 60.0, minimum=0.01)
+# Training crop side (px, multiple of 8; smaller training images shrink it). 128 on CPU: a step
+# took 9.6 s at 128 and 36 s at 256 on the shared 2-core box; set 256-512 for a GPU worker.
+SEMWEB_STYLE_CROP_PX = env_int("SEMWEB_STYLE_CROP_PX", 128, minimum=16)
+# A cap on training steps (0 = none, the wall-time budget alone); tests use a few steps.
+SEMWEB_STYLE_MAX_STEPS = env_int("SEMWEB_STYLE_MAX_STEPS", 0, minimum=0)
+# How often the checkpoint, loss curve and sample sheet are written (and shown on the page).
+SEMWEB_STYLE_CHECKPOINT_S = env_float("SEMWEB_STYLE_CHECKPOINT_S", 60.0, minimum=0.0)
+# Side of each generated micrograph (px) and the most one request may generate.
+SEMWEB_STYLE_IMAGE_PX = env_int("SEMWEB_STYLE_IMAGE_PX", 512, minimum=32)
+SEMWEB_STYLE_MAX_IMAGES = env_int("SEMWEB_STYLE_MAX_IMAGES", 200, minimum=1)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",

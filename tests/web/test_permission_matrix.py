@@ -22,6 +22,7 @@ from _api import api_media_fixture, approve  # noqa: F401
 from _matrix import *  # noqa: F403  (dave, erin, their labs, shared_project)
 from _runs import completed_run, disc_png, make_micrograph
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -31,7 +32,7 @@ from semweb.analyses.models import ReviewState
 from semweb.analyses.services import run_create
 from semweb.datasets.models import Dataset, DatasetExport, DatasetShare, ExportStatus
 from semweb.labs.models import Membership, ShareLevel
-from semweb.mlmodels.models import ModelStatus, ModelVersion
+from semweb.mlmodels.models import ModelStatus, ModelVersion, StyleModel
 from semweb.mlmodels.services import builtin_model
 
 PERSONAS = ["anonymous", "bob", "sam", "alice", "dave", "erin", "carol"]
@@ -351,6 +352,33 @@ CASES = [
         u("mlmodels:cancel", "private_model"),
         profile(302, 403, 302, 302, 404, 404, 404),
     ),
+    # --- learned styles (pages) ----------------------------------------------------------------
+    Case(
+        "mlmodels:learn_style",
+        "POST",
+        u("mlmodels:learn_style", "dataset"),
+        profile(302, 403, 302, 302, 403, 403, 404),
+        data={"minutes": "1"},
+    ),
+    Case("mlmodels:style", "GET", u("mlmodels:style", "style"), VIEW),
+    Case(
+        "mlmodels:style", "GET", u("mlmodels:style", "private_style"), LAB_MEMBERS, label="private"
+    ),
+    Case("mlmodels:style_progress", "GET", u("mlmodels:style_progress", "style"), VIEW),
+    Case("mlmodels:style_sample", "GET", u("mlmodels:style_sample", "style", "one"), VIEW),
+    Case(
+        "mlmodels:style_generate",
+        "POST",
+        u("mlmodels:style_generate", "style"),
+        profile(302, 403, 302, 302, 403, 403, 404),
+        data={"n": "1"},
+    ),
+    Case(
+        "mlmodels:style_cancel",
+        "POST",
+        u("mlmodels:style_cancel", "private_style"),
+        profile(302, 403, 302, 302, 404, 404, 404),
+    ),
     # --- API ------------------------------------------------------------------------------------
     Case("api_schema", "GET", u("api_schema"), ANY_USER_API),
     Case("api_docs", "GET", u("api_docs"), ANY_USER),
@@ -616,6 +644,38 @@ CASES = [
         profile(403, 403, 200, 200, 404, 404, 404),
         json=True,
     ),
+    Case(
+        "api_dataset_learn_style",
+        "POST",
+        u("api_dataset_learn_style", "dataset"),
+        profile(403, 403, 202, 202, 403, 403, 404),
+        data={"minutes": 1},
+        json=True,
+    ),
+    Case("api_style_models", "GET", u("api_style_models"), ANY_USER_API),
+    Case("api_style_model", "GET", u("api_style_model", "style"), VIEW_API),
+    Case(
+        "api_style_model",
+        "GET",
+        u("api_style_model", "private_style"),
+        LAB_MEMBERS_API,
+        label="private",
+    ),
+    Case(
+        "api_style_generate",
+        "POST",
+        u("api_style_generate", "style"),
+        profile(403, 403, 202, 202, 403, 403, 404),
+        data={"n": 1},
+        json=True,
+    ),
+    Case(
+        "api_style_cancel",
+        "POST",
+        u("api_style_cancel", "private_style"),
+        profile(403, 403, 200, 200, 404, 404, 404),
+        json=True,
+    ),
 ]
 
 # URL prefixes outside the matrix, with the reason.
@@ -692,6 +752,20 @@ def ctx_fixture(shared_project, sample, alice, bob, sam, dave, erin, carol, api_
     private = Dataset.objects.create(lab=c.lab, name="Private", created_by=alice)
     c.private_model = ModelVersion.objects.create(
         lab=c.lab, name="v2", parent=builtin, dataset=private, status=ModelStatus.QUEUED
+    )
+    # Styles: a ready one learned from the shared dataset (with one sample sheet), a queued one
+    # learned from the lab's private dataset.
+    c.style = StyleModel.objects.create(
+        lab=c.lab,
+        dataset=c.dataset,
+        name="style",
+        status=ModelStatus.READY,
+        training_data={"run_ids": [approved.pk], "images": 1},
+        progress={"step": 1, "samples": [{"step": 1, "name": "styles/samples/s1.png"}]},
+    )
+    default_storage.save("styles/samples/s1.png", ContentFile(disc_png()))
+    c.private_style = StyleModel.objects.create(
+        lab=c.lab, dataset=private, name="private style", status=ModelStatus.QUEUED
     )
     c.view_share = shared_project.shares.get(lab=dave.labs.get())
     c.bob_membership = Membership.objects.get(user=bob)

@@ -1,0 +1,439 @@
+"""Writes on learned styles: "Learn this lab's style" (a mask-conditioned generator trained on a
+dataset's approved real runs) and "Generate N training images" (procedural masks painted in
+that style into a new synthetic sample).
+
+Both are background jobs with the claim protocol every job shares (`semweb.core.claims`):
+the worker's writes carry the attempt it claimed and are conditional UPDATEs, a cancel is
+seen at the worker's next write, and the reaper hands a job whose worker stopped
+heartbeating to the next attempt. A style's checkpoint lives on the worker's disk
+(``SEMWEB_TRAINING_DIR/style-<id>``), so that attempt resumes the training where it stopped;
+a generation resumes at the first image not yet stored (images are deterministic by index).
+
+Synthetic images are training material only: their sample is flagged ``is_synthetic``, its
+runs are never part of sample, project or dataset statistics, and the lab-model training
+keeps them out of the held-back split (`services.training_data`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from semweb.audit.services import audit_record
+from semweb.catalogue.models import Sample
+from semweb.core.claims import claim_job, max_attempts, stale_after
+from semweb.core.errors import TransitionError
+from semweb.core.params import parse_float, parse_int
+from semweb.datasets.services import synthetic_run_create
+from semweb.labs.permissions import model_train_allowed, style_train_allowed
+from semweb.mlmodels.models import GenerationStatus, ModelStatus, StyleGeneration, StyleModel
+from semweb.mlmodels.services import store_weights, training_data
+
+log = logging.getLogger(__name__)
+
+RUNNING = (ModelStatus.QUEUED, ModelStatus.TRAINING)
+HISTORY_MAX = 400  # loss rows kept for the page; older ones are thinned to every other row
+SAMPLES_KEPT = 8  # sample sheets listed on the page (the latest ones)
+
+
+class StyleAborted(Exception):
+    """The worker lost the job (cancelled, or reaped and handed to another attempt)."""
+
+
+def style_checkpoint(style_id: int) -> Path:
+    """The worker-local checkpoint of one style training (resumed by a later attempt)."""
+    return Path(settings.SEMWEB_TRAINING_DIR) / f"style-{style_id}" / "style.pt"
+
+
+# --- learning ---------------------------------------------------------------------------------
+
+
+def style_training_data(dataset) -> dict[str, Any]:
+    """The dataset's approved *real* runs the generator learns from (synthetic ones never:
+    a style learned from its own paintings would drift away from the lab's micrographs)."""
+    data = training_data(dataset)
+    synthetic = set(data["synthetic_run_ids"])
+    run_ids = [r for r in data["run_ids"] if r not in synthetic]
+    return {"run_ids": run_ids, "images": len(run_ids)}
+
+
+def _minutes(value: Any) -> float:
+    cap = float(settings.SEMWEB_STYLE_MAX_MINUTES)
+    minutes = parse_float(value, name="minutes", positive=True, max_value=cap, required=False)
+    return cap if minutes is None else minutes
+
+
+def _enqueue_learn(style_id: int, minutes: float) -> None:
+    from semweb.mlmodels.tasks import learn_style  # noqa: PLC0415  (services → tasks edge)
+
+    # Reading the images and the final stability report come on top of the training budget.
+    soft = int(minutes * 60 + 600)
+    transaction.on_commit(
+        lambda: learn_style.apply_async(
+            (style_id,), queue="gpu", soft_time_limit=soft, time_limit=soft + 60
+        )
+    )
+
+
+def style_request(*, dataset, user, minutes: Any = None) -> StyleModel:
+    """Queue the learning of `dataset`'s style (supervisors and admins of its lab, as for a
+    lab-model training) within a wall-time budget of at most ``SEMWEB_STYLE_MAX_MINUTES``."""
+    if not model_train_allowed(user, dataset):
+        raise PermissionDenied("Only supervisors and admins of the lab may learn its style.")
+    minutes = _minutes(minutes)
+    with transaction.atomic():
+        busy = StyleModel.objects.select_for_update().filter(dataset=dataset, status__in=RUNNING)
+        if busy.exists():
+            raise TransitionError("A style of this dataset is already being learned.")
+        data = style_training_data(dataset)
+        if not data["run_ids"]:
+            raise ValidationError(
+                {"dataset": "Learning a style needs approved real runs in the dataset."}
+            )
+        style = StyleModel.objects.create(
+            lab=dataset.lab,
+            dataset=dataset,
+            name=f"{dataset.name} style · {timezone.now():%Y-%m-%d %H:%M}",
+            training_data=data,
+            parameters={
+                "minutes": minutes,
+                "crop_px": int(settings.SEMWEB_STYLE_CROP_PX),
+                "max_steps": int(settings.SEMWEB_STYLE_MAX_STEPS) or None,
+                "checkpoint_s": float(settings.SEMWEB_STYLE_CHECKPOINT_S),
+            },
+            progress={"step": 0, "seconds": 0.0, "history": [], "samples": []},
+            created_by=user,
+        )
+        audit_record(
+            actor=user,
+            verb="style.learn",
+            target=style,
+            lab=dataset.lab,
+            dataset=dataset.pk,
+            minutes=minutes,
+            images=data["images"],
+        )
+        _enqueue_learn(style.pk, minutes)
+    return style
+
+
+def style_claim(*, style_id: int, worker: str) -> int | None:
+    attempt = claim_job(
+        model=StyleModel,
+        pk=style_id,
+        worker=worker,
+        queued=ModelStatus.QUEUED,
+        running=ModelStatus.TRAINING,
+        give_up=lambda reason: style_fail(style_id=style_id, reason=reason),
+        stage="starting",
+    )
+    if attempt is not None:
+        style = StyleModel.objects.get(pk=style_id)
+        audit_record(
+            actor=None,
+            verb="style.learn.start",
+            target=style,
+            lab=style.lab,
+            attempt=attempt,
+            worker=worker,
+            resume_from_step=style.progress.get("step", 0),
+        )
+    return attempt
+
+
+def _owned(style_id: int, attempt: int):
+    return StyleModel.objects.filter(pk=style_id, status=ModelStatus.TRAINING, attempts=attempt)
+
+
+def style_record(
+    *, style_id: int, attempt: int, stage: str | None = None, progress: dict | None = None
+) -> None:
+    """Store stage and/or progress; raise `StyleAborted` when the job is no longer ours."""
+    fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
+    if stage is not None:
+        fields["stage"] = stage[:32]
+    if progress is not None:
+        if len(progress.get("history", [])) > HISTORY_MAX:
+            progress["history"] = progress["history"][::2]
+        fields["progress"] = progress
+    if not _owned(style_id, attempt).update(**fields):
+        raise StyleAborted(f"style {style_id} attempt {attempt} no longer owns it")
+
+
+def style_heartbeat(*, style_id: int, attempt: int) -> bool:
+    return bool(_owned(style_id, attempt).update(heartbeat_at=timezone.now()))
+
+
+def style_publish_samples(*, style_id: int, step: int, sheet: Path, progress: dict) -> None:
+    """Copy the trainer's latest sample sheet (real | mask | two paintings per row) into
+    storage and list it in ``progress["samples"]`` (the page shows them as they improve)."""
+    if not sheet.exists():
+        return
+    name = default_storage.save(
+        f"styles/samples/style-{style_id}-step{step}.png", ContentFile(sheet.read_bytes())
+    )
+    samples = [s for s in progress.get("samples", []) if s["step"] != step]
+    samples.append({"step": step, "name": name})
+    for old in samples[:-SAMPLES_KEPT]:
+        default_storage.delete(old["name"])
+    progress["samples"] = samples[-SAMPLES_KEPT:]
+
+
+def style_complete(
+    *, style_id: int, attempt: int, checkpoint: Path, result, progress: dict
+) -> StyleModel | None:
+    """Register the trained generator (content-addressed ``styles/<sha256>.pt``) with its
+    stability report: training → ready. None when the job was lost meanwhile."""
+    name, digest, size = store_weights(checkpoint, folder="styles")
+    with transaction.atomic():
+        style = _owned(style_id, attempt).select_for_update().first()
+        if style is None:
+            return None
+        style.weights.name = name
+        style.weights_sha256 = digest
+        style.weights_size_bytes = size
+        style.stability = result.stability
+        style.wall_time_s = result.seconds
+        style.parameters = {**style.parameters, "crop_px_used": result.crop_px}
+        style.progress = {**progress, "step": result.steps, "seconds": result.seconds}
+        style.status = ModelStatus.READY
+        style.stage = "done"
+        style.finished_at = timezone.now()
+        style.heartbeat_at = style.finished_at
+        style.save()
+        audit_record(
+            actor=None,
+            verb="style.learn.succeed",
+            target=style,
+            lab=style.lab,
+            attempt=attempt,
+            steps=result.steps,
+            collapsed=result.stability.get("collapsed"),
+        )
+    return style
+
+
+def style_fail(*, style_id: int, reason: str, attempt: int | None = None) -> bool:
+    qs = StyleModel.objects.filter(pk=style_id, status__in=RUNNING)
+    if attempt is not None:
+        qs = qs.filter(attempts=attempt)
+    if not qs.update(status=ModelStatus.FAILED, error=reason[:4000], finished_at=timezone.now()):
+        return False
+    style = StyleModel.objects.get(pk=style_id)
+    audit_record(actor=None, verb="style.learn.fail", target=style, lab=style.lab, reason=reason)
+    return True
+
+
+def style_release(*, style_id: int, attempt: int, reason: str) -> bool:
+    """Give a claimed style back to the queue (its checkpoint stays for the next attempt)."""
+    updated = _owned(style_id, attempt).update(
+        status=ModelStatus.QUEUED, stage="", error=reason[:4000]
+    )
+    if updated:
+        style = StyleModel.objects.get(pk=style_id)
+        audit_record(
+            actor=None,
+            verb="style.learn.retry",
+            target=style,
+            lab=style.lab,
+            reason=reason,
+            attempt=attempt,
+        )
+    return bool(updated)
+
+
+def styles_reap(*, now=None) -> dict[str, int]:
+    """Style trainings whose worker died: requeued while attempts remain, else failed."""
+    now = now or timezone.now()
+    cutoff = now - stale_after()
+    stale = list(
+        StyleModel.objects.filter(status=ModelStatus.TRAINING)
+        .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff))
+        .values_list("pk", "attempts", "stage", "worker", "parameters")
+    )
+    counts = {"requeued": 0, "failed": 0}
+    for style_id, attempts, stage, worker, params in stale:
+        reason = f"worker {worker or '?'} lost during {stage or 'start'}"
+        if attempts < max_attempts():
+            if style_release(style_id=style_id, attempt=attempts, reason=reason):
+                with transaction.atomic():
+                    _enqueue_learn(style_id, float(params.get("minutes", 1)))
+                counts["requeued"] += 1
+        elif style_fail(
+            style_id=style_id, attempt=attempts, reason=f"{reason}; gave up after {attempts}"
+        ):
+            counts["failed"] += 1
+    if stale:
+        log.warning("style reaper: %s", counts)
+    return counts
+
+
+def style_cancel(*, style: StyleModel, user) -> StyleModel:
+    """Stop a queued or running style training (the worker notices at its next step)."""
+    if not style_train_allowed(user, style):
+        raise PermissionDenied("Only supervisors and admins of the lab may cancel a training.")
+    updated = StyleModel.objects.filter(pk=style.pk, status__in=RUNNING).update(
+        status=ModelStatus.FAILED,
+        error=f"cancelled by {user.get_username()}",
+        finished_at=timezone.now(),
+    )
+    if not updated:
+        raise TransitionError("Only queued or running style trainings can be cancelled.")
+    style.refresh_from_db()
+    audit_record(actor=user, verb="style.learn.cancel", target=style, lab=style.lab)
+    return style
+
+
+# --- generating -------------------------------------------------------------------------------
+
+
+def _target_project(style: StyleModel):
+    """The project the synthetic sample goes to: that of the dataset's first real run."""
+    run_ids = style.training_data.get("run_ids") or []
+    sample = (
+        Sample.objects.filter(micrographs__runs__pk__in=run_ids, is_synthetic=False)
+        .select_related("project")
+        .order_by("project_id", "pk")
+        .first()
+    )
+    if sample is None:
+        raise ValidationError({"style": "The runs this style learned from are gone."})
+    return sample.project
+
+
+def _enqueue_generate(generation_id: int, n: int) -> None:
+    from semweb.mlmodels.tasks import generate_images  # noqa: PLC0415  (services → tasks edge)
+
+    soft = 600 + 30 * n  # painting a 512-px frame takes about a second on a CPU
+    transaction.on_commit(
+        lambda: generate_images.apply_async(
+            (generation_id,), queue="gpu", soft_time_limit=soft, time_limit=soft + 60
+        )
+    )
+
+
+def generation_request(*, style: StyleModel, user, n: Any) -> StyleGeneration:
+    """Queue the painting of ``n`` procedural masks in `style` into a new sample flagged
+    synthetic (in the project of the style's training data). Its runs are added to the
+    style's dataset, where the lab-model training uses them for training only."""
+    if not style_train_allowed(user, style):
+        raise PermissionDenied("Only supervisors and admins of the lab may generate images.")
+    n = parse_int(n, name="n", min_value=1, max_value=int(settings.SEMWEB_STYLE_MAX_IMAGES))
+    if style.status != ModelStatus.READY:
+        raise TransitionError("Only a ready style can generate images.")
+    project = _target_project(style)
+    with transaction.atomic():
+        sample = Sample.objects.create(
+            project=project,
+            name=f"Synthetic · {style.name}"[:200],
+            material="synthetic (learned style)",
+            synthesis_notes=(
+                f"{n} procedural masks painted by learned style #{style.pk}; training "
+                "material only, never part of statistics."
+            ),
+            tags=["synthetic"],
+            is_synthetic=True,
+            style_model=style,
+            created_by=user,
+        )
+        generation = StyleGeneration.objects.create(
+            style=style,
+            sample=sample,
+            n=n,
+            image_px=int(settings.SEMWEB_STYLE_IMAGE_PX),
+            created_by=user,
+        )
+        audit_record(
+            actor=user, verb="style.generate", target=style, lab=style.lab, n=n, sample=sample.pk
+        )
+        _enqueue_generate(generation.pk, n)
+    return generation
+
+
+def generation_claim(*, generation_id: int, worker: str) -> int | None:
+    return claim_job(
+        model=StyleGeneration,
+        pk=generation_id,
+        worker=worker,
+        queued=GenerationStatus.QUEUED,
+        running=GenerationStatus.RUNNING,
+        give_up=lambda reason: generation_fail(generation_id=generation_id, reason=reason),
+    )
+
+
+def _generation_owned(generation_id: int, attempt: int):
+    return StyleGeneration.objects.filter(
+        pk=generation_id, status=GenerationStatus.RUNNING, attempts=attempt
+    )
+
+
+def generation_heartbeat(*, generation_id: int, attempt: int) -> bool:
+    return bool(_generation_owned(generation_id, attempt).update(heartbeat_at=timezone.now()))
+
+
+def generation_add(
+    *, generation_id: int, attempt: int, index: int, png: bytes, polygons: list
+) -> None:
+    """Store painted image ``index`` as an approved run of the synthetic sample (added to the
+    style's dataset), and count it, in one transaction owned by ``attempt``."""
+    with transaction.atomic():
+        generation = (
+            _generation_owned(generation_id, attempt)
+            .select_for_update(of=("self",))
+            .select_related("sample", "style__dataset", "created_by")
+            .first()
+        )
+        if generation is None or generation.sample is None:
+            raise StyleAborted(f"generation {generation_id} attempt {attempt} lost")
+        if generation.done != index:
+            return  # stored by an earlier attempt
+        run = synthetic_run_create(
+            sample=generation.sample,
+            user=generation.created_by,
+            filename=f"synthetic-{generation.pk}-{index:04d}.png",
+            data=png,
+            polygons=polygons,
+            source=f"style {generation.style_id}",
+        )
+        if generation.style.dataset is not None:
+            generation.style.dataset.runs.add(run)
+        generation.done = index + 1
+        generation.heartbeat_at = timezone.now()
+        generation.save(update_fields=["done", "heartbeat_at"])
+
+
+def generation_complete(*, generation_id: int, attempt: int) -> bool:
+    updated = _generation_owned(generation_id, attempt).update(
+        status=GenerationStatus.SUCCEEDED, finished_at=timezone.now()
+    )
+    if updated:
+        generation = StyleGeneration.objects.select_related("style__lab").get(pk=generation_id)
+        audit_record(
+            actor=None,
+            verb="style.generate.succeed",
+            target=generation.style,
+            lab=generation.style.lab,
+            sample=generation.sample_id,
+            n=generation.done,
+        )
+    return bool(updated)
+
+
+def generation_fail(*, generation_id: int, reason: str, attempt: int | None = None) -> bool:
+    qs = StyleGeneration.objects.filter(
+        pk=generation_id, status__in=[GenerationStatus.QUEUED, GenerationStatus.RUNNING]
+    )
+    if attempt is not None:
+        qs = qs.filter(attempts=attempt)
+    return bool(
+        qs.update(status=GenerationStatus.FAILED, error=reason[:4000], finished_at=timezone.now())
+    )
