@@ -198,8 +198,9 @@ def training_refusal(data: dict[str, Any]) -> str | None:
     real = len(data["run_ids"]) - len(data.get("synthetic_run_ids", []))
     if real < 2 or data["held_back_particles"] == 0:
         return (
-            "Training needs at least two approved real runs with particles: one is held back "
-            f"to evaluate the new model. This dataset has {real}."
+            "Training needs at least two approved runs with particles (real ones: synthetic "
+            "runs are never held back): one is held back to evaluate the new model. This "
+            f"dataset has {real}."
         )
     if data["train_particles"] < need:
         return (

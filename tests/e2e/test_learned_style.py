@@ -1,0 +1,83 @@
+"""Learned styles in a real browser, nothing faked: the supervisor presses "Learn this lab's
+style" on a tiny approved dataset → the style page follows the training → a real Celery
+worker trains the generator for a few steps (tiny crop) and registers it → the page shows it
+ready with its sample sheet → Generate 2 images → the synthetic sample appears, marked
+synthetic on its own page.
+
+Needs PostgreSQL and Redis shared with the worker (skipped on the SQLite default).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
+
+from _models import tiny_dataset  # noqa: E402
+from _worker import NEEDS_SHARED_WORKER, kill, log_tails, purge_queues, start_worker  # noqa: E402
+
+from semweb.mlmodels.models import StyleModel  # noqa: E402
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(400),
+    NEEDS_SHARED_WORKER,
+]
+
+TIMEOUT_MS = 240_000
+
+
+@pytest.fixture
+def worker(settings, tmp_path):
+    var = tmp_path / "var"
+    settings.MEDIA_ROOT = var / "test-media"
+    settings.MEDIA_ROOT.mkdir(parents=True)
+    settings.SEMWEB_STYLE_CROP_PX = 32
+    settings.SEMWEB_STYLE_MAX_STEPS = 2
+    settings.SEMWEB_STYLE_CHECKPOINT_S = 0.0
+    settings.SEMWEB_STYLE_IMAGE_PX = 64
+    purge_queues()
+    log = tmp_path / "worker.log"
+    proc = start_worker(
+        "e2e-style", log=log, env={"SEMWEB_VAR_DIR": str(var), "SEMWEB_ENGINE": None}
+    )
+    proc.log = log
+    yield proc
+    kill(proc, signal.SIGTERM)
+
+
+def test_learn_a_style_then_generate_a_synthetic_sample(
+    browser_page, live_server, login, lab, sample, alice, sam, worker
+):
+    dataset = tiny_dataset(lab, sample, alice, images=2)
+    page = browser_page
+    login(page, live_server, "sam", "pw-sam")
+    page.goto(f"{live_server.url}/datasets/{dataset.pk}/")
+    page.click("[data-testid=learn-style]")
+    page.wait_for_selector("[data-testid=style-progress]")
+    style = StyleModel.objects.get(dataset=dataset)
+    assert page.url.rstrip("/").endswith(f"/models/styles/{style.pk}")
+    try:
+        page.wait_for_selector("[data-testid=style-status]:text-is('Ready')", timeout=TIMEOUT_MS)
+    except Exception as exc:
+        style.refresh_from_db()
+        raise AssertionError(
+            f"style {style.status}/{style.stage}: {style.error}\n{log_tails([worker.log])}"
+        ) from exc
+    assert page.locator("[data-testid=style-sample]").get_attribute("src").endswith(".png")
+    assert "step 2" in page.locator("[data-testid=style-label]").inner_text()
+    page.fill("[data-testid=generate-n]", "2")
+    page.click("[data-testid=generate]")
+    try:
+        page.wait_for_selector(
+            "[data-testid=generation-status]:text-is('Succeeded')", timeout=TIMEOUT_MS
+        )
+    except Exception as exc:
+        raise AssertionError(log_tails([worker.log])) from exc
+    page.click("[data-testid=synthetic-sample-link]")
+    page.wait_for_selector("[data-testid=synthetic-badge]")
+    assert "never part of" in page.locator("[data-testid=synthetic-note]").inner_text()
