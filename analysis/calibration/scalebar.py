@@ -35,6 +35,8 @@ from .units import is_bare_length, normalise_micro, parse_length, plausible_pixe
 
 _LEADING_ONE_RE = re.compile(r"(?<![0-9A-Za-z])[\[\]lI|!](?=[0-9.,]*\s*[A-Za-zµ])")
 _O_IN_NUMBER_RE = re.compile(r"(?<=\d)[oO]|[oO](?=[.,]?\d)")
+_AT_IN_NUMBER_RE = re.compile(r"(?<=[\d.,])@|@(?=[.,]?\d)")  # a bold "0" read as "@"
+_Y_FOR_MU_RE = re.compile(r"(?<=[\d\s])[yY](?=m\b)")  # "5.0ym": the "µ" lost its tail
 _LENGTH_PREFIX_RE = re.compile(r"\s*\d+(?:[.,]\d+)?\s*(?:nm|µm|um|mm|pm|Å)(?![a-z])")
 _UNIT_CONFUSIONS = {"mm": ("nm",), "pm": ("µm",)}
 
@@ -147,6 +149,7 @@ def ocr_variants(text: str) -> list[str]:
     then cut after its first length (a bar's end tick read as a trailing letter)."""
     fixed = _LEADING_ONE_RE.sub("1", text)
     fixed = _O_IN_NUMBER_RE.sub("0", fixed).replace("rn", "m")
+    fixed = _Y_FOR_MU_RE.sub("µ", _AT_IN_NUMBER_RE.sub("0", fixed))
     out = [text] if fixed == text else [text, fixed]
     m = _LENGTH_PREFIX_RE.match(normalise_micro(fixed))
     if m and m.group(0) != fixed:
@@ -279,37 +282,66 @@ def find_bar_candidates(grey: np.ndarray, region: Region) -> list[BarCandidate]:
     sub = grey[region.y0 : region.y1, region.x0 : region.x1]
     if sub.size == 0 or min(sub.shape) < 3:
         return []
-    img_w = grey.shape[1]
+    img_h, img_w = grey.shape[:2]
     min_len = max(12, int(0.03 * img_w))
     out: list[BarCandidate] = []
     for bright, (v, mask) in ((b, view) for b in (True, False) for view in _polarity_views(sub, b)):
         m8 = mask.astype(np.uint8)
         opened = cv2.morphologyEx(m8, cv2.MORPH_OPEN, np.ones((1, min_len), np.uint8))
-        n, _lab, stats, _c = cv2.connectedComponentsWithStats(opened, connectivity=8)
+        n, labels, stats, _c = cv2.connectedComponentsWithStats(opened, connectivity=8)
         segs = []
         for i in range(1, n):
             x, y, w, h, area = (int(s) for s in stats[i])
-            if w > 0.9 * sub.shape[1] or w > 0.8 * img_w or h > max(3, 0.35 * w) or h > 60:
+            if w > 0.9 * sub.shape[1] or w > 0.8 * img_w:
                 continue
-            if area < 0.8 * w * h or x == 0 or x + w >= sub.shape[1]:
-                continue  # not filled, or running into the border (a frame line)
+            if h > max(3, 0.35 * w) or h > 60 or area < 0.8 * w * h:
+                # Tall or unfilled: a bar drawn across a particle of its own colour merges
+                # with it (TEM bars over dark particles); its rows stick out on both sides.
+                rows = _bar_rows_through_blob(labels[y : y + h, x : x + w] == i)
+                if rows is None:
+                    continue
+                x, y, w, h = x + rows[0], y + rows[1], rows[2], rows[3]
+            if x == 0 or x + w >= sub.shape[1]:
+                continue  # running into the border (a frame line)
+            if (y == 0 and region.y0 > 0) or (y + h >= sub.shape[0] and region.y1 < img_h):
+                continue  # cut by the search region's edge: part of something taller
             x, w = _trim_touching_ends(mask, x, y, w, h)
-            if w < min_len or not _free_above_below(mask, x, y, w, h):
+            if w < min_len or not _edged_above_below(v, x, y, w, h):
                 continue
             segs.append((x, y, w, h))
         for seg, gap in _merge_collinear(segs, mask):
             cand = _measure(v, mask, seg, gap, region, bright)
             if cand is not None:
                 out.append(cand)
-    out.sort(key=lambda c: -c.score)
+    # Scale bars are drawn long (10-30 % of the width); short straight pieces (a glyph's
+    # outline, a particle's facet) are tried after them, so they do not use up the OCR budget.
+    out.sort(key=lambda c: -c.score * min(1.0, c.length_px / (0.1 * img_w)) ** 0.5)
     unique: list[BarCandidate] = []
     for c in out:  # the same bar found at both threshold levels: keep the better one
         if not any(
             abs(c.x0_px - u.x0_px) < 3 and abs(c.x1_px - u.x1_px) < 3 and abs(c.y0 - u.y0) < 3
             for u in unique
-        ):
+        ) and not any(_longer_copy(o, c) for o in out):
             unique.append(c)
     return unique
+
+
+def _longer_copy(o: BarCandidate, c: BarCandidate) -> bool:
+    """``o`` is ``c`` found whole: same rows, covering it, longer, about as clean.
+
+    A thin faint bar on a textured ground breaks at the higher threshold where the texture
+    dips; the lower threshold keeps it in one piece (a real 91-px bar was read as 76 px).
+    """
+    return (
+        o is not c
+        and abs(o.y0 - c.y0) <= 3
+        and abs(o.y1 - c.y1) <= 3
+        and o.bright == c.bright
+        and o.x0_px <= c.x0_px + 2
+        and o.x1_px >= c.x1_px - 2
+        and o.length_px > c.length_px + 3
+        and o.score >= 0.8 * c.score
+    )
 
 
 def _trim_touching_ends(mask: np.ndarray, x: int, y: int, w: int, h: int) -> tuple[int, int]:
@@ -332,13 +364,62 @@ def _trim_touching_ends(mask: np.ndarray, x: int, y: int, w: int, h: int) -> tup
     return new_x0, new_x1 - new_x0
 
 
-def _free_above_below(mask: np.ndarray, x: int, y: int, w: int, h: int) -> bool:
-    """The rows just outside the bar are mostly background (ticks at the ends allowed)."""
-    xa, xb = x + max(1, w // 8), x + w - max(1, w // 8)
-    for row in (y - 2, y + h + 1):
-        if 0 <= row < mask.shape[0] and mask[row, xa:xb].mean() > 0.5:
-            return False
-    return True
+def _bar_rows_through_blob(blob: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(x, y, w, h) of a bar inside ``blob`` (a bar merged with a particle it touches).
+
+    The bar is the block of consecutive rows that reach furthest: where it crosses or ends
+    on a particle, the particle's rows are much narrower than the bar, so the bar's rows
+    stand out as the widest. ``None`` when no thin block of wide, filled rows exists.
+    """
+    has = blob.any(axis=1)
+    if not has.any():
+        return None
+    first = np.where(has, blob.argmax(axis=1), blob.shape[1])
+    last = np.where(has, blob.shape[1] - 1 - blob[:, ::-1].argmax(axis=1), -1)
+    width = np.where(has, last - first + 1, 0)
+    wmax = int(width.max())
+    top = int(width.argmax())
+    wide = width >= 0.9 * wmax
+    y0 = y1 = top
+    while y0 > 0 and wide[y0 - 1]:
+        y0 -= 1
+    while y1 + 1 < blob.shape[0] and wide[y1 + 1]:
+        y1 += 1
+    h = y1 - y0 + 1
+    if h > max(3, 0.35 * wmax) or h > 60 or h == blob.shape[0]:
+        return None
+    # The bar must stick out past the rows next to it, or this is just a wide blob.
+    for r in (y0 - 1, y1 + 1):
+        if 0 <= r < blob.shape[0] and width[r] > wmax - max(6, 2 * h):
+            return None
+    x0, x1 = int(first[y0 : y1 + 1].max()), int(last[y0 : y1 + 1].min())
+    if x1 - x0 < 0.8 * wmax or blob[y0 : y1 + 1, x0 : x1 + 1].mean() < 0.9:
+        return None
+    x0, x1 = int(first[y0 : y1 + 1].min()), int(last[y0 : y1 + 1].max())
+    return x0, y0, x1 - x0 + 1, h
+
+
+def _edged_above_below(v: np.ndarray, x: int, y: int, w: int, h: int) -> bool:
+    """The bar has an edge above and below it: along most of its length, or at both ends.
+
+    A bar is a thin stripe darker (or brighter) than what lies on both sides of it; a
+    particle's straight edge has ground of the bar's colour on one side. A bar drawn across
+    a particle of nearly its own colour loses its edges there but keeps them where it sticks
+    out on both sides. End ticks are narrow and allowed.
+    """
+    rows = [r for r in (y - 2, y + h + 1) if 0 <= r < v.shape[0]]  # one at a region's edge
+    core = v[y : y + h, x : x + w]
+    if core.size == 0 or not rows:
+        return False
+    level = float(np.median(core))
+    lo_all = float(np.median(v))
+    step = max(0.05, 0.2 * (level - lo_all))
+    edged = np.ones(w, dtype=bool)
+    for r in rows:
+        edged &= level - v[r, x : x + w] > step
+    end = max(3, w // 5)
+    ends_ok = edged[:end].mean() >= 0.5 and edged[-end:].mean() >= 0.5
+    return bool(edged.mean() >= 0.6 or (ends_ok and edged.mean() >= 0.25))
 
 
 def _merge_collinear(
@@ -411,6 +492,8 @@ def _measure(
     mid_r = (right_start + x + w) // 2
     hi = min(v.shape[1], x + w + margin)
     x1 = mid_r + float(cov[mid_r:hi].sum())
+    if gap is None:
+        x0, x1 = _ends_on_particles(profile, profile[inner_cols], bar_level, bg_level, x0, x1)
     ticks = _tick_centres(v, y, h, x0, x1, bg_level, contrast)
     if ticks is not None:
         x0, x1 = ticks  # ticked bars are measured between the ticks' centres
@@ -427,6 +510,45 @@ def _measure(
         bar_level=bar_level,
         bg_level=bg_level,
     )
+
+
+def _ends_on_particles(
+    profile: np.ndarray, inner: np.ndarray, bar: float, bg: float, x0: float, x1: float
+) -> tuple[float, float]:
+    """Ends of a bar that stops on a particle almost as dark (or bright) as the bar itself.
+
+    Coverage against the image's background counts such a particle as part of the bar (a
+    TEM bar ending on a dark particle came out 2 % long). A burned-in bar is flat, so the
+    bar ends where the profile first leaves the bar's own level; when what follows is a
+    plateau well above the background, the end pixel is shared between bar and particle and
+    is split with the particle as the local background. Ends on plain ground keep ``x0, x1``.
+    """
+    contrast = bar - bg
+    # Robust noise (MAD): the piece over the particle is an outlier, not noise.
+    noise = 1.4826 * float(np.median(np.abs(inner - np.median(inner))))
+    tau = max(4.0 * noise, 0.12 * contrast)
+    mid = int((x0 + x1) / 2)
+    n = 6
+    out = [x0, x1]
+    for side, step in ((0, -1), (1, 1)):
+        j = mid
+        while 0 <= j + step < len(profile) and not (
+            profile[j + step] < bar - tau
+            and (not 0 <= j + 2 * step < len(profile) or profile[j + 2 * step] < bar - tau)
+        ):
+            j += step
+        edge = j + step  # first column off the bar's level
+        beyond = profile[edge + 1 : edge + 1 + n] if step > 0 else profile[max(0, edge - n) : edge]
+        if beyond.size < 3 or not 0 <= edge < len(profile):
+            continue
+        local = float(np.median(beyond))
+        if local - bg < 0.3 * contrast or bar - local < 0.1 * contrast:
+            continue  # plain ground (the coverage ends stand), or nothing to split
+        share = float(np.clip((profile[edge] - local) / (bar - local), 0.0, 1.0))
+        end = edge + share if step > 0 else edge + 1 - share
+        if abs(end - out[side]) > 1.0:
+            out[side] = end
+    return out[0], out[1]
 
 
 def _tick_centres(

@@ -141,6 +141,8 @@ def test_plain_texture_has_no_scale_bar():
         ("5 m", 0.1, (5.0, "nm")),  # only nm is plausible (5 µm per 0.1 px is not)
         ("2 mm", 800, (2.0, "mm")),  # a real low-magnification bar stays in mm
         ("HV", 100, None),
+        ("2.@µm", 368, (2.0, "µm")),  # a bold "0" read as "@" (outlined TEM label)
+        ("5.0ym", 154, (5.0, "µm")),  # the "µ" lost its tail in a half-size JPEG
     ],
 )
 def test_interpret_label_undoes_ocr_confusions(text, length_px, expected):

@@ -1,0 +1,114 @@
+"""Scale bars a microscopist reads without thinking and a naive finder misses (issue 11).
+
+Each scene is drawn here with a known bar length, in the style of a TEM/DigitalMicrograph
+export (thick black bar, white label with a dark outline to its right) unless said otherwise:
+
+- a bar that ends on a dark particle (the particle must not lengthen the bar);
+- a bar drawn across a dark particle narrower than itself (bar and particle merge);
+- a bar on ground darker than the image's median (no clean background above/below it);
+- an outlined label whose glyph edges are straight, bar-like runs of their own;
+- a JEOL band's 1-px ticked bar halved by downscaling (ticks and bar at half contrast).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from analysis.calibration import calibrate, find_scale_bar
+from analysis.calibration.render import _font, available_fonts
+from analysis.calibration.render_bands import degrade, render_band_image
+from analysis.io import image_from_array
+
+
+def _bold_font(size: int):
+    fonts = [f for f in available_fonts() if "DejaVuSans-Bold.ttf" in f] or available_fonts()
+    return _font(fonts[0], size)
+
+
+def _tem_scene(
+    *,
+    size: int = 1024,
+    ground: int = 150,
+    bar_px: int = 300,
+    thick: int = 12,
+    particles: tuple[tuple[int, int, int, int], ...] = (),
+    dark_band: tuple[int, int, int] | None = None,
+    label: str = "100 nm",
+    seed: int = 0,
+) -> tuple[np.ndarray, int, int]:
+    """Noisy ground, optional discs ``(cx, cy, r, grey)`` and a darker band ``(y0, y1, grey)``,
+    a black bar from x=40 on row ``0.94 * size`` and its outlined label: (image, x0, y)."""
+    rng = np.random.default_rng(seed)
+    pil = Image.new("L", (size, size), ground)
+    d = ImageDraw.Draw(pil)
+    if dark_band is not None:
+        d.rectangle([0, dark_band[0], size, dark_band[1]], fill=dark_band[2])
+    for cx, cy, r, grey in particles:
+        d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=grey)
+    x0, y = 40, int(0.94 * size)
+    d.rectangle([x0, y, x0 + bar_px - 1, y + thick - 1], fill=0)
+    f = _bold_font(int(thick * 2.5))
+    tb = d.textbbox((0, 0), label, font=f)
+    tx, ty = x0 + bar_px + 20 - tb[0], y + thick / 2 - (tb[1] + tb[3]) / 2
+    d.text((tx, ty), label, fill=255, font=f, stroke_width=max(1, thick // 4), stroke_fill=0)
+    img = np.asarray(pil, dtype=np.float32) / 255.0
+    img = np.clip(img + rng.normal(0, 0.02, img.shape).astype(np.float32), 0, 1)
+    return img, x0, y
+
+
+def _length(img: np.ndarray) -> float:
+    bar = find_scale_bar(img)
+    assert bar is not None and bar.value == 100 and bar.unit == "nm", bar
+    return bar.length_px
+
+
+def test_bar_ending_on_a_dark_particle_stops_at_its_own_end():
+    """The particle (grey 0.16) continues past the bar's end: it must not count as bar."""
+    y = int(0.94 * 1024)
+    img, _x0, _y = _tem_scene(particles=((322, y + 25, 30, 40),))
+    assert _length(img) == pytest.approx(300, abs=1.5)
+
+
+def test_bar_across_a_dark_particle_is_found_and_measured():
+    """A disc as dark as the bar under its middle: bar and disc are one blob at any
+    threshold; the bar's rows reach past the disc on both sides."""
+    img, _x0, _y = _tem_scene(particles=((190, int(0.94 * 1024) + 6, 90, 5),))
+    assert _length(img) == pytest.approx(300, abs=1.5)
+
+
+def test_bar_on_ground_darker_than_the_image():
+    """The bar sits in a dark stripe (grey 0.3 on a 0.6 image): no bright rows next to it."""
+    y = int(0.94 * 1024)
+    img, _x0, _y = _tem_scene(ground=160, dark_band=(y - 30, y + 40, 75))
+    assert _length(img) == pytest.approx(300, abs=1.5)
+
+
+def test_outlined_label_edges_do_not_use_up_the_search():
+    """The outline's straight bottom edges look like short bars; the long bar comes first."""
+    img, _x0, _y = _tem_scene(size=1024, bar_px=270, thick=17, label="100 nm", ground=170)
+    cal = calibrate(image_from_array(img))
+    assert cal.source == "scale_bar"
+    assert cal.pixel_size_nm == pytest.approx(100 / 270, rel=0.01)
+
+
+@pytest.mark.parametrize(
+    ("seed", "half"),
+    [(6000, False), (6002, False), (6003, False), (6011, True)],
+)
+def test_rendered_tem_exports_that_were_missed(seed, half):
+    """Bench TEM layouts: bar ending on a particle (6000), bar on dark ground with a bold
+    "0" read as "@" (6002), outline edges outranking the bar (6003), "µ" read as "y" (6011)."""
+    r = render_band_image("tem", seed)
+    if half:
+        r = degrade(r, factor=0.5, jpeg_quality=80)
+    cal = calibrate(image_from_array(r.image))
+    assert cal.pixel_size_nm == pytest.approx(r.pixel_size_nm, rel=0.02), cal.reason
+
+
+def test_small_ticked_band_bar_in_a_downscaled_jeol_export():
+    """A 38.5-px ticked bar on a 320-px JEOL copy: measured between the tick centres."""
+    r = degrade(render_band_image("jeol", 2001), factor=0.5, jpeg_quality=80)
+    cal = calibrate(image_from_array(r.image))
+    assert cal.pixel_size_nm == pytest.approx(r.pixel_size_nm, rel=0.02), cal.reason
