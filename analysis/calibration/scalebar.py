@@ -117,9 +117,13 @@ def locate_scale_bar(
         for cand in candidates[:_MAX_CANDIDATES]:
             if not read_label:
                 return _to_scale_bar(cand, None, None, 0.0), None
-            for crop in label_crops(grey, region, cand, clip_to_region=region == data_bar):
+            tried: list[Region] = []
+            for crop in _all_label_crops(grey, region, cand, region == data_bar):
                 if ocr_calls >= max_ocr_calls:
                     break
+                if any(_same_crop(crop, t) for t in tried):
+                    continue
+                tried.append(crop)
                 pixels = grey[crop.y0 : crop.y1, crop.x0 : crop.x1]
                 first = read_text(pixels)
                 ocr_calls += 1
@@ -132,6 +136,21 @@ def locate_scale_bar(
             if unlabeled is None:
                 unlabeled = _to_scale_bar(cand, None, None, 0.0), None
     return unlabeled
+
+
+def _all_label_crops(grey: np.ndarray, region: Region, cand: BarCandidate, clip: bool):
+    """Crops from the bar's own colour first, then from ink strokes (see :func:`label_crops`)."""
+    yield from label_crops(grey, region, cand, clip_to_region=clip)
+    yield from label_crops(grey, region, cand, clip_to_region=clip, ink=True)
+
+
+def _same_crop(a: Region, b: Region) -> bool:
+    """Two crops of the same text: they overlap by 80 % of the smaller one."""
+    ix = min(a.x1, b.x1) - max(a.x0, b.x0)
+    iy = min(a.y1, b.y1) - max(a.y0, b.y0)
+    if ix <= 0 or iy <= 0:
+        return False
+    return ix * iy >= 0.8 * min(a.width * a.height, b.width * b.height)
 
 
 def _worth_retry(text: str) -> bool:
@@ -589,31 +608,44 @@ def _tick_centres(
 
 
 def label_crops(
-    grey: np.ndarray, region: Region, cand: BarCandidate, *, clip_to_region: bool = False
+    grey: np.ndarray,
+    region: Region,
+    cand: BarCandidate,
+    *,
+    clip_to_region: bool = False,
+    ink: bool = False,
 ) -> list[Region]:
     """Text-line crops next to the bar, most likely first, each excluding the bar itself.
 
     ``clip_to_region`` keeps the search inside ``region`` (a data bar holds its own label).
+    ``ink`` finds glyphs as thin strokes standing out of their local surroundings (either
+    polarity) instead of pixels of the bar's colour: the way to a label drawn in the other
+    polarity, or over ground that changes under it (half on a white particle, half on grey).
     """
 
     h_img, w_img = grey.shape
     length = cand.length_px
     thick = cand.y1 - cand.y0
-    reach = int(max(40, 0.6 * length, 4 * thick))
+    # Large serif labels over small bars reach far above them (a 30-px "30 nm" on a 40-px bar).
+    reach = int(max(40, 0.6 * length, 4 * thick, 0.12 * min(h_img, w_img)))
     # The label may sit just outside the search region (a corner bar's label above it).
     lim = region if clip_to_region else Region(0, 0, w_img, h_img)
+    side = max(1.6 * length, 2.5 * reach)
     win = Region(
-        max(lim.x0, int(cand.x0_px - 1.6 * length) - 4),
+        max(lim.x0, int(cand.x0_px - side) - 4),
         max(lim.y0, cand.y0 - reach),
-        min(lim.x1, int(cand.x1_px + 1.6 * length) + 4),
+        min(lim.x1, int(cand.x1_px + side) + 4),
         min(lim.y1, cand.y1 + reach),
     )
     sub = grey[win.y0 : win.y1, win.x0 : win.x1]
     v = sub if cand.bright else 1.0 - sub
     # Relative to the background next to the bar, and lower than the bar's own threshold:
     # thin anti-aliased glyphs never reach the bar's level.
-    level = cand.bg_level + 0.35 * (cand.bar_level - cand.bg_level)
-    mask = (v >= level).astype(np.uint8)
+    if ink:
+        mask = _ink_mask(sub, grey.shape)
+    else:
+        level = cand.bg_level + 0.35 * (cand.bar_level - cand.bg_level)
+        mask = (v >= level).astype(np.uint8)
     # Cut the bar out so glyphs that touch it (a descender, a label drawn tight) stay apart.
     cut_x0, cut_x1 = max(0, int(cand.x0_px) - win.x0 - 1), int(np.ceil(cand.x1_px)) - win.x0 + 1
     rows = slice(max(0, cand.y0 - win.y0), cand.y1 - win.y0)
@@ -663,6 +695,19 @@ def label_crops(
     ]
 
 
+def _ink_mask(sub: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Strokes thinner than half a median window, of either polarity, as a 0/1 mask.
+
+    A median filter keeps steps (particle edges, a background that changes) and removes
+    thin strokes, so the difference to it is the ink of glyphs, whatever lies under them.
+    """
+    k = int(np.clip(0.02 * max(shape), 7, 20)) * 2 + 1
+    u8 = (np.clip(sub, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    diff = np.abs(u8.astype(np.float32) - cv2.medianBlur(u8, k).astype(np.float32)) / 255.0
+    t = max(0.06, 0.35 * float(np.percentile(diff, 99.5)))
+    return (diff >= t).astype(np.uint8)
+
+
 def _inside_gap(cand: BarCandidate, win: Region, x: int, w: int) -> bool:
     if cand.gap is None:
         return False
@@ -684,11 +729,12 @@ def _line_crop(
     if side in ("above", "below"):
         slack = 0.25 * (bar_x[1] - bar_x[0]) if bar_x else 0.0
         over = [c for c in comps if _xdist(c, bar_x) <= slack]
-        comps = [c for c in comps if _xdist(c, bar_x) <= 2 * slack]  # a label is near the bar
         if not over:
             return None  # no text over/under the bar
         # Glyphs are the tallest small things near a bar; texture specks are shorter.
         tallest = max(c[3] - c[1] for c in over)
+        # A label is near the bar; a large one ("30 nm" over a 40-px bar) overhangs it.
+        comps = [c for c in comps if _xdist(c, bar_x) <= max(2 * slack, 3 * tallest)]
         over = [c for c in over if c[3] - c[1] >= 0.5 * tallest]
         if side == "above":
             seed = max(over, key=lambda c: (c[3], -_xdist(c, bar_x)))

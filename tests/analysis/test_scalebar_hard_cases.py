@@ -12,6 +12,7 @@ export (thick black bar, white label with a dark outline to its right) unless sa
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -112,3 +113,65 @@ def test_small_ticked_band_bar_in_a_downscaled_jeol_export():
     r = degrade(render_band_image("jeol", 2001), factor=0.5, jpeg_quality=80)
     cal = calibrate(image_from_array(r.image))
     assert cal.pixel_size_nm == pytest.approx(r.pixel_size_nm, rel=0.02), cal.reason
+
+
+def _figure(
+    *,
+    bar_px: int,
+    label: str,
+    font_px: int,
+    bar_grey: int,
+    text_grey: int,
+    ground: int = 120,
+    white_disc: bool = False,
+    gap: int = 8,
+    blur: bool = True,
+) -> np.ndarray:
+    """A 512 x 640 figure crop (as in published panels): a bar at the bottom left and its
+    label above it in LiberationSerif-Bold, optionally half over a white particle."""
+    pil = Image.new("L", (640, 512), ground)
+    d = ImageDraw.Draw(pil)
+    if white_disc:
+        d.ellipse([0, 390, 300, 690], fill=235)
+    x0, y = 20, 470
+    d.rectangle([x0, y, x0 + bar_px - 1, y + 6], fill=bar_grey)
+    fonts = [f for f in available_fonts() if "LiberationSerif-Bold.ttf" in f] or available_fonts()
+    f = _font(fonts[0], font_px)
+    tb = d.textbbox((0, 0), label, font=f)
+    d.text((x0 - tb[0], y - gap - tb[3]), label, fill=text_grey, font=f)
+    img = np.asarray(pil, dtype=np.float32) / 255.0
+    if blur:  # a published figure: resampled and compressed
+        img = cv2.GaussianBlur(img, (0, 0), 0.8)
+    rng = np.random.default_rng(3)
+    return np.clip(img + rng.normal(0, 0.015, img.shape).astype(np.float32), 0, 1)
+
+
+def test_large_serif_label_overhanging_a_small_bar():
+    """A 30-px serif "30 nm" over a 40-px bar: the label reaches past the bar and far above
+    it (the crop used to cut its top and its "m")."""
+    img = _figure(
+        bar_px=40, label="30 nm", font_px=44, bar_grey=10, text_grey=10, ground=115, gap=12
+    )
+    cal = calibrate(image_from_array(img))
+    assert cal.source == "scale_bar", cal.reason
+    assert cal.pixel_size_nm == pytest.approx(30 / 40, rel=0.03)
+
+
+def test_label_in_the_other_polarity_than_the_bar():
+    """A white bar with a black label above it: the label is not of the bar's colour."""
+    img = _figure(bar_px=118, label="200nm", font_px=26, bar_grey=250, text_grey=10, ground=140)
+    cal = calibrate(image_from_array(img))
+    assert cal.source == "scale_bar", cal.reason
+    assert cal.pixel_size_nm == pytest.approx(200 / 118, rel=0.02)
+
+
+def test_label_half_over_a_white_particle():
+    """Black text half on grey ground, half on the white particle the bar sits on (a real
+    figure, 7f94f4bdab, was missed this way; this drawn one is read either way, a guard)."""
+    img = _figure(
+        bar_px=90, label="50 nm", font_px=34, bar_grey=10, text_grey=10, ground=90,
+        white_disc=True,
+    )  # fmt: skip
+    cal = calibrate(image_from_array(img))
+    assert cal.source == "scale_bar", cal.reason
+    assert cal.pixel_size_nm == pytest.approx(50 / 90, rel=0.02)
