@@ -62,6 +62,8 @@ class ImageRecord:
     normalised: bool = False  # polygons in 0..1 of width/height (YOLO) instead of pixels
     pixel_size_nm: float | None = None
     source: dict = field(default_factory=dict)  # where it came from (ids), informative only
+    # Painted by a learned style (a synthetic sample): training material, not a real micrograph.
+    synthetic: bool = False
 
 
 # --- safety ------------------------------------------------------------------------------------
@@ -232,6 +234,8 @@ def write_coco(archive: zipfile.ZipFile, records: list[ImageRecord], *, info: di
                 "width": record.width,
                 "height": record.height,
                 "pixel_size_nm": record.pixel_size_nm,
+                # Consumers that evaluate must tell painted images from real ones.
+                "synthetic": record.synthetic,
                 "semweb": record.source,
             }
         )
@@ -332,8 +336,10 @@ def read_coco(
 
 def write_yolo(archive: zipfile.ZipFile, records: list[ImageRecord], *, info: dict) -> None:
     """Ultralytics layout: ``images/train``, ``labels/train`` (class x1 y1 … normalised),
-    ``data.yaml``. Pixel sizes go to ``calibration.json`` and the manual flag of each label
-    line to ``manual.json`` (YOLO has no place for either)."""
+    ``data.yaml``. Pixel sizes go to ``calibration.json``, the manual flag of each label line
+    to ``manual.json``, and the images painted by a learned style to ``synthetic.txt`` (one
+    ``images/train/<name>`` per line, always written, empty when none) and to the
+    ``synthetic_images`` list of ``semweb.json`` (YOLO has no place for any of them)."""
     calibration, manual = {}, {}
     for record in records:
         stem = PurePosixPath(record.filename).stem
@@ -348,6 +354,7 @@ def write_yolo(archive: zipfile.ZipFile, records: list[ImageRecord], *, info: di
         calibration[record.filename] = record.pixel_size_nm
         # YOLO lines have no place for attributes: line k of the label file ↔ item k here.
         manual[record.filename] = [_is_manual(record, k) for k in range(len(record.polygons))]
+    synthetic = [record.filename for record in records if record.synthetic]
     # No `path:` key: ultralytics then takes the folder holding data.yaml as the dataset root,
     # so `yolo train data=/anywhere/export/data.yaml` works from any directory (`path: .` would
     # be resolved against the current directory instead).
@@ -359,7 +366,8 @@ def write_yolo(archive: zipfile.ZipFile, records: list[ImageRecord], *, info: di
     )
     archive.writestr("calibration.json", json.dumps(calibration))
     archive.writestr("manual.json", json.dumps(manual))
-    archive.writestr("semweb.json", json.dumps(info))
+    archive.writestr("synthetic.txt", "".join(f"images/train/{name}\n" for name in synthetic))
+    archive.writestr("semweb.json", json.dumps({**info, "synthetic_images": synthetic}))
 
 
 def _yolo_calibration(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]) -> dict:

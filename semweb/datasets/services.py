@@ -125,7 +125,9 @@ def export_request(*, dataset: Dataset, user, format: str) -> DatasetExport:
 
 
 def _records_of(dataset: Dataset, on_progress) -> list[formats.ImageRecord]:
-    runs = list(dataset_runs(dataset))
+    """The dataset's approved runs as archive records. Synthetic runs (painted by a learned
+    style) are training material and stay in, flagged so an evaluation can leave them out."""
+    runs = list(dataset_runs(dataset).select_related("micrograph__sample"))
     records = []
     for i, run in enumerate(runs, start=1):
         micrograph = run.micrograph
@@ -145,6 +147,7 @@ def _records_of(dataset: Dataset, on_progress) -> list[formats.ImageRecord]:
                 manual=[manual for _, manual in outlines],
                 pixel_size_nm=run.pixel_size_nm,
                 source={"run": run.pk, "micrograph": micrograph.pk},
+                synthetic=micrograph.sample.is_synthetic,
             )
         )
         on_progress(0.9 * i / max(len(runs), 1))

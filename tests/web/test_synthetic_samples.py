@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
 
 import pytest
 from _api import api_media_fixture, approve  # noqa: F401
@@ -18,6 +19,8 @@ from django.urls import reverse
 
 from semweb.analyses.selectors import project_comparison
 from semweb.catalogue.models import Sample
+from semweb.datasets.models import DatasetExport, ExportStatus
+from semweb.datasets.services import export_build, export_request
 from semweb.mlmodels import styles
 from semweb.mlmodels.models import ModelStatus, StyleModel
 from semweb.mlmodels.services import training_data
@@ -126,3 +129,34 @@ def test_a_style_budget_above_the_cap_is_refused(lab, sample, alice, sam, settin
     with pytest.raises(Exception, match="minutes"):
         styles.style_request(dataset=dataset, user=sam, minutes=11)
     assert styles.style_request(dataset=dataset, user=sam).parameters["minutes"] == 10
+
+
+@pytest.mark.parametrize("fmt", ["coco", "yolo"])
+def test_dataset_exports_keep_synthetic_runs_and_flag_them(
+    fmt, lab, sample, alice, synthetic, django_capture_on_commit_callbacks
+):
+    """Synthetic runs are training material, so a dataset export keeps them, but marks them:
+    whoever evaluates on the export must be able to leave painted images out."""
+    dataset = tiny_dataset(lab, sample, alice, images=2)
+    _, synthetic_runs = synthetic
+    dataset.runs.add(*synthetic_runs)
+    painted = {r.micrograph.original_filename for r in synthetic_runs}
+    real = {r.micrograph.original_filename for r in dataset.runs.all()} - painted
+    with django_capture_on_commit_callbacks(execute=False):
+        export = export_request(dataset=dataset, user=alice, format=fmt)
+    export_build(export_id=export.pk)
+    export = DatasetExport.objects.get(pk=export.pk)
+    assert export.status == ExportStatus.SUCCEEDED, export.error
+    with export.file.open("rb") as fh, zipfile.ZipFile(io.BytesIO(fh.read())) as archive:
+        if fmt == "coco":
+            images = json.loads(archive.read("annotations.json"))["images"]
+            flags = {image["file_name"]: image["synthetic"] for image in images}
+            assert flags == {**dict.fromkeys(real, False), **dict.fromkeys(painted, True)}
+        else:
+            listed = archive.read("synthetic.txt").decode().splitlines()
+            assert sorted(listed) == sorted(f"images/train/{name}" for name in painted)
+            assert all(name in archive.namelist() for name in listed)
+            manifest = json.loads(archive.read("semweb.json"))
+            assert sorted(manifest["synthetic_images"]) == sorted(painted)
+            images = {n for n in archive.namelist() if n.startswith("images/train/")}
+            assert len(images) == len(real) + len(painted)
