@@ -428,6 +428,57 @@ def generation_complete(*, generation_id: int, attempt: int) -> bool:
     return bool(updated)
 
 
+def generation_release(*, generation_id: int, attempt: int, reason: str) -> bool:
+    """Give a claimed generation back to the queue; the next attempt paints from ``done`` on."""
+    updated = _generation_owned(generation_id, attempt).update(
+        status=GenerationStatus.QUEUED, error=reason[:4000]
+    )
+    if updated:
+        generation = StyleGeneration.objects.select_related("style__lab").get(pk=generation_id)
+        audit_record(
+            actor=None,
+            verb="style.generate.retry",
+            target=generation.style,
+            lab=generation.style.lab,
+            sample=generation.sample_id,
+            done=generation.done,
+            reason=reason,
+            attempt=attempt,
+        )
+    return bool(updated)
+
+
+def generations_reap(*, now=None) -> dict[str, int]:
+    """Generations whose worker died: requeued while attempts remain (the next attempt
+    resumes at ``done``: images are deterministic by index and `generation_add` stores each
+    index once), else failed with the reason. Without this a dead generation would wait for
+    Celery's redelivery of its message, which a purged or lost broker never sends."""
+    now = now or timezone.now()
+    cutoff = now - stale_after()
+    stale = list(
+        StyleGeneration.objects.filter(status=GenerationStatus.RUNNING)
+        .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff))
+        .values_list("pk", "attempts", "worker", "n", "done")
+    )
+    counts = {"requeued": 0, "failed": 0}
+    for generation_id, attempts, worker, n, done in stale:
+        reason = f"worker {worker or '?'} lost after {done} of {n} images"
+        if attempts < max_attempts():
+            if generation_release(generation_id=generation_id, attempt=attempts, reason=reason):
+                with transaction.atomic():
+                    _enqueue_generate(generation_id, n - done)
+                counts["requeued"] += 1
+        elif generation_fail(
+            generation_id=generation_id,
+            attempt=attempts,
+            reason=f"{reason}; gave up after {attempts} attempts",
+        ):
+            counts["failed"] += 1
+    if stale:
+        log.warning("generation reaper: %s", counts)
+    return counts
+
+
 def generation_fail(*, generation_id: int, reason: str, attempt: int | None = None) -> bool:
     qs = StyleGeneration.objects.filter(
         pk=generation_id, status__in=[GenerationStatus.QUEUED, GenerationStatus.RUNNING]

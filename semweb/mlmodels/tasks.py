@@ -132,7 +132,8 @@ def generate_images(self, generation_id: int) -> str:
 
 
 class _TrainingReaper(threading.Thread):
-    """Every worker reaps dead trainings, at start and every half stale-period."""
+    """Every worker reaps dead trainings, style trainings and generations, at start and every
+    half stale-period."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True, name="semweb-training-reaper")
@@ -143,6 +144,7 @@ class _TrainingReaper(threading.Thread):
             try:
                 services.trainings_reap()
                 styles.styles_reap()
+                styles.generations_reap()
             except Exception:  # the database may be briefly away; try again next round
                 log.exception("training reaper failed")
             finally:
