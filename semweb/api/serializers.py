@@ -362,6 +362,10 @@ class LearnStyleSerializer(serializers.Serializer):
     minutes = serializers.FloatField(required=False, allow_null=True, default=None)
 
 
+class ContinueStyleSerializer(serializers.Serializer):
+    minutes = serializers.FloatField()
+
+
 class GenerateSerializer(serializers.Serializer):
     n = serializers.IntegerField()
 

@@ -66,6 +66,9 @@ v1 = [
         "style-models/<int:pk>/generate", views.StyleGenerate.as_view(), name="api_style_generate"
     ),
     path("style-models/<int:pk>/cancel", views.StyleCancel.as_view(), name="api_style_cancel"),
+    path(
+        "style-models/<int:pk>/continue", views.StyleContinue.as_view(), name="api_style_continue"
+    ),
 ]
 
 urlpatterns = [

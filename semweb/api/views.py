@@ -761,3 +761,21 @@ class StyleCancel(APIView):
         style, _ = get_for_user(request.user, StyleModel, pk, need=Access.SUPERVISOR)
         style = styles.style_cancel(style=style, user=request.user)
         return Response(s.StyleModelSerializer(style).data)
+
+
+class StyleContinue(APIView):
+    """Train a ready style `{"minutes": M}` more (at most `SEMWEB_STYLE_MAX_MINUTES`; supervisors
+    and lab admins), resuming from its stored checkpoint → 202 with the queued style. 409 while
+    it generates images, while another style of its dataset learns, or when the stored
+    checkpoint is gone. The style keeps its generator until the new session registers one, and
+    is ready again with it if that session stops early."""
+
+    @extend_schema(request=s.ContinueStyleSerializer, responses={202: s.StyleModelSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        style, _ = get_for_user(request.user, StyleModel, pk, need=Access.SUPERVISOR)
+        data = s.ContinueStyleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        style = styles.style_continue(
+            style=style, user=request.user, minutes=data.validated_data["minutes"]
+        )
+        return Response(s.StyleModelSerializer(style).data, status=status.HTTP_202_ACCEPTED)

@@ -36,13 +36,17 @@ def claim_job(
     queued: str,
     running: str,
     give_up: Callable[[str], None],
+    tries: int | None = None,
     **reset: Any,
 ) -> int | None:
     """queued → running for row ``pk`` of ``model`` (fields ``status``, ``attempts``,
     ``error``, ``worker``, ``started_at``, ``heartbeat_at``, ``finished_at``); ``reset``
     holds the job's own start values (stage, progress). Returns the attempt, or None when the
     job is not ours: someone else owns it, it finished or was cancelled, or it has used its
-    attempts (then ``give_up(reason)`` fails it, inside the same transaction)."""
+    attempts (then ``give_up(reason)`` fails it, inside the same transaction). ``tries``
+    (default `max_attempts`) is where that point lies: a job that is started again after it
+    finished (a style training continued) gets a fresh allowance on top of the attempts it
+    used, so its attempt numbers, the fencing tokens, never repeat."""
     now = timezone.now()
     claimable = Q(status=queued) | Q(status=running, heartbeat_at__lt=now - stale_after())
     with transaction.atomic():
@@ -54,7 +58,7 @@ def claim_job(
         )
         if row is None:
             return None
-        if row["attempts"] >= max_attempts():
+        if row["attempts"] >= (max_attempts() if tries is None else tries):
             reason = f"gave up after {row['attempts']} attempts"
             if row["error"]:
                 reason += f"; last error: {row['error']}"

@@ -67,6 +67,7 @@ def style_progress_payload(style: StyleModel) -> dict[str, Any]:
         "history": progress.get("history", []),
         "samples": samples,
         "resumed": progress.get("resumed", []),
+        "continued": progress.get("continued", []),
         "error": style.error if style.status == ModelStatus.FAILED else "",
         "url": reverse("mlmodels:style", args=[style.pk]),
         "progress_url": reverse("mlmodels:style_progress", args=[style.pk]),

@@ -37,6 +37,10 @@ def style_execute(*, style_id: int, attempt: int, lost: threading.Event) -> Styl
     images = [annotated_image(run) for run in runs.order_by("pk")]
     checkpoint = styles.style_checkpoint(style_id)
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    if styles.style_restore_checkpoint(style, attempt):
+        progress.setdefault("restored", []).append(
+            {"attempt": attempt, "sha256": style.weights_sha256}
+        )
     budget_s = max(0.0, float(params["minutes"]) * 60 - float(progress.get("seconds", 0.0)))
     max_steps = params.get("max_steps")
     if max_steps:

@@ -54,6 +54,26 @@ def style_checkpoint(style_id: int) -> Path:
     return Path(settings.SEMWEB_TRAINING_DIR) / f"style-{style_id}" / "style.pt"
 
 
+def style_restore_checkpoint(style: StyleModel, attempt: int) -> bool:
+    """Put the style's registered checkpoint where the trainer resumes from, when this
+    attempt continues a finished training: at the first attempt of a continued session
+    always (the worker-local file may be an older session's, left by another worker), later
+    only when the worker has none (a retry on another machine). Returns whether it copied."""
+    if not style.weights.name:
+        return False  # a first training: resume from the local checkpoint, if any
+    checkpoint = style_checkpoint(style.pk)
+    first_of_session = attempt == int(style.parameters.get("attempts_before", 0)) + 1
+    if checkpoint.exists() and not first_of_session:
+        return False
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    tmp = checkpoint.with_name(checkpoint.name + ".restore")
+    with default_storage.open(style.weights.name, "rb") as src, tmp.open("wb") as dst:
+        while chunk := src.read(1 << 20):
+            dst.write(chunk)
+    tmp.replace(checkpoint)
+    return True
+
+
 # --- learning ---------------------------------------------------------------------------------
 
 
@@ -126,7 +146,15 @@ def style_request(*, dataset, user, minutes: Any = None) -> StyleModel:
     return style
 
 
+def _tries(parameters: dict) -> int:
+    """The attempt number a style's current session may reach: a continued training gets a
+    fresh allowance on top of the attempts its earlier sessions used (attempt numbers are the
+    fencing tokens and never restart)."""
+    return int(parameters.get("attempts_before", 0)) + max_attempts()
+
+
 def style_claim(*, style_id: int, worker: str) -> int | None:
+    params = StyleModel.objects.filter(pk=style_id).values_list("parameters", flat=True).first()
     attempt = claim_job(
         model=StyleModel,
         pk=style_id,
@@ -134,6 +162,7 @@ def style_claim(*, style_id: int, worker: str) -> int | None:
         queued=ModelStatus.QUEUED,
         running=ModelStatus.TRAINING,
         give_up=lambda reason: style_fail(style_id=style_id, reason=reason),
+        tries=_tries(params or {}),
         stage="starting",
     )
     if attempt is not None:
@@ -222,14 +251,41 @@ def style_complete(
     return style
 
 
+def _stop(qs, reason: str) -> str | None:
+    """End the queued or running session of the style in ``qs``. A first training fails; a
+    continued one (the style has registered weights) goes back to ready with the generator
+    it had, the reason kept in ``error``: a crash or a cancel while training further must not
+    take a usable style away. Returns the new status, None when nothing was running."""
+    now = timezone.now()
+    continued = qs.exclude(weights="").update(
+        status=ModelStatus.READY,
+        stage="",
+        error=f"continued training stopped: {reason}"[:4000],
+        finished_at=now,
+    )
+    if continued:
+        return ModelStatus.READY
+    if qs.update(status=ModelStatus.FAILED, error=reason[:4000], finished_at=now):
+        return ModelStatus.FAILED
+    return None
+
+
 def style_fail(*, style_id: int, reason: str, attempt: int | None = None) -> bool:
     qs = StyleModel.objects.filter(pk=style_id, status__in=RUNNING)
     if attempt is not None:
         qs = qs.filter(attempts=attempt)
-    if not qs.update(status=ModelStatus.FAILED, error=reason[:4000], finished_at=timezone.now()):
+    now_status = _stop(qs, reason)
+    if now_status is None:
         return False
     style = StyleModel.objects.get(pk=style_id)
-    audit_record(actor=None, verb="style.learn.fail", target=style, lab=style.lab, reason=reason)
+    audit_record(
+        actor=None,
+        verb="style.learn.fail",
+        target=style,
+        lab=style.lab,
+        reason=reason,
+        status=now_status,
+    )
     return True
 
 
@@ -263,7 +319,7 @@ def styles_reap(*, now=None) -> dict[str, int]:
     counts = {"requeued": 0, "failed": 0}
     for style_id, attempts, stage, worker, params in stale:
         reason = f"worker {worker or '?'} lost during {stage or 'start'}"
-        if attempts < max_attempts():
+        if attempts < _tries(params):
             if style_release(style_id=style_id, attempt=attempts, reason=reason):
                 with transaction.atomic():
                     _enqueue_learn(style_id, float(params.get("minutes", 1)))
@@ -278,18 +334,89 @@ def styles_reap(*, now=None) -> dict[str, int]:
 
 
 def style_cancel(*, style: StyleModel, user) -> StyleModel:
-    """Stop a queued or running style training (the worker notices at its next step)."""
+    """Stop a queued or running style training (the worker notices at its next step); a
+    continued training goes back to ready with its earlier generator (`_stop`)."""
     if not style_train_allowed(user, style):
         raise PermissionDenied("Only supervisors and admins of the lab may cancel a training.")
-    updated = StyleModel.objects.filter(pk=style.pk, status__in=RUNNING).update(
-        status=ModelStatus.FAILED,
-        error=f"cancelled by {user.get_username()}",
-        finished_at=timezone.now(),
-    )
-    if not updated:
+    qs = StyleModel.objects.filter(pk=style.pk, status__in=RUNNING)
+    if _stop(qs, f"cancelled by {user.get_username()}") is None:
         raise TransitionError("Only queued or running style trainings can be cancelled.")
     style.refresh_from_db()
     audit_record(actor=user, verb="style.learn.cancel", target=style, lab=style.lab)
+    return style
+
+
+def style_continue(*, style: StyleModel, user, minutes: Any = None) -> StyleModel:
+    """Train a ready style ``minutes`` more (at most ``SEMWEB_STYLE_MAX_MINUTES``), resuming
+    from its registered checkpoint: the stored ``styles/<sha256>.pt`` holds both networks and
+    both optimisers, and the worker puts it where the trainer resumes from. Its generator
+    stays as it is until the new session registers one, and a session that stops early
+    leaves it ready (`_stop`). Refused while it paints images (they would mix generators),
+    while another style of its dataset learns, or when the stored checkpoint is gone."""
+    if not style_train_allowed(user, style):
+        raise PermissionDenied("Only supervisors and admins of the lab may train a style.")
+    minutes = _minutes(minutes)
+    with transaction.atomic():
+        style = StyleModel.objects.select_for_update().get(pk=style.pk)
+        if style.status != ModelStatus.READY:
+            raise TransitionError(
+                f"Only a ready style can be trained further; this one is {style.status}."
+            )
+        if style.generations.filter(
+            status__in=[GenerationStatus.QUEUED, GenerationStatus.RUNNING]
+        ).exists():
+            raise TransitionError(
+                "This style is generating images; continue its training once they are done."
+            )
+        if not style.weights.name or not default_storage.exists(style.weights.name):
+            raise TransitionError(
+                "The stored checkpoint of this style is gone, so its training cannot be "
+                "continued; learn the dataset's style again."
+            )
+        if (
+            style.dataset_id is not None
+            and StyleModel.objects.filter(dataset_id=style.dataset_id, status__in=RUNNING)
+            .exclude(pk=style.pk)
+            .exists()
+        ):
+            raise TransitionError("A style of this dataset is already being learned.")
+        progress = dict(style.progress or {})
+        step = int(progress.get("step", 0))
+        spent_s = float(progress.get("seconds", 0.0))
+        cap_steps = int(settings.SEMWEB_STYLE_MAX_STEPS)
+        progress["continued"] = [
+            *progress.get("continued", []),
+            {
+                "from_step": step,
+                "minutes": minutes,
+                "by": user.get_username(),
+                "at": timezone.now().isoformat(timespec="seconds"),
+            },
+        ]
+        style.parameters = {
+            **style.parameters,
+            # The worker trains `minutes * 60 - progress.seconds`: exactly the new minutes.
+            "minutes": round(spent_s / 60 + minutes, 3),
+            "max_steps": step + cap_steps if cap_steps else None,
+            "attempts_before": style.attempts,
+        }
+        style.progress = progress
+        style.status = ModelStatus.QUEUED
+        style.stage = ""
+        style.error = ""
+        style.finished_at = None
+        style.save(
+            update_fields=["parameters", "progress", "status", "stage", "error", "finished_at"]
+        )
+        audit_record(
+            actor=user,
+            verb="style.learn.continue",
+            target=style,
+            lab=style.lab,
+            minutes=minutes,
+            from_step=step,
+        )
+        _enqueue_learn(style.pk, minutes)
     return style
 
 
@@ -332,6 +459,10 @@ def generation_request(*, style: StyleModel, user, n: Any) -> StyleGeneration:
         raise TransitionError("Only a ready style can generate images.")
     project = _target_project(style)
     with transaction.atomic():
+        # Locked and checked again: a "continue training" in between would change the generator.
+        locked = StyleModel.objects.select_for_update().filter(pk=style.pk).first()
+        if locked is None or locked.status != ModelStatus.READY:
+            raise TransitionError("Only a ready style can generate images.")
         sample = Sample.objects.create(
             project=project,
             name=f"Synthetic · {style.name}"[:200],

@@ -20,4 +20,5 @@ urlpatterns = [
     path("styles/<int:pk>/samples/<int:step>.png", views.style_sample, name="style_sample"),
     path("styles/<int:pk>/generate", views.style_generate, name="style_generate"),
     path("styles/<int:pk>/cancel", views.style_cancel, name="style_cancel"),
+    path("styles/<int:pk>/continue", views.style_continue, name="style_continue"),
 ]

@@ -24,7 +24,7 @@ from semweb.labs.permissions import (
     visible_models,
 )
 from semweb.mlmodels import selectors, services, styles
-from semweb.mlmodels.models import ModelStatus, ModelVersion, StyleModel
+from semweb.mlmodels.models import GenerationStatus, ModelStatus, ModelVersion, StyleModel
 
 # Rows of the metrics table on the model card: (key in metrics, label, higher is better).
 METRIC_ROWS = [
@@ -179,6 +179,9 @@ def style_detail(request: HttpRequest, pk: int) -> HttpResponse:
     style, _ = get_for_user(request.user, StyleModel, pk)
     can_act = style_train_allowed(request.user, style)
     generations = style.generations.select_related("sample").order_by("-id")
+    generating = any(
+        g.status in (GenerationStatus.QUEUED, GenerationStatus.RUNNING) for g in generations
+    )
     return render(
         request,
         "mlmodels/style.html",
@@ -187,6 +190,10 @@ def style_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "progress": selectors.style_progress_payload(style),
             "can_cancel": can_act and style.status in styles.RUNNING,
             "can_generate": can_act and style.status == ModelStatus.READY,
+            "can_continue": can_act and style.status == ModelStatus.READY and style.weights,
+            "generating": generating,
+            "max_minutes": settings.SEMWEB_STYLE_MAX_MINUTES,
+            "continue_minutes": min(10.0, float(settings.SEMWEB_STYLE_MAX_MINUTES)),
             "max_images": settings.SEMWEB_STYLE_MAX_IMAGES,
             "generations": generations,
         },
@@ -224,6 +231,24 @@ def style_generate(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("mlmodels:style", pk=style.pk)
     messages.success(
         request, f"Generating {generation.n} synthetic images into {generation.sample.name}."
+    )
+    return redirect("mlmodels:style", pk=style.pk)
+
+
+@login_required
+@require_POST
+def style_continue(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Continue training (+M minutes)": resume a ready style from its stored checkpoint."""
+    style, _ = get_for_user(request.user, StyleModel, pk, need=Access.SUPERVISOR)
+    try:
+        style = styles.style_continue(
+            style=style, user=request.user, minutes=request.POST.get("minutes") or None
+        )
+    except ValidationError as exc:
+        messages.error(request, first_message(exc))
+        return redirect("mlmodels:style", pk=style.pk)
+    messages.success(
+        request, f"Training continues for {style.progress['continued'][-1]['minutes']:g} minutes."
     )
     return redirect("mlmodels:style", pk=style.pk)
 

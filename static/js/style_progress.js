@@ -1,7 +1,8 @@
 // Style page: live training progress. Reads the initial state from #style-progress-data,
-// polls its progress URL while the style is queued or learning, updates the label and the
-// latest sample sheet (textContent and src only), and reloads the page once the training
-// ends or while a generation runs (so the Generate form and the sample link appear).
+// draws the discriminator / generator loss curves with Plotly (served by the app, as on the
+// model card), polls the progress URL while the style is queued or learning, updates the
+// label, the curves and the latest sample sheet (textContent and src only), and reloads the
+// page once the training ends or while a generation runs (so the forms and links appear).
 (function () {
   "use strict";
   const POLL_MS = 1500;
@@ -10,7 +11,37 @@
   const state = JSON.parse(tag.textContent);
   const running = document.querySelector("[data-testid=generation-status]");
   const generating = running && /Queued|Running/.test(running.textContent);
-  if (!state.training && !generating) return;
+  // [key in a history row, legend, axis]: discriminator hinge terms and the generator's
+  // adversarial term on the left; the generator's reconstruction-type terms on the right.
+  const CURVES = [
+    ["d_real", "D real (hinge)", "y"],
+    ["d_fake", "D fake (hinge)", "y"],
+    ["g_adv", "G adversarial", "y"],
+    ["g_fm", "G feature matching", "y2"],
+    ["g_lowpass", "G low-pass", "y2"],
+    ["g_ms", "G mode seeking", "y2"],
+  ];
+
+  function draw(d) {
+    const el = document.getElementById("style-curve");
+    if (!el || !window.Plotly || !d.history.length) return;
+    el.hidden = false;
+    const traces = [];
+    CURVES.forEach(([key, name, axis]) => {
+      const x = [], y = [];
+      d.history.forEach((h) => {
+        if (typeof h[key] === "number") { x.push(h.step); y.push(h[key]); }
+      });
+      if (x.length) traces.push({ name, x, y, yaxis: axis, mode: x.length > 60 ? "lines" : "lines+markers" });
+    });
+    window.Plotly.react(el, traces, {
+      height: 280, margin: { t: 10, r: 60, b: 40, l: 50 },
+      xaxis: { title: { text: "step" } },
+      yaxis: { title: { text: "adversarial" } },
+      yaxis2: { title: { text: "reconstruction" }, overlaying: "y", side: "right" },
+      legend: { orientation: "h" },
+    }, { displayModeBar: false, responsive: true });
+  }
 
   function show(d) {
     const label = document.querySelector("[data-testid=style-label]");
@@ -30,6 +61,7 @@
       const cap = document.querySelector("[data-testid=style-sample-caption]");
       if (cap) cap.textContent = "Step " + last.step + ": real | mask | two paintings of the same mask";
     }
+    draw(d);
   }
 
   async function tick() {
@@ -43,5 +75,11 @@
     } catch (e) { /* the next poll tries again */ }
     window.setTimeout(tick, POLL_MS);
   }
-  window.setTimeout(tick, POLL_MS);
+
+  function start() {
+    draw(state);
+    if (state.training || generating) window.setTimeout(tick, POLL_MS);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();

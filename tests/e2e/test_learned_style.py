@@ -1,8 +1,9 @@
 """Learned styles in a real browser, nothing faked: the supervisor presses "Learn this lab's
 style" on a tiny approved dataset → the style page follows the training → a real Celery
 worker trains the generator for a few steps (tiny crop) and registers it → the page shows it
-ready with its sample sheet → Generate 2 images → the synthetic sample appears, marked
-synthetic on its own page.
+ready with its sample sheet and its loss curves (Plotly, served by the app) → Generate 2
+images → "Continue training" resumes it from its checkpoint for two more steps → the synthetic
+sample appears, marked synthetic on its own page.
 
 Needs PostgreSQL and Redis shared with the worker (skipped on the SQLite default).
 """
@@ -70,6 +71,10 @@ def test_learn_a_style_then_generate_a_synthetic_sample(
         ) from exc
     assert page.locator("[data-testid=style-sample]").get_attribute("src").endswith(".png")
     assert "step 2" in page.locator("[data-testid=style-label]").inner_text()
+    page.wait_for_selector("#style-curve .main-svg")
+    curve_steps = "document.getElementById('style-curve').data.map((t) => t.x.join(','))"
+    assert set(page.evaluate(curve_steps)) == {"1,2"}
+    assert page.locator("#style-curve .legendtext").count() == 6
     page.fill("[data-testid=generate-n]", "2")
     page.click("[data-testid=generate]")
     try:
@@ -78,6 +83,16 @@ def test_learn_a_style_then_generate_a_synthetic_sample(
         )
     except Exception as exc:
         raise AssertionError(log_tails([worker.log])) from exc
+    page.fill("[data-testid=style-continue-minutes]", "1")
+    page.click("[data-testid=style-continue]")
+    page.wait_for_selector("[data-testid=style-continued]")
+    try:
+        page.wait_for_selector("[data-testid=style-status]:text-is('Ready')", timeout=TIMEOUT_MS)
+    except Exception as exc:
+        raise AssertionError(log_tails([worker.log])) from exc
+    assert "step 4" in page.locator("[data-testid=style-label]").inner_text()
+    page.wait_for_selector("#style-curve .main-svg")
+    assert set(page.evaluate(curve_steps)) == {"1,2,3,4"}
     page.click("[data-testid=synthetic-sample-link]")
     page.wait_for_selector("[data-testid=synthetic-badge]")
     assert "never part of" in page.locator("[data-testid=synthetic-note]").inner_text()

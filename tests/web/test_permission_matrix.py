@@ -379,6 +379,13 @@ CASES = [
         u("mlmodels:style_cancel", "private_style"),
         profile(302, 403, 302, 302, 404, 404, 404),
     ),
+    Case(
+        "mlmodels:style_continue",
+        "POST",
+        u("mlmodels:style_continue", "style"),
+        profile(302, 403, 302, 302, 403, 403, 404),
+        data={"minutes": "1"},
+    ),
     # --- API ------------------------------------------------------------------------------------
     Case("api_schema", "GET", u("api_schema"), ANY_USER_API),
     Case("api_docs", "GET", u("api_docs"), ANY_USER),
@@ -676,6 +683,14 @@ CASES = [
         profile(403, 403, 200, 200, 404, 404, 404),
         json=True,
     ),
+    Case(
+        "api_style_continue",
+        "POST",
+        u("api_style_continue", "style"),
+        profile(403, 403, 202, 202, 403, 403, 404),
+        data={"minutes": 1},
+        json=True,
+    ),
 ]
 
 # URL prefixes outside the matrix, with the reason.
@@ -753,8 +768,9 @@ def ctx_fixture(shared_project, sample, alice, bob, sam, dave, erin, carol, api_
     c.private_model = ModelVersion.objects.create(
         lab=c.lab, name="v2", parent=builtin, dataset=private, status=ModelStatus.QUEUED
     )
-    # Styles: a ready one learned from the shared dataset (with one sample sheet), a queued one
-    # learned from the lab's private dataset.
+    # Styles: a ready one learned from the shared dataset (with one sample sheet and a stored
+    # checkpoint, so its training can be continued), a queued one learned from the lab's
+    # private dataset.
     c.style = StyleModel.objects.create(
         lab=c.lab,
         dataset=c.dataset,
@@ -762,6 +778,7 @@ def ctx_fixture(shared_project, sample, alice, bob, sam, dave, erin, carol, api_
         status=ModelStatus.READY,
         training_data={"run_ids": [approved.pk], "images": 1},
         progress={"step": 1, "samples": [{"step": 1, "name": "styles/samples/s1.png"}]},
+        weights=default_storage.save("styles/s1.pt", ContentFile(b"checkpoint")),
     )
     default_storage.save("styles/samples/s1.png", ContentFile(disc_png()))
     c.private_style = StyleModel.objects.create(

@@ -2,8 +2,9 @@
 supervisor asks to learn a tiny dataset's style for a few steps, the worker trains and
 registers it (content-addressed checkpoint, loss rows, sample sheets), then generates two
 images into a new sample flagged synthetic. The synthetic runs are approved training material
-of the dataset (never held back) and are left out of the project's statistics. A worker
-killed mid-training leaves a checkpoint the next worker resumes from.
+of the dataset (never held back) and are left out of the project's statistics. "Continue
+training" then resumes the ready style from its stored checkpoint for a few more steps. A
+worker killed mid-training leaves a checkpoint the next worker resumes from.
 
 Needs PostgreSQL and Redis shared with the worker (skipped on the SQLite default).
 """
@@ -90,8 +91,27 @@ def test_learn_a_style_then_generate_a_synthetic_sample(
             "the generation",
             [log],
         )
+        # Three more steps from the stored checkpoint (SEMWEB_STYLE_MAX_STEPS per session).
+        styles.style_continue(style=style, user=sam, minutes=5)
+        wait_for(
+            lambda: StyleModel.objects.filter(pk=style.pk, status__in=DONE).exists(),
+            300,
+            "the continued training",
+            [log],
+        )
     finally:
         kill(worker, signal.SIGTERM)
+    continued = StyleModel.objects.get(pk=style.pk)
+    assert continued.status == ModelStatus.READY, continued.error
+    assert [h["step"] for h in continued.progress["history"]] == [1, 2, 3, 4, 5, 6]
+    assert {h["attempt"] for h in continued.progress["history"][3:]} == {2}
+    assert continued.attempts == 2 and continued.parameters["attempts_before"] == 1
+    assert [c["from_step"] for c in continued.progress["continued"]] == [3]
+    assert continued.progress["restored"] == [{"attempt": 2, "sha256": style.weights_sha256}]
+    assert continued.progress["resumed"] == [{"attempt": 2, "from_step": 3}]
+    assert continued.weights_sha256 != style.weights_sha256
+    assert continued.stability["step"] == 6
+    assert default_storage.exists(continued.weights.name)
     # The style: content-addressed checkpoint, three steps of losses, sample sheets stored.
     assert style.weights.name == f"styles/{style.weights_sha256}.pt"
     assert default_storage.exists(style.weights.name)
