@@ -23,6 +23,7 @@ import numpy as np
 from analysis import ENGINE_VERSION
 from analysis.calibration import calibrate
 from analysis.calibration.marks import burned_in_marks
+from analysis.calibration.plausibility import check_scale_against_particles
 from analysis.io import LoadedImage, image_from_array, read_image
 from analysis.measure import measure_particles, rasterize_polygons
 from analysis.morphology import classify
@@ -161,6 +162,11 @@ def analyze(
         labels, scores, excluded = _postprocess(labels, scores, region, calibration, opts, floor_px)
     with _stage("measuring", timings, report):
         particles = particles_from_labels(labels, grey, calibration.pixel_size_nm, region, scores)
+        # A bar's scale that makes the particles an implausible size is flagged, not used
+        # silently (analysis.calibration.plausibility).
+        calibration = check_scale_against_particles(
+            calibration, [p.measurements.get("area_px", 0.0) for p in particles]
+        )
     with _stage("summarising", timings, report):
         summary = summarize(particles)
     report("done", 1.0)
