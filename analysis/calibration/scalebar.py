@@ -309,6 +309,7 @@ def find_bar_candidates(grey: np.ndarray, region: Region) -> list[BarCandidate]:
         opened = cv2.morphologyEx(m8, cv2.MORPH_OPEN, np.ones((1, min_len), np.uint8))
         n, labels, stats, _c = cv2.connectedComponentsWithStats(opened, connectivity=8)
         segs = []
+        border: set[tuple[int, int, int, int]] = set()
         for i in range(1, n):
             x, y, w, h, area = (int(s) for s in stats[i])
             if w > 0.9 * sub.shape[1] or w > 0.8 * img_w:
@@ -320,15 +321,19 @@ def find_bar_candidates(grey: np.ndarray, region: Region) -> list[BarCandidate]:
                 if rows is None:
                     continue
                 x, y, w, h = x + rows[0], y + rows[1], rows[2], rows[3]
-            if x == 0 or x + w >= sub.shape[1]:
-                continue  # running into the border (a frame line)
+            at_border = x == 0 or x + w >= sub.shape[1]  # a frame line, or a cropped bar
             if (y == 0 and region.y0 > 0) or (y + h >= sub.shape[0] and region.y1 < img_h):
                 continue  # cut by the search region's edge: part of something taller
             x, w = _trim_touching_ends(mask, x, y, w, h)
             if w < min_len or not _edged_above_below(v, x, y, w, h):
                 continue
             segs.append((x, y, w, h))
+            if at_border:
+                border.add((x, y, w, h))
         for seg, gap in _merge_collinear(segs, mask):
+            if gap is None and seg in border:
+                continue  # running into the border alone: a frame line
+            # (one half of a split bar may end at the border of a figure cropped tight)
             cand = _measure(v, mask, seg, gap, region, bright)
             if cand is not None:
                 out.append(cand)
@@ -673,6 +678,12 @@ def label_crops(
     if cand.gap is not None:
         gx0, gx1 = cand.gap[0] - win.x0, cand.gap[1] - win.x0
         inside = [c for c in comps if c[0] >= gx0 - 2 and c[2] <= gx1 + 2]
+        # The label sits on the bar's line: glyphs within their own height of it, nearest
+        # first (a speck higher up in the gap's column must not seed the line).
+        inside = sorted(
+            (c for c in inside if max(c[1] - by1, by0 - c[3], 0) <= c[3] - c[1]),
+            key=lambda c: max(c[1] - by1, by0 - c[3], 0),
+        )
         crop = _line_crop(inside, None, sub.shape, 0, sub.shape[0])
         if crop is not None:  # never let the padding reach into the bar's two halves
             crop = Region(max(crop.x0, gx0 + 1), crop.y0, min(crop.x1, gx1 - 1), crop.y1)

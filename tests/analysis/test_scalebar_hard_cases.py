@@ -175,3 +175,25 @@ def test_label_half_over_a_white_particle():
     cal = calibrate(image_from_array(img))
     assert cal.source == "scale_bar", cal.reason
     assert cal.pixel_size_nm == pytest.approx(50 / 90, rel=0.02)
+
+
+def test_split_bar_running_into_the_image_edge():
+    """``├── 2 um ──┤`` in a black box, the figure cropped right at the right tick: the
+    right half touches the border (alone that is a frame line), the label sits in the gap
+    on the bar's own line, and a speck above the gap must not be taken for it."""
+    pil = Image.new("L", (686, 512), 90)
+    d = ImageDraw.Draw(pil)
+    d.rectangle([520, 490, 685, 511], fill=0)
+    d.rectangle([533, 500, 590, 501], fill=245)  # left half
+    d.rectangle([636, 500, 685, 501], fill=245)  # right half, to the last column
+    d.rectangle([533, 496, 534, 505], fill=245)  # left tick
+    d.rectangle([684, 496, 685, 505], fill=245)  # right tick at the edge
+    d.rectangle([606, 470, 609, 473], fill=245)  # a speck above the gap
+    fonts = [f for f in available_fonts() if "DejaVuSans.ttf" in f] or available_fonts()
+    f = _font(fonts[0], 14)
+    tb = d.textbbox((0, 0), "2 um", font=f)
+    d.text((594 - tb[0], 501 - (tb[1] + tb[3]) / 2), "2 um", fill=245, font=f)
+    img = np.asarray(pil, dtype=np.float32) / 255.0
+    bar = find_scale_bar(img)
+    assert bar is not None and (bar.value, bar.unit) == (2.0, "µm"), bar
+    assert bar.length_px == pytest.approx(685.0 - 533.5, abs=1.5)  # between tick centres
