@@ -85,6 +85,8 @@ _MIN_STRENGTH = 0.015
 # Blobs at least this large (px) are checked against the thresholded phase's inscribed disc.
 _EDT_MIN_DIAMETER_PX = 24.0
 _EDT_CLIMB_STEPS = 6
+# Share of a smaller population's blobs inside larger particles that makes it their texture.
+_TEXTURE_INSIDE = 0.9
 
 
 @dataclass(frozen=True)
@@ -113,9 +115,13 @@ class ScaleEstimate:
     polarity: Literal["bright", "dark"] = "bright"
     spread: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)
+    # Where each population's blobs are: one (N, 2) array of (x, y) image px per entry of
+    # ``populations_px``; not serialised (the inference skips upsampled tiles without any).
+    sites: tuple[np.ndarray, ...] = field(default=(), repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d.pop("sites", None)
         d["populations_px"] = [round(float(p), 2) for p in self.populations_px]
         if self.diameter_px is not None:
             d["diameter_px"] = round(float(self.diameter_px), 2)
@@ -423,6 +429,35 @@ def _populations(
     return everyone
 
 
+def _drop_texture(
+    pops: list[tuple[float, float, np.ndarray]], x: np.ndarray, y: np.ndarray, fg: np.ndarray
+) -> list[tuple[float, float, np.ndarray]]:
+    """Keep only the larger population when the smaller one is the larger particles' texture.
+
+    Blobs of the smaller population that sit, nearly all (:data:`_TEXTURE_INSIDE`), inside
+    components of the particle phase at least as large as a disc of half the larger
+    population's diameter are grain, rims and pores on those particles, not particles: on
+    the synthetic SEM frame of the speed bench 99 % of 1627 such 16-px blobs, on an EMPS
+    frame of 93-px particles 95 % (estimate 16 px before, 92 px after); a real second
+    population lies between the large particles (the sparsest real bimodal frames: 58–66 %).
+    """
+    i_small = int(np.argmin([p for p, _, _ in pops]))
+    i_large = 1 - i_small
+    m = pops[i_small][2]
+    if not m.any():
+        return pops
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(fg.astype(np.uint8), connectivity=8)
+    big = stats[:, cv2.CC_STAT_AREA] >= math.pi / 4.0 * (0.5 * pops[i_large][0]) ** 2
+    big[0] = False
+    h, w = fg.shape
+    xs = np.clip(x[m].astype(np.int64), 0, w - 1)
+    ys = np.clip(y[m].astype(np.int64), 0, h - 1)
+    if float(big[lab[ys, xs]].mean()) < _TEXTURE_INSIDE:
+        return pops
+    p, _, members = pops[i_large]
+    return [(p, 1.0, members)]
+
+
 def _phase(
     crop: np.ndarray, polarity: Literal["auto", "bright", "dark"]
 ) -> tuple[Literal["bright", "dark"], np.ndarray]:
@@ -525,6 +560,9 @@ def estimate_particle_scale(
     # inscribed disc of the thresholded phase, which the LoG under-reads when packed
     # particles touch (small blobs keep the LoG's reading: a threshold frays them).
     raw = _populations(np.log2(d), s, blobs.strength[strong])
+    if len(raw) > 1:
+        raw = _drop_texture(raw, blobs.x[strong], blobs.y[strong], fg)
+        s = np.where(raw[0][2], s, 0.0) if len(raw) == 1 else s  # texture weighs nothing
     big = d >= _EDT_MIN_DIAMETER_PX
     n_edt = 0
     if big.any():
@@ -542,10 +580,13 @@ def estimate_particle_scale(
         (float(2 ** _weighted_median(log_d[m], s[m])) if s[m].sum() > 0 else p, share)
         for p, share, m in raw
     ]
+    xy = np.stack([blobs.x[strong] + r.x0, blobs.y[strong] + r.y0], axis=1)
+    sites = tuple(xy[m] for _, _, m in raw)
     if len(pops) > 1 and max(pops)[0] < 2.0 * min(pops)[0]:
         # Two LoG populations that the correction brings within an octave are one: the
         # smaller were off-centre readings of the same packed particles.
         pops = [(float(2 ** _weighted_median(log_d, s)), 1.0)]
+        sites = (xy,)
     typical = pops[0][0]
     spread = _weighted_quantile(log_d, s, 0.75) - _weighted_quantile(log_d, s, 0.25)
     # Confidence: enough blobs (saturating at 8, a frame of a few large particles) and most
@@ -569,4 +610,5 @@ def estimate_particle_scale(
             "population_shares": [round(sh, 3) for _, sh in pops],
             "inscribed_corrected": n_edt,
         },
+        sites=sites,
     )

@@ -67,6 +67,23 @@ def test_two_populations_are_reported_as_bimodal() -> None:
     assert small == pytest.approx(8.0, rel=0.2) and large == pytest.approx(48.0, rel=0.2)
 
 
+def test_small_blobs_on_large_particles_are_their_texture_not_a_population() -> None:
+    """Large particles with a grainy surface: the grain passes the LoG's tests as a second,
+    smaller population, but it lies inside the large particles — one population remains."""
+    rng = np.random.default_rng(2)
+    img = np.full((384, 384), 0.25, np.float32)
+    for cy in (96, 288):
+        for cx in (96, 288):
+            cv2.circle(img, (cx, cy), 72, 0.6, -1)
+    grain = cv2.GaussianBlur(rng.normal(0, 1, img.shape).astype(np.float32), (0, 0), 2.0)
+    img = np.where(img > 0.5, img + 0.15 * grain / grain.std(), img)
+    img = img + rng.normal(0, 0.01, img.shape)
+    est = scale.estimate_particle_scale(np.clip(img, 0, 1).astype(np.float32))
+    assert not est.bimodal  # without the rule: populations 121 and 23 px
+    assert est.diameter_px == pytest.approx(144.0, rel=0.2)
+    assert len(est.sites) == 1 and "sites" not in est.as_dict()
+
+
 def test_noise_and_flat_fields_have_no_confident_scale() -> None:
     rng = np.random.default_rng(1)
     noise = np.clip(0.4 + rng.normal(0, 0.1, (256, 256)), 0, 1).astype(np.float32)
