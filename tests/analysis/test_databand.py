@@ -63,6 +63,9 @@ def test_magnification_parsing():
     assert magnification({"mag": "5,388 x"}) == pytest.approx(5388)
     assert magnification({"mag": "12 464 x"}) == pytest.approx(12464)
     assert magnification({}) is None
+    # JEOL's "X11,213" with its comma read as a point: 11.213 or 11 213? Unknown, not a veto.
+    assert magnification({"mag": "11.213 x"}) is None
+    assert magnification({"mag": "20.28 K x"}) == pytest.approx(20280)
 
 
 # Seeds that exercise each layout at full size, bottom and top, light and dark.

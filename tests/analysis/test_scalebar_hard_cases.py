@@ -95,13 +95,20 @@ def test_outlined_label_edges_do_not_use_up_the_search():
 
 
 @pytest.mark.parametrize(
-    ("seed", "half"),
-    [(6000, False), (6002, False), (6003, False), (6011, True)],
+    ("layout", "seed", "half"),
+    [
+        ("tem", 6000, False),
+        ("tem", 6002, False),
+        ("tem", 6003, False),
+        ("tem", 6011, True),
+        ("jeol", 2007, True),
+    ],
 )
-def test_rendered_tem_exports_that_were_missed(seed, half):
-    """Bench TEM layouts: bar ending on a particle (6000), bar on dark ground with a bold
-    "0" read as "@" (6002), outline edges outranking the bar (6003), "µ" read as "y" (6011)."""
-    r = render_band_image("tem", seed)
+def test_rendered_layouts_that_were_missed(layout, seed, half):
+    """Bench cases: TEM bar ending on a particle (6000), on dark ground with a bold "0" read
+    as "@" (6002), outline edges outranking the bar (6003), "µ" read as "y" (6011); a JEOL
+    band whose "X11,213" was read "X11.213" and vetoed the right bar (2007)."""
+    r = render_band_image(layout, seed)
     if half:
         r = degrade(r, factor=0.5, jpeg_quality=80)
     cal = calibrate(image_from_array(r.image))
