@@ -189,14 +189,18 @@ def fill_holes(labels: np.ndarray) -> np.ndarray:
     # Ring of particle pixels around each hole, tagged with the hole's id.
     grown = ndi.grey_dilation(hole_ids, size=(3, 3))
     ring = fg & (grown > 0)
-    index = np.arange(1, n_holes + 1)
-    lo = ndi.minimum(labels, grown * ring, index)
-    hi = ndi.maximum(labels, grown * ring, index)
-    lo = np.asarray(lo, dtype=np.int64)
-    hi = np.asarray(hi, dtype=np.int64)
+    # Lowest and highest particle id on each hole's ring, over the ring pixels only
+    # (ndi.minimum/maximum sort the whole frame: 0.4 s per call on 1024 × 768).
+    ids = grown[ring].astype(np.int64)
+    vals = labels[ring].astype(np.int64)
+    lo = np.full(n_holes + 1, np.iinfo(np.int64).max, np.int64)
+    hi = np.zeros(n_holes + 1, np.int64)
+    np.minimum.at(lo, ids, vals)
+    np.maximum.at(hi, ids, vals)
     fill_value = np.zeros(n_holes + 1, dtype=np.int64)
-    single = (lo == hi) & (lo > 0)
-    fill_value[1:][single] = lo[single]
+    single = (lo == hi) & (hi > 0)
+    fill_value[single] = lo[single]
+    fill_value[0] = 0
     out = labels.copy()
     target = fill_value[hole_ids]
     mask = target > 0
