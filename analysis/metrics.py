@@ -38,6 +38,9 @@ __all__ = [
 ]
 
 
+_DENSE_MAX = 4_000_000  # label pairs for the direct-indexed contingency table (32 MB)
+
+
 def iou_matrix(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """IoU of every ground-truth instance with every predicted instance.
 
@@ -51,6 +54,21 @@ def iou_matrix(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray
         raise ValueError(f"label maps differ in shape: {gt.shape} vs {pred.shape}")
     g = gt.ravel().astype(np.int64)
     p = pred.ravel().astype(np.int64)
+    m_g, m_p = int(g.max(initial=0)), int(p.max(initial=0))
+    if g.size and g.min() >= 0 and p.min() >= 0 and (m_g + 1) * (m_p + 1) <= _DENSE_MAX:
+        # Label values index the table directly: no sort or hash of the whole frame (the
+        # auto path compares full-frame label maps several times per image).
+        area_g = np.bincount(g, minlength=m_g + 1)
+        area_p = np.bincount(p, minlength=m_p + 1)
+        both = (g > 0) & (p > 0)
+        table = np.bincount(g[both] * (m_p + 1) + p[both], minlength=(m_g + 1) * (m_p + 1))
+        gt_ids = np.flatnonzero(area_g[1:]) + 1
+        pred_ids = np.flatnonzero(area_p[1:]) + 1
+        inter = table.reshape(m_g + 1, m_p + 1)[np.ix_(gt_ids, pred_ids)].astype(np.float64)
+        union = area_g[gt_ids][:, None] + area_p[pred_ids][None, :] - inter
+        with np.errstate(invalid="ignore", divide="ignore"):
+            iou = np.where(union > 0, inter / union, 0.0)
+        return iou, gt_ids, pred_ids
     gt_ids = np.unique(g)
     gt_ids = gt_ids[gt_ids > 0]
     pred_ids = np.unique(p)
