@@ -192,8 +192,9 @@ SEMWEB_RUN_MAX_ATTEMPTS = env_int("SEMWEB_RUN_MAX_ATTEMPTS", 3, minimum=1)
 SEMWEB_TRAIN_MAX_HOURS = env_float("SEMWEB_TRAIN_MAX_HOURS", 2.0, minimum=0.001)
 SEMWEB_TRAIN_MAX_EPOCHS = env_int("SEMWEB_TRAIN_MAX_EPOCHS", 300, minimum=1)
 SEMWEB_TRAIN_DEFAULT_EPOCHS = env_int("SEMWEB_TRAIN_DEFAULT_EPOCHS", 20, minimum=1)
-# Fewest accepted particles the training split must hold (see docs in semweb/mlmodels).
-SEMWEB_TRAIN_MIN_PARTICLES = env_int("SEMWEB_TRAIN_MIN_PARTICLES", 50, minimum=1)
+# Fewest real accepted particles the training split must hold; measured as a gain-vs-size
+# curve (semweb/mlmodels/services.py docstring, benchmarks/train_floor.py).
+SEMWEB_TRAIN_MIN_PARTICLES = env_int("SEMWEB_TRAIN_MIN_PARTICLES", 30, minimum=1)
 # Network input size; 0 = the parent model's (its sidecar), the size inference will use.
 SEMWEB_TRAIN_IMGSZ = env_int("SEMWEB_TRAIN_IMGSZ", 0, minimum=0)
 SEMWEB_TRAIN_BATCH = env_int("SEMWEB_TRAIN_BATCH", 8, minimum=1)

@@ -27,7 +27,7 @@ def test_dataset_page_explains_why_training_is_refused(dataset, sam, client, set
     client.force_login(sam)
     page = client.get(reverse("datasets:detail", args=[dataset.pk])).content.decode()
     assert 'data-testid="train-refusal"' in page
-    assert "holds 15 in 3 images; at least 100 are needed" in page
+    assert "holds 15 real particles in 3 images; at least 100 are needed" in page
     assert 'data-testid="train-form"' not in page
 
 

@@ -61,8 +61,34 @@ def test_too_small_a_dataset_is_refused_with_the_number_needed(dataset, sam, set
     with pytest.raises(ValidationError) as err:
         services.training_request(dataset=dataset, user=sam)
     message = " ".join(err.value.messages)
-    assert "holds 15 in 3 images" in message and "at least 50 are needed" in message
+    assert "holds 15 real particles in 3 images" in message and "at least 50 are needed" in message
     assert not ModelVersion.objects.filter(builtin=False).exists()
+
+
+def test_the_held_back_split_must_hold_a_third_of_the_floor(dataset, sam, settings):
+    # The fixture holds 15 training and 5 held-back particles; a floor of 15 asks for 5.
+    data = services.training_data(dataset)
+    settings.SEMWEB_TRAIN_MIN_PARTICLES = 15
+    assert services.training_refusal(data) is None
+    thin = {**data, "held_back_particles": 4}
+    assert "held-back split holds 4 particles; at least 5 are needed" in (
+        services.training_refusal(thin) or ""
+    )
+
+
+def test_synthetic_particles_do_not_count_towards_the_floor(dataset, settings):
+    settings.SEMWEB_TRAIN_MIN_PARTICLES = 15
+    data = services.training_data(dataset)
+    padded = {
+        **data,
+        "train_particles": data["train_particles"] + 100,
+        "synthetic_particles": 100,
+        "train_images": data["train_images"] + 10,
+        "synthetic_images": 10,
+    }
+    assert services.training_refusal(padded) is None
+    fewer_real = {**padded, "train_particles": padded["train_particles"] - 1}
+    assert "holds 14 real particles in 3 images" in (services.training_refusal(fewer_real) or "")
 
 
 def test_a_single_run_is_refused_for_lack_of_a_held_back_image(lab, sample, alice, settings):
