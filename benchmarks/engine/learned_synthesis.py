@@ -1,8 +1,17 @@
 """``python -m benchmarks.engine.learned_synthesis``: does learned synthesis help the model?
 
-On msa-tem-train (20 in-situ TEM frames; the block split of issue 10: ``image_0``-``image_9``
-are the lab's annotated frames, ``image_10``-``image_19`` are held back), with a generator
-trained on ``--gen-frames`` of the lab's frames (``synth learn``):
+Two data sets (``--data``), each as a lab's few annotated frames and frames held back:
+
+- ``msa``: msa-tem-train (20 in-situ TEM frames; the block split of issue 10: ``image_0``-
+  ``image_7`` are the lab's frames, ``image_8``/``image_9`` the fine-tune's val set,
+  ``image_10``-``image_19`` are held back);
+- ``emps``: the 66 EMPS validation ids (the shipped model never trained on them), split like
+  ``benchmarks/train_floor.py``: a hashed third (22) is held back; of the rest (the pool), the
+  first 8 in sorted order with >= 5 particles are the lab's frames and the next 2 such ids the
+  fine-tune's val set. EMPS frames are crops of figures from many papers, so the "lab" is a
+  mix of styles.
+
+With a generator trained on the lab's frames (``synth learn --names``):
 
 1. ``stability``: the generator's statistics on the held-back frames (painting their own
    masks) next to the procedural generator's on the same frames' statistics;
@@ -22,6 +31,7 @@ import argparse
 import json
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +49,42 @@ from analysis.synth.learned.sample import (
 from analysis.synth.learned.stability import assess
 from analysis.synth.learned.train import Pair, load_pairs
 from analysis.train.polygons import labels_to_yolo_lines
+from analysis.train.split import emps_splits, split_ids
 
 _REPO = Path(__file__).resolve().parents[2]
-MSA = _REPO.parent / "shared" / "data" / "msa-tem-train"
-LAB_FRAMES = [f"image_{i}" for i in range(10)]
-HELD_OUT = [f"image_{i}" for i in range(10, 20)]
+DATA = _REPO.parent / "shared" / "data"
+EVAL_SEED = 13  # benchmarks/train_floor.py's hashed third of the EMPS validation ids
+STABILITY_PX = 512  # held frames are cropped to this square (EMPS sizes vary; msa is 512)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A data set as a lab sees it: its frames, a fine-tune val set, frames held back."""
+
+    folder: Path
+    lab: list[str]
+    val: list[str]
+    held: list[str]
+
+
+def spec(name: str) -> Spec:
+    if name == "msa":
+        return Spec(
+            DATA / "msa-tem-train",
+            [f"image_{i}" for i in range(8)],
+            ["image_8", "image_9"],
+            [f"image_{i}" for i in range(10, 20)],
+        )
+    folder = DATA / "emps-train"
+    ids = sorted(p.stem for p in (folder / "images").glob("*.png"))
+    val = emps_splits(ids)["val"]
+    pool, held = split_ids(val, n_val=len(val) // 3, seed=EVAL_SEED)
+    rich = [
+        p.name
+        for p in load_pairs(folder / "images", folder / "labels", pool)
+        if len(np.unique(p.labels)) - 1 >= 5
+    ]
+    return Spec(folder, rich[:8], rich[8:10], held)
 
 
 def _procedural_pairs(n: int, size_px: int, stats: dict[str, float], seed0: int) -> list[Pair]:
@@ -56,6 +97,10 @@ def _procedural_pairs(n: int, size_px: int, stats: dict[str, float], seed0: int)
 
 
 def stability(model: LearnedModel, held: list[Pair]) -> dict[str, Any]:
+    held = [
+        Pair(p.name, p.image[:STABILITY_PX, :STABILITY_PX], p.labels[:STABILITY_PX, :STABILITY_PX])
+        for p in held
+    ]
     real = [(p.image, p.labels) for p in held]
     learned = [(model.paint(p.labels, seed=i), p.labels) for i, p in enumerate(held)]
     noise = [
@@ -73,7 +118,8 @@ def gallery(model: LearnedModel, held: list[Pair], out: Path, crop_px: int = 256
     """Rows of real | learned on its mask | mask outline | learned + procedural on a new mask."""
     rows = []
     stats = model.mask_stats
-    for i, p in enumerate(held[:3]):
+    rich = [p for p in held if len(np.unique(p.labels[:crop_px, :crop_px])) - 1 >= 5]
+    for i, p in enumerate(rich[:3]):
         img, lab = p.image[:crop_px, :crop_px], p.labels[:crop_px, :crop_px]
         learned_same = model.paint(lab, seed=i)
         s = LEARNED_SEED_BASE + 900 + i
@@ -155,7 +201,7 @@ def _keep_above(labels: np.ndarray, scores: np.ndarray, conf: float) -> tuple[np
     return lut[labels], scores[keep - 1]
 
 
-def _score(weights: Path, held_ids: list[str], args: Any) -> dict[str, Any]:
+def _score(weights: Path, data: Spec, args: Any) -> dict[str, Any]:
     """PQ / F1 of the raw model at each threshold of ``CONF_SWEEP``, and model+post at --conf.
 
     The model runs once per frame at the lowest threshold; higher ones filter its instances
@@ -168,7 +214,7 @@ def _score(weights: Path, held_ids: list[str], args: Any) -> dict[str, Any]:
 
     model = ParticleModel(weights, InferenceOptions(imgsz=args.imgsz, conf=min(CONF_SWEEP)))
     raw = []
-    for smp in evaluate.load_samples(MSA / "images", MSA / "labels", held_ids):
+    for smp in evaluate.load_samples(data.folder / "images", data.folder / "labels", data.held):
         t = time.perf_counter()
         lab, sc = model.segment(smp.grey, smp.region)
         raw.append((smp, lab, sc, time.perf_counter() - t))
@@ -189,11 +235,12 @@ def _score(weights: Path, held_ids: list[str], args: Any) -> dict[str, Any]:
     return out
 
 
-def downstream(model: LearnedModel, args: Any) -> dict[str, Any]:
+def downstream(model: LearnedModel, data: Spec, args: Any) -> dict[str, Any]:
     from analysis.segment.model import DEFAULT_WEIGHTS  # noqa: PLC0415
 
-    lab = load_pairs(MSA / "images", MSA / "labels", args.real_frames.split(","))
-    val = load_pairs(MSA / "images", MSA / "labels", ["image_8", "image_9"])
+    frames = args.real_frames.split(",") if args.real_frames else data.lab
+    lab = load_pairs(data.folder / "images", data.folder / "labels", frames)
+    val = load_pairs(data.folder / "images", data.folder / "labels", data.val)
     proc = _procedural_pairs(args.n_synth, 512, model.mask_stats, LEARNED_SEED_BASE)
     learned = [
         Pair(f"learned_{p.name}", model.paint(p.labels, seed=i), p.labels)
@@ -203,7 +250,7 @@ def downstream(model: LearnedModel, args: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for arm in args.arms.split(","):
         if arm == "shipped":
-            out[arm] = {"score": _score(DEFAULT_WEIGHTS, HELD_OUT, args)}
+            out[arm] = {"score": _score(DEFAULT_WEIGHTS, data, args)}
             print(arm, json.dumps(out[arm]), flush=True)
             continue
         t = time.monotonic()
@@ -214,7 +261,7 @@ def downstream(model: LearnedModel, args: Any) -> dict[str, Any]:
         out[arm] = {
             "train_s": round(train_s, 1),
             "images": len(arms[arm]),
-            "score": _score(weights, HELD_OUT, args),
+            "score": _score(weights, data, args),
         }
         print(arm, json.dumps(out[arm]), flush=True)
     return out
@@ -224,10 +271,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, required=True, help="generator checkpoint")
     ap.add_argument("--stages", default="stability,gallery,downstream")
-    ap.add_argument("--gallery", type=Path, default=_REPO / "docs/learned_synthesis_gallery.png")
-    ap.add_argument("--out", type=Path, default=_REPO / "var/bench/learned_synthesis.json")
-    ap.add_argument("--work", type=Path, default=_REPO / "var/bench/learned_synthesis")
-    ap.add_argument("--real-frames", default=",".join(f"image_{i}" for i in range(8)))
+    ap.add_argument("--gallery", type=Path, help="PNG (default: docs/, suffixed but for msa)")
+    ap.add_argument("--out", type=Path, help="JSON report (default: var/bench/)")
+    ap.add_argument("--work", type=Path, help="fine-tune folder (default: var/bench/)")
+    ap.add_argument("--data", choices=("msa", "emps"), default="msa")
+    ap.add_argument("--real-frames", default="", help="lab frames (default: the data set's)")
     ap.add_argument("--n-synth", type=int, default=24)
     ap.add_argument("--arms", default="shipped,real_only,real+procedural,real+learned")
     ap.add_argument("--epochs", type=int, default=8)
@@ -237,9 +285,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="fine-tuning seed (replicates)")
     ap.add_argument("--reuse", action="store_true", help="score existing fine-tunes again")
     args = ap.parse_args(argv)
+    sfx = "" if args.data == "msa" else f"_{args.data}"
+    args.gallery = args.gallery or _REPO / f"docs/learned_synthesis_gallery{sfx}.png"
+    args.out = args.out or _REPO / f"var/bench/learned_synthesis{sfx}.json"
+    args.work = args.work or _REPO / f"var/bench/learned_synthesis{sfx}"
     model = LearnedModel.load(args.model)
-    held = load_pairs(MSA / "images", MSA / "labels", HELD_OUT)
-    report: dict[str, Any] = {"model": str(args.model), "held_out": HELD_OUT}
+    data = spec(args.data)
+    held = load_pairs(data.folder / "images", data.folder / "labels", data.held)
+    report: dict[str, Any] = {
+        "model": str(args.model),
+        "data": args.data,
+        "lab": data.lab,
+        "val": data.val,
+        "held_out": data.held,
+    }
     if args.out.exists():
         report = {**json.loads(args.out.read_text()), **report}
     stages = args.stages.split(",")
@@ -249,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     if "gallery" in stages:
         report["gallery"] = str(gallery(model, held, args.gallery))
     if "downstream" in stages:
-        report["downstream"] = downstream(model, args)
+        report["downstream"] = {**report.get("downstream", {}), **downstream(model, data, args)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1, default=float))
     return 0
