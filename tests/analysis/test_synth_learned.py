@@ -147,6 +147,25 @@ def test_collapse_detector_fires_on_a_constant_generator_only() -> None:
     assert not ok.collapsed and ok.diversity_ratio > 0.5
 
 
+def test_assessment_takes_frames_of_different_sizes() -> None:
+    # EMPS frames are 512-1088 px figure crops: `synth learn` on them used to crash in its
+    # final assessment after the checkpoint was written.
+    frames = [
+        generate(
+            200 + s, width=64 + 6 * s, height=64, n_particles=4, data_bar=False, figure_marks=False
+        )
+        for s in range(3)
+    ]
+    pairs = [(m.image, m.labels) for m in frames]
+    report = stability.assess(pairs, pairs[::-1])
+    assert report.diversity_real > 0
+    assert report.diversity_masks == pytest.approx(report.diversity_real)
+    wide, narrow = stability.as_float(frames[2].image), stability.as_float(frames[0].image)
+    assert stability.diversity([wide, narrow]) == pytest.approx(
+        stability.pair_difference(wide, narrow)
+    )
+
+
 def test_statistics_are_zero_for_identical_sets_and_measure_a_shift() -> None:
     imgs = [p.image for p in _pairs(2)]
     labs = [p.labels for p in _pairs(2)]

@@ -54,13 +54,18 @@ def pair_difference(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def diversity(images: Sequence[np.ndarray]) -> float:
-    """Mean pairwise difference over all pairs (0 for fewer than two images)."""
+    """Mean pairwise difference over all pairs (0 for fewer than two images).
+
+    Frames of different sizes (EMPS figure crops) are compared over their common top-left
+    region, as in :func:`pair_difference`; broadcasting them would fail.
+    """
     red = [_reduce(i) for i in images]
-    diffs = [
-        float(np.abs(red[i] - red[j]).mean())
-        for i in range(len(red))
-        for j in range(i + 1, len(red))
-    ]
+    diffs = []
+    for i in range(len(red)):
+        for j in range(i + 1, len(red)):
+            h = min(red[i].shape[0], red[j].shape[0])
+            w = min(red[i].shape[1], red[j].shape[1])
+            diffs.append(float(np.abs(red[i][:h, :w] - red[j][:h, :w]).mean()))
     return float(np.mean(diffs)) if diffs else 0.0
 
 
