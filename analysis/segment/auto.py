@@ -185,7 +185,9 @@ def merge_outlines(
     ignores marks better); where its best classical match reaches IoU 0.4, the classical
     pixels are used instead when ``grey`` is given and their rim contrast is higher
     (``outline_margin`` × the model's), or
-    always (``classical_outlines``) without ``grey``. With ``add_missed``, classical
+    always (``classical_outlines``) without ``grey``; and always when only the model's
+    outline reaches the frame edge (a bleeding mask must not get a complete particle
+    dropped as cut by the frame). With ``add_missed``, classical
     instances at most a fifth under model instances are added on the free pixels (score
     0.5: found by thresholding only). The roles can be swapped (classical instances first,
     the model's outlines where better): ``auto`` does so below 8 px.
@@ -201,6 +203,7 @@ def merge_outlines(
     take_c = np.zeros(int(classical_labels.max(initial=0)) + 1, np.int64)
     if grey is not None:
         con_m, con_c = rim_contrast(model_labels, grey), rim_contrast(classical_labels, grey)
+    edge_m, edge_c = touches_frame_edge(model_labels), touches_frame_edge(classical_labels)
     for k, mid in enumerate(m_ids.tolist()):
         scores.append(float(model_scores[mid - 1]) if mid - 1 < len(model_scores) else 1.0)
         new = len(scores)
@@ -208,6 +211,11 @@ def merge_outlines(
         if grey is not None and iou.shape[1]:
             # The outline with the higher rim contrast wins (per particle).
             better = con_c[c_ids[best_c[k]]] > outline_margin * con_m[mid]
+        if iou.shape[1] and edge_m[mid] and not edge_c[c_ids[best_c[k]]]:
+            # The same particle, but only this outline reaches the frame edge: a mask that
+            # bleeds there (large_touching: a 145 000-px sphere's model mask runs 20 px on to
+            # the edge) would have the complete particle dropped as cut by the frame.
+            better = True
         if better and best_iou[k] >= _OUTLINE_IOU and not take_c[c_ids[best_c[k]]]:
             take_c[c_ids[best_c[k]]] = new
             replaced += 1
@@ -243,6 +251,16 @@ def merge_outlines(
     remap[present] = np.arange(1, present.size + 1, dtype=np.uint32)
     sc = np.asarray(scores, np.float32)[present - 1] if present.size else np.zeros(0, np.float32)
     return remap[out], sc, {"outlines_from_classical": replaced, "added_from_classical": added}
+
+
+def touches_frame_edge(labels: np.ndarray) -> np.ndarray:
+    """Boolean by label: the instance has a pixel on the first/last row or column."""
+    lab = labels.astype(np.int64)
+    out = np.zeros(int(lab.max(initial=0)) + 1, bool)
+    if lab.size:
+        out[np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])] = True
+    out[0] = False
+    return out
 
 
 def rim_contrast(labels: np.ndarray, grey: np.ndarray) -> np.ndarray:

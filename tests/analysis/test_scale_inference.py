@@ -259,3 +259,22 @@ def test_below_8_px_thresholding_leads_with_the_models_outline_where_truer():
     assert d.path == "classical" and d.scores is None
     assert d.labels.max() == 6  # every thresholded particle, one outline from the model
     assert ((d.labels > 0) == (exact > 0)).all()
+
+
+def test_an_outline_bleeding_onto_the_frame_edge_yields_to_one_that_stays_inside():
+    """large_touching's case: the model's mask of a complete sphere runs a few px on to the
+    frame edge (and has the better rim contrast); keeping it would drop the particle as cut
+    by the frame, so the matched threshold outline, which stays inside, is taken."""
+    grey = np.full((100, 100), 0.2, np.float32)
+    cv2.circle(grey, (50, 65), 25, 0.8, -1)  # bottom at y = 90: complete, 9 px off the edge
+    model = _blobs((100, 100), [(50, 65)], 25)
+    model[88:, 49:52] = 1  # a 3-px strand bleeding to the edge
+    classical = _blobs((100, 100), [(50, 65)], 23)  # 2 px tight: lower rim contrast
+    assert auto.rim_contrast(model, grey)[1] > auto.rim_contrast(classical, grey)[1]
+    labels, _, counts = auto.merge_outlines(
+        model, np.array([0.9], np.float32), classical, add_missed=False, grey=grey
+    )
+    assert counts["outlines_from_classical"] == 1
+    assert ((labels > 0) == (classical > 0)).all()
+    kept = postprocess.remove_border_touching(labels, Region(0, 0, 100, 100))
+    assert kept.max() == 1
