@@ -18,14 +18,13 @@ import tifffile
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from semweb.analyses import engine
 from semweb.analyses.models import AnalysisRun, Method, Particle, ReviewState, RunStatus
 from semweb.analyses.selectors import summarize_values
 from semweb.audit.services import audit_record
-from semweb.core.claims import claim_job, max_attempts, stale_after
+from semweb.core.claims import claim_job, lost_worker, max_attempts
 from semweb.core.errors import TransitionError
 from semweb.core.params import parse_int_list, parse_pixel_size_nm
 from semweb.labs.permissions import Access, access_to, require_run_write
@@ -334,11 +333,10 @@ def runs_reap(*, now=None) -> dict[str, int]:
     them while attempts remain, else fail them with the reason. Approved runs are never
     touched (they are not running, and the filter says so explicitly)."""
     now = now or timezone.now()
-    cutoff = now - stale_after()
     stale = list(
         AnalysisRun.objects.filter(status=RunStatus.RUNNING)
         .exclude(review_state=ReviewState.APPROVED)
-        .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff))
+        .filter(lost_worker(now))
         .values_list("pk", "attempts", "stage", "heartbeat_at", "worker")
     )
     counts = {"requeued": 0, "failed": 0}

@@ -28,6 +28,13 @@ def stale_after() -> timedelta:
     return timedelta(seconds=float(getattr(settings, "SEMWEB_RUN_STALE_S", 120)))
 
 
+def lost_worker(now=None) -> Q:
+    """Running jobs whose worker is gone: no heartbeat for `stale_after`, or none at all since
+    a start that long ago (it died before its first beat). What every reaper looks for."""
+    cutoff = (now or timezone.now()) - stale_after()
+    return Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+
+
 def claim_job(
     *,
     model: type[models.Model],

@@ -28,7 +28,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 
 from semweb.analyses.engine import BUILTIN_WEIGHTS as DEFAULT_WEIGHTS
@@ -36,7 +36,7 @@ from semweb.analyses.engine import read_weights_sidecar as read_sidecar
 from semweb.analyses.engine import split_ids, training, weights_version
 from semweb.analyses.models import Particle
 from semweb.audit.services import audit_record
-from semweb.core.claims import claim_job, max_attempts, stale_after
+from semweb.core.claims import claim_job, lost_worker, max_attempts
 from semweb.core.errors import TransitionError
 from semweb.core.params import parse_float, parse_int
 from semweb.datasets.selectors import dataset_runs
@@ -456,10 +456,9 @@ def trainings_reap(*, now=None) -> dict[str, int]:
     """Trainings whose worker died (no heartbeat for `SEMWEB_RUN_STALE_S`): requeued while
     attempts remain (the next attempt resumes from the last epoch's checkpoint), else failed."""
     now = now or timezone.now()
-    cutoff = now - stale_after()
     stale = list(
         ModelVersion.objects.filter(status=ModelStatus.TRAINING)
-        .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff))
+        .filter(lost_worker(now))
         .values_list("pk", "attempts", "stage", "heartbeat_at", "worker")
     )
     counts = {"requeued": 0, "failed": 0}

@@ -25,12 +25,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from semweb.audit.services import audit_record
 from semweb.catalogue.models import Sample
-from semweb.core.claims import claim_job, max_attempts, stale_after
+from semweb.core.claims import claim_job, lost_worker, max_attempts
 from semweb.core.errors import TransitionError
 from semweb.core.params import parse_float, parse_int
 from semweb.datasets.services import synthetic_run_create
@@ -310,10 +309,9 @@ def style_release(*, style_id: int, attempt: int, reason: str) -> bool:
 def styles_reap(*, now=None) -> dict[str, int]:
     """Style trainings whose worker died: requeued while attempts remain, else failed."""
     now = now or timezone.now()
-    cutoff = now - stale_after()
     stale = list(
         StyleModel.objects.filter(status=ModelStatus.TRAINING)
-        .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff))
+        .filter(lost_worker(now))
         .values_list("pk", "attempts", "stage", "worker", "parameters")
     )
     counts = {"requeued": 0, "failed": 0}
@@ -585,10 +583,9 @@ def generations_reap(*, now=None) -> dict[str, int]:
     index once), else failed with the reason. Without this a dead generation would wait for
     Celery's redelivery of its message, which a purged or lost broker never sends."""
     now = now or timezone.now()
-    cutoff = now - stale_after()
     stale = list(
         StyleGeneration.objects.filter(status=GenerationStatus.RUNNING)
-        .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff))
+        .filter(lost_worker(now))
         .values_list("pk", "attempts", "worker", "n", "done")
     )
     counts = {"requeued": 0, "failed": 0}
