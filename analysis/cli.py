@@ -165,7 +165,6 @@ def _run_calibrate(args: argparse.Namespace) -> int:
                 read_image(path),
                 manual_pixel_size_nm=args.pixel_size_nm,
                 use_scale_bar=not args.no_scale_bar,
-                read_band_text=not args.no_scale_bar,  # print the band's fields even with metadata
             )
             band = cal.details.get("band_text") or {}
             # The data band's fields first, so a reader sees what the band said at a glance.

@@ -54,7 +54,6 @@ def calibrate(
     manual_pixel_size_nm: float | None = None,
     sidecar_text: str | None = None,
     use_scale_bar: bool = True,
-    read_band_text: bool | None = None,
 ) -> Calibration:
     """Decide the pixel size of ``image`` (see the module docstring for the rules).
 
@@ -69,11 +68,6 @@ def calibrate(
         Contents of the instrument's sidecar file, for uploads where it is not on disk.
     use_scale_bar : bool
         Look for a burned-in scale bar (costs OCR time) to calibrate or cross-check.
-    read_band_text : bool, optional
-        OCR the data band's text and its bar. By default only when the metadata gives no
-        pixel size: metadata wins any disagreement, so reading the band (0.3-1 s of OCR)
-        would only add a cross-check; the cheaper one-read bar check still runs. ``True``
-        reads it anyway (``python -m analysis calibrate`` prints the band's fields).
 
     Raises
     ------
@@ -107,11 +101,7 @@ def calibrate(
     meta_nm = reading.pixel_size_nm if reading is not None else None
     bar = None
     band = None
-    if read_band_text is None:
-        read_band_text = meta_nm is None
-    if use_scale_bar and data_bar is not None and not read_band_text:
-        details["band_text_skipped"] = "the metadata gives the pixel size (it wins anyway)"
-    if use_scale_bar and data_bar is not None and read_band_text:
+    if use_scale_bar and data_bar is not None:
         band = read_band(image.grey, data_bar)
         details["band_text"] = band.as_dict()
         found = find_band_bar(

@@ -128,30 +128,12 @@ def test_metadata_wins_a_disagreement_and_says_so():
         "text": {},
         "imagej": {"unit": "nm"},
     }
-    cal = calibrate(dataclasses.replace(base, metadata=meta), read_band_text=True)
+    cal = calibrate(dataclasses.replace(base, metadata=meta))
     assert cal.source == "metadata:imagej"
     assert cal.pixel_size_nm == pytest.approx(2 * r.pixel_size_nm, rel=1e-3)
     assert cal.details["chosen"] == "metadata"
     assert any("band text" in d and "metadata" in d for d in cal.details["disagreements"])
     assert cal.warnings
-
-
-def test_band_text_is_not_read_when_metadata_gives_the_pixel_size():
-    """Metadata wins anyway: the band's OCR is skipped (the band is still found and kept out
-    of the analysis), and the one-read bar cross-check still reports a disagreement."""
-    r = render_band_image("zeiss", 7001, width=1024, top=False)
-    meta = {
-        "tags": {"XResolution": [1000, round(2 * r.pixel_size_nm * 1000)]},
-        "vendor": {},
-        "text": {},
-        "imagej": {"unit": "nm"},
-    }
-    cal = calibrate(dataclasses.replace(image_from_array(r.image), metadata=meta))
-    assert cal.source == "metadata:imagej"
-    assert cal.data_bar == r.band
-    assert "band_text" not in cal.details and "band_text_skipped" in cal.details
-    assert {s["source"] for s in cal.details["sources"]} == {"metadata", "scale bar"}
-    assert any("scale bar" in d for d in cal.details["disagreements"])
 
 
 def test_degraded_copy_is_calibrated_or_honestly_not():
