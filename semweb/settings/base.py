@@ -236,6 +236,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema lists every endpoint and field: for signed-in users and token holders only.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Several resources have a `status` with their own choices: one schema name per set.
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "semweb.analyses.models.RunStatus",
+        "ModelStatusEnum": "semweb.mlmodels.models.ModelStatus",
+        # Generations and exports share one choice set (queued/running/succeeded/failed).
+        "JobStatusEnum": "semweb.mlmodels.models.GenerationStatus",
+    },
 }
 
 SESSION_COOKIE_HTTPONLY = True
