@@ -19,6 +19,9 @@ _MIN_ROW_SHARE = 0.35  # text rows of a data bar still show >= 35 % background
 _BOTTOM_ROW_SHARE = 0.5
 _MIN_HEIGHT_PX = 8
 _RULE_ROWS = 3
+# Median row share of the band's background. Micrograph texture sits near 0.2-0.3; a dense
+# FEI xT table in a large font keeps 0.74 (emps-train 31f17306c8, its band cut by the crop).
+_MIN_BAND_FLATNESS = 0.7
 
 
 def _row_modes(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +92,10 @@ def _bottom_band(grey: np.ndarray, max_fraction: float) -> Region | None:
     if i < 0:
         return None  # uniform all the way up: a flat image region, not a banner
     top = i + 1
-    if bottom - top < max(_MIN_HEIGHT_PX, 0.02 * h) or float(np.median(share[top:bottom])) < 0.75:
+    if (
+        bottom - top < max(_MIN_HEIGHT_PX, 0.02 * h)
+        or float(np.median(share[top:bottom])) < _MIN_BAND_FLATNESS
+    ):
         return None  # too thin, or its background is not flat (micrograph texture)
     separator = False
     line = 0

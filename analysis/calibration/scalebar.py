@@ -37,6 +37,7 @@ _LEADING_ONE_RE = re.compile(r"(?<![0-9A-Za-z])[\[\]lI|!](?=[0-9.,]*\s*[A-Za-zµ
 _O_IN_NUMBER_RE = re.compile(r"(?<=\d)[oO]|[oO](?=[.,]?\d)")
 _AT_IN_NUMBER_RE = re.compile(r"(?<=[\d.,])@|@(?=[.,]?\d)")  # a bold "0" read as "@"
 _Y_FOR_MU_RE = re.compile(r"(?<=[\d\s])[yY](?=m\b)")  # "5.0ym": the "µ" lost its tail
+_DOT_BEFORE_UNIT_RE = re.compile(r"(?<=\d)\.(?=\s*[nµuμmpÅ][m]?\b)")  # "1.0.µm": a space
 _LENGTH_PREFIX_RE = re.compile(r"\s*\d+(?:[.,]\d+)?\s*(?:nm|µm|um|mm|pm|Å)(?![a-z])")
 _UNIT_CONFUSIONS = {"mm": ("nm",), "pm": ("µm",)}
 
@@ -46,6 +47,7 @@ _MAX_CANDIDATES = 3
 _THRESHOLD_LEVELS = (0.5, 0.3)
 _SHORT_BAR_FRACTION = 0.08  # of the image width: shorter candidates must be clearly drawn
 _MIN_SHORT_BAR_SNR = 4.0  # their contrast over the ground's noise (see _drawn_not_grain)
+_MIN_LABEL_ASPECT = 1.8  # crop width / height below which no length label fits
 _SURE_SCORE = 0.9  # an OCR score at which one unconfirmed reading is still trusted
 # Below this a scale-bar reading is reported with a warning asking for a check.
 LOW_CONFIDENCE = 0.5
@@ -123,7 +125,7 @@ def locate_scale_bar(
             for crop in _all_label_crops(grey, region, cand, region == data_bar):
                 if ocr_calls >= max_ocr_calls:
                     break
-                if any(_same_crop(crop, t) for t in tried):
+                if any(_same_crop(crop, t) for t in tried) or not _line_shaped(crop):
                     continue
                 tried.append(crop)
                 pixels = grey[crop.y0 : crop.y1, crop.x0 : crop.x1]
@@ -144,6 +146,13 @@ def _all_label_crops(grey: np.ndarray, region: Region, cand: BarCandidate, clip:
     """Crops from the bar's own colour first, then from ink strokes (see :func:`label_crops`)."""
     yield from label_crops(grey, region, cand, clip_to_region=clip)
     yield from label_crops(grey, region, cand, clip_to_region=clip, ink=True)
+
+
+def _line_shaped(crop: Region) -> bool:
+    """Wide enough for a length label. The shortest ("1µm", "5 nm") is over twice as wide as
+    its glyphs are tall, and the crop adds half a glyph height at each end; a square crop
+    holds one glyph or a speck, whose read ("國", "0") only spends the OCR budget."""
+    return crop.width >= _MIN_LABEL_ASPECT * crop.height
 
 
 def _same_crop(a: Region, b: Region) -> bool:
@@ -171,6 +180,7 @@ def ocr_variants(text: str) -> list[str]:
     fixed = _LEADING_ONE_RE.sub("1", text)
     fixed = _O_IN_NUMBER_RE.sub("0", fixed).replace("rn", "m")
     fixed = _Y_FOR_MU_RE.sub("µ", _AT_IN_NUMBER_RE.sub("0", fixed))
+    fixed = _DOT_BEFORE_UNIT_RE.sub(" ", fixed)
     out = [text] if fixed == text else [text, fixed]
     m = _LENGTH_PREFIX_RE.match(normalise_micro(fixed))
     if m and m.group(0) != fixed:
@@ -216,7 +226,8 @@ def vote_label(
     prefix (``2 m``) votes for it too. One sure reading (score >= 0.9) that nothing
     contradicts also stands. "nm" and "µm" differ by one glyph the recogniser sometimes
     swaps (4 of the 66 real labels in tests/analysis/data); readings that disagree leave
-    the label unread rather than risk a factor of 1000.
+    the label unread rather than risk a factor of 1000. A length no bar is drawn at ("108
+    nm", see :func:`_round_value`) leaves it unread too.
     """
     reads: list[tuple[str, float]] = []
     calls = 0
@@ -240,13 +251,26 @@ def vote_label(
             for p, (t, _) in zip(parsed, reads, strict=True)
         )
         against = any(p is not None and p != cand for p in parsed)
-        trusted = votes >= 2 or (score >= _SURE_SCORE and not against)
+        sure = score >= _SURE_SCORE and not against
+        trusted = (votes >= 2 or sure) and _round_value(cand[0])
         if trusted and (best is None or score > best[2]):
             best = (cand, text, score)
     if best is None:
         text, score = max(reads, key=lambda r: r[1])
         return None, text, score, calls
     return best[0], best[1], best[2], calls
+
+
+def _round_value(value: float) -> bool:
+    """Bars are drawn at round lengths: one significant digit (1, 2, 5, 30, 500 ...) or 1.5,
+    2.5, 7.5 times a power of ten; so are all of the 66 real labels and the 5 figure bars in
+    ../shared. "108 nm" is a "100 nm" whose dotted zero was read as 8, by every reading of
+    the crop alike (emps-train 427ebc9e15): votes of one crop are not independent, so a
+    length no bar is drawn at is not believed."""
+    if not value > 0:
+        return False
+    digits = f"{value:.6e}".split("e")[0].rstrip("0").rstrip(".")
+    return len(digits) == 1 or digits in ("1.5", "2.5", "7.5")
 
 
 def _bare_m_of(text: str, parsed: tuple[float, str]) -> bool:
@@ -343,7 +367,15 @@ def find_bar_candidates(grey: np.ndarray, region: Region) -> list[BarCandidate]:
     out = [c for c in out if _drawn_not_grain(grey, c, img_w)]
     # Scale bars are drawn long (10-30 % of the width); short straight pieces (a glyph's
     # outline, a particle's facet) are tried after them, so they do not use up the OCR budget.
-    out.sort(key=lambda c: -c.score * min(1.0, c.length_px / (0.1 * img_w)) ** 0.5)
+    # A run along the image's first or last row is a frame line or the cut edge of a table
+    # (a figure cropped through an FEI band: its cell rule, next to "HFW 592 nm"); it is
+    # tried only after every bar drawn inside the frame.
+    out.sort(
+        key=lambda c: (
+            c.y0 == 0 or c.y1 >= img_h,
+            -c.score * min(1.0, c.length_px / (0.1 * img_w)) ** 0.5,
+        )
+    )
     unique: list[BarCandidate] = []
     for c in out:  # the same bar found at both threshold levels: keep the better one
         if not any(

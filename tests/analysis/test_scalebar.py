@@ -13,11 +13,16 @@ from analysis.calibration.render import available_fonts, render_scale_bar_image
 from analysis.calibration.scalebar import (
     LOW_CONFIDENCE,
     BarCandidate,
+    _line_shaped,
+    _round_value,
     _to_scale_bar,
+    find_bar_candidates,
     interpret_label,
+    search_regions,
 )
 from analysis.calibration.units import to_nm
 from analysis.io import image_from_array, read_image
+from analysis.result import Region
 
 
 def _label_rows():
@@ -143,6 +148,8 @@ def test_plain_texture_has_no_scale_bar():
         ("HV", 100, None),
         ("2.@µm", 368, (2.0, "µm")),  # a bold "0" read as "@" (outlined TEM label)
         ("5.0ym", 154, (5.0, "µm")),  # the "µ" lost its tail in a half-size JPEG
+        ("1.0.µm", 177, (1.0, "µm")),  # a stray dot read for the space before the unit
+        ("100.nm", 129, (100.0, "nm")),
     ],
 )
 def test_interpret_label_undoes_ocr_confusions(text, length_px, expected):
@@ -158,3 +165,44 @@ def test_bare_m_label_is_flagged_low_confidence():
     assert bar.confidence < LOW_CONFIDENCE
     clean = _to_scale_bar(cand, "100 µm", (100.0, "µm"), ocr_score=0.99)
     assert clean.confidence >= LOW_CONFIDENCE
+
+
+@pytest.mark.parametrize(
+    ("value", "round_"),
+    [
+        (1, True),
+        (2.5, True),
+        (0.5, True),
+        (250, True),
+        (3000, True),
+        (0.075, True),
+        (108, False),  # "100" with a dotted zero read as 8
+        (16, False),  # "100" at 6 px read "16"
+        (1.25, False),
+    ],
+)
+def test_bars_are_drawn_at_round_lengths(value, round_):
+    assert _round_value(value) is round_
+
+
+@pytest.mark.parametrize(
+    ("crop", "line"),
+    [
+        (Region(100, 505, 111, 512), False),  # one glyph or a speck (read "里")
+        (Region(0, 480, 31, 512), False),
+        (Region(21, 440, 166, 481), True),  # "200 nm"
+        (Region(0, 0, 34, 18), True),  # "1µm" at 12 px with its padding
+    ],
+)
+def test_only_line_shaped_crops_are_read(crop, line):
+    assert _line_shaped(crop) is line
+
+
+def test_a_run_along_the_last_row_is_tried_after_a_bar_inside_the_frame():
+    """A figure cropped through a band leaves a table rule on the last row; the drawn bar
+    above it (shorter here, and thinner in contrast) comes first all the same."""
+    img = np.full((400, 600), 0.2, np.float32)
+    img[397:400, 50:300] = 1.0  # cut cell rule, 250 px, on the very last rows
+    img[350:354, 380:500] = 0.9  # the scale bar, 120 px
+    cands = find_bar_candidates(img, search_regions(img.shape, None)[0])
+    assert cands[0].y0 == 350 and cands[-1].y1 == 400
