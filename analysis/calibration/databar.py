@@ -61,13 +61,16 @@ def _bottom_band(grey: np.ndarray, max_fraction: float) -> Region | None:
     q = np.clip(band * (_LEVELS - 1) + 0.5, 0, _LEVELS - 1).astype(np.int64)
     mode, share = _row_modes(q)
     n = len(mode)
-    # Skip a frame line (1-3 flat rows of another level) along the very bottom.
+    # Skip a frame line (1-3 flat rows of another level) along the very bottom. The level
+    # must not come back two rows up: a band's own edge row under a table rule (FEI xT at
+    # the top, downscaled: band, rule, band) is band, not a frame line.
     bottom = n
     for k in range(1, 4):
         if (
             share[n - k] >= 0.9
-            and n - k - 1 >= 0
+            and n - k - 2 >= 0
             and abs(int(mode[n - k]) - int(mode[n - k - 1])) > 2
+            and abs(int(mode[n - k]) - int(mode[n - k - 2])) > 2
         ):
             bottom = n - k
             break

@@ -92,6 +92,18 @@ def test_top_bands_are_found(layout):
     assert find_data_bar(r.image) == r.band
 
 
+@pytest.mark.parametrize("seed", [7, 11])
+def test_downscaled_fei_top_band_is_found(seed):
+    """FEI xT's table at the top, half size: the band's edge row, then the table's top rule,
+    then band again. The edge row was taken for a frame line and the band was missed."""
+    r = render_band_image("fei", 1000 * LAYOUTS.index("fei") + seed)
+    half = degrade(r, factor=0.5, jpeg_quality=80)
+    band = find_data_bar(half.image)
+    assert r.band is not None and r.band.y0 == 0
+    assert band is not None and band.y0 == 0
+    assert abs(band.y1 - r.band.y1 / 2) <= 2
+
+
 def test_disagreeing_band_text_and_bar_leave_the_image_uncalibrated():
     """A Zeiss band whose printed Width was doctored to 3x: never pick one silently."""
     r = render_band_image("zeiss", 7001, width=1024, top=False)
