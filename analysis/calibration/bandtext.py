@@ -36,6 +36,7 @@ from .units import (
     is_bare_length,
     normalise_micro,
     plausible_pixel_size,
+    restore_micro,
 )
 
 _MAX_CHUNKS = 24
@@ -234,7 +235,7 @@ def parse_band_fields(texts: list[str]) -> dict[str, str]:
     """
     fields: dict[str, str] = {}
     for raw in texts:
-        t = normalise_micro(raw)
+        t = restore_micro(normalise_micro(raw))
         m = _FIELD_WIDTH_RE.search(t) or _FOV_PAIR_RE.search(t)
         if m and "field_width" not in fields:
             fields["field_width"] = f"{m.group(2)} {m.group(3)}"

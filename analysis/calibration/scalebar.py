@@ -31,12 +31,18 @@ import numpy as np
 from analysis.result import Region, ScaleBar
 
 from .ocr import read_text
-from .units import is_bare_length, normalise_micro, parse_length, plausible_pixel_size, to_nm
+from .units import (
+    is_bare_length,
+    normalise_micro,
+    parse_length,
+    plausible_pixel_size,
+    restore_micro,
+    to_nm,
+)
 
 _LEADING_ONE_RE = re.compile(r"(?<![0-9A-Za-z])[\[\]lI|!](?=[0-9.,]*\s*[A-Za-zµ])")
 _O_IN_NUMBER_RE = re.compile(r"(?<=\d)[oO]|[oO](?=[.,]?\d)")
 _AT_IN_NUMBER_RE = re.compile(r"(?<=[\d.,])@|@(?=[.,]?\d)")  # a bold "0" read as "@"
-_Y_FOR_MU_RE = re.compile(r"(?<=[\d\s])[yY](?=m\b)")  # "5.0ym": the "µ" lost its tail
 _DOT_BEFORE_UNIT_RE = re.compile(r"(?<=\d)\.(?=\s*[nµuμmpÅ][m]?\b)")  # "1.0.µm": a space
 _LENGTH_PREFIX_RE = re.compile(r"\s*\d+(?:[.,]\d+)?\s*(?:nm|µm|um|mm|pm|Å)(?![a-z])")
 _UNIT_CONFUSIONS = {"mm": ("nm",), "pm": ("µm",)}
@@ -179,7 +185,7 @@ def ocr_variants(text: str) -> list[str]:
     then cut after its first length (a bar's end tick read as a trailing letter)."""
     fixed = _LEADING_ONE_RE.sub("1", text)
     fixed = _O_IN_NUMBER_RE.sub("0", fixed).replace("rn", "m")
-    fixed = _Y_FOR_MU_RE.sub("µ", _AT_IN_NUMBER_RE.sub("0", fixed))
+    fixed = restore_micro(_AT_IN_NUMBER_RE.sub("0", fixed))
     fixed = _DOT_BEFORE_UNIT_RE.sub(" ", fixed)
     out = [text] if fixed == text else [text, fixed]
     m = _LENGTH_PREFIX_RE.match(normalise_micro(fixed))

@@ -68,6 +68,15 @@ _BARE_LENGTH_RE = re.compile(r"\d+(?:[.,]\d+)?\s*[A-Za-zµÅ]+")
 _RECIPROCAL_RE = re.compile(r"(^\s*1\s*/)|(\^\s*-\s*1)|(-1$)|(⁻¹)|(^\s*/)")
 
 
+# OCR of small text loses the micro sign's tail: "5.0ym", "2.935sm" (no unit is spelt so).
+_MU_MISREAD_RE = re.compile(r"(?<=[\d\s])[yYs](?=m\b)")
+
+
+def restore_micro(text: str) -> str:
+    """``"2.935sm"`` -> ``"2.935µm"``: a "y" or "s" between a number and "m" was a "µ"."""
+    return _MU_MISREAD_RE.sub("\u00b5", text)
+
+
 def normalise_micro(text: str) -> str:
     """Replace every spelling of the micro prefix with the micro sign U+00B5."""
     return _MICRO_RE.sub("\u00b5", text)

@@ -35,6 +35,7 @@ from analysis.io import image_from_array
         (["SEI 15kV X10,000 WD10mm"], {"mag": "10,000 x"}),
         (["S-4800 5.0kV 8.0mm x50.0k SE(U)"], {"mag": "50.0 k x"}),
         (["WD = 2.8 mm", "Date :18 Jul 2019"], {}),
+        (["Width=2.935sm"], {"field_width": "2.935 µm"}),  # small "µ" read as "s"
     ],
 )  # fmt: skip
 def test_band_fields_are_parsed(texts, expected):

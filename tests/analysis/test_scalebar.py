@@ -148,6 +148,7 @@ def test_plain_texture_has_no_scale_bar():
         ("HV", 100, None),
         ("2.@µm", 368, (2.0, "µm")),  # a bold "0" read as "@" (outlined TEM label)
         ("5.0ym", 154, (5.0, "µm")),  # the "µ" lost its tail in a half-size JPEG
+        ("2 sm", 100, (2.0, "µm")),  # the same lost tail, read as "s"
         ("1.0.µm", 177, (1.0, "µm")),  # a stray dot read for the space before the unit
         ("100.nm", 129, (100.0, "nm")),
     ],
