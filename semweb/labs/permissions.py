@@ -142,42 +142,56 @@ def visible_datasets(user, queryset: QuerySet | None = None) -> QuerySet:
     return queryset.filter(Q(lab_id__in=lab_ids) | Q(pk__in=shared))
 
 
-def model_access(user, version) -> Access:
-    """Access to a model version of the registry.
+def trained_on_access(user, obj, *, builtin: bool = False) -> Access:
+    """Access to something trained on a lab's dataset (a model version, a learned style).
 
-    The built-in model: every signed-in user may see and use it. A lab's own versions: its
-    members by role. Another lab sees a version (VIEW: read it, analyse with it) only while
+    The lab's own: its members by role. Another lab sees it (VIEW: read it, use it) only while
     the owning lab shares the dataset it was trained on with them; sharing the data is what
-    makes a model trained on it shareable.
+    makes what was trained on it shareable. `builtin`: every signed-in user may see and use it.
     """
     if not user.is_authenticated:
         return Access.NONE
     if user.is_superuser:
         return Access.ADMIN
-    if version.builtin:
+    if builtin:
         return Access.VIEW
-    own = lab_role_access(user, version.lab_id)
+    own = lab_role_access(user, obj.lab_id)
     if own:
         return own
-    if version.dataset_id is None:
+    if obj.dataset_id is None:
         return Access.NONE
     shared = DatasetShare.objects.filter(
-        dataset_id=version.dataset_id, lab_id__in=user_lab_ids(user)
+        dataset_id=obj.dataset_id, lab_id__in=user_lab_ids(user)
     ).exists()
     return Access.VIEW if shared else Access.NONE
 
 
-def visible_models(user, queryset: QuerySet | None = None) -> QuerySet:
-    """Model versions `user` may see: the built-in ones, their labs' own, and those trained on
-    a dataset shared with one of their labs (the rule of :func:`model_access`)."""
-    queryset = ModelVersion.objects.all() if queryset is None else queryset
+def visible_trained_on(user, queryset: QuerySet, *, builtin: bool = False) -> QuerySet:
+    """The queryset form of :func:`trained_on_access`: rows of their labs' own and those
+    trained on a dataset shared with one of their labs; `builtin`: also the built-in rows."""
     if user.is_superuser:
         return queryset
     if not user.is_authenticated:
         return queryset.none()
     lab_ids = user_lab_ids(user)
     shared = DatasetShare.objects.filter(lab_id__in=lab_ids).values("dataset_id")
-    return queryset.filter(Q(builtin=True) | Q(lab_id__in=lab_ids) | Q(dataset_id__in=shared))
+    rule = Q(lab_id__in=lab_ids) | Q(dataset_id__in=shared)
+    if builtin:
+        rule = Q(builtin=True) | rule
+    return queryset.filter(rule)
+
+
+def model_access(user, version) -> Access:
+    """Access to a model version of the registry (:func:`trained_on_access`); the built-in
+    model: every signed-in user may see and use it."""
+    return trained_on_access(user, version, builtin=version.builtin)
+
+
+def visible_models(user, queryset: QuerySet | None = None) -> QuerySet:
+    """Model versions `user` may see: the built-in ones, their labs' own, and those trained on
+    a dataset shared with one of their labs (the rule of :func:`model_access`)."""
+    queryset = ModelVersion.objects.all() if queryset is None else queryset
+    return visible_trained_on(user, queryset, builtin=True)
 
 
 def model_train_allowed(user, dataset) -> bool:
@@ -189,37 +203,19 @@ def model_train_allowed(user, dataset) -> bool:
 def style_access(user, style) -> Access:
     """Access to a learned style: as to a model version trained on the same dataset (its lab's
     members by role; a lab the dataset is shared with may look at it, VIEW)."""
-    if not user.is_authenticated:
-        return Access.NONE
-    if user.is_superuser:
-        return Access.ADMIN
-    own = lab_role_access(user, style.lab_id)
-    if own:
-        return own
-    if style.dataset_id is None:
-        return Access.NONE
-    shared = DatasetShare.objects.filter(
-        dataset_id=style.dataset_id, lab_id__in=user_lab_ids(user)
-    ).exists()
-    return Access.VIEW if shared else Access.NONE
+    return trained_on_access(user, style)
 
 
 def visible_styles(user, queryset: QuerySet | None = None) -> QuerySet:
     """Learned styles `user` may see (the rule of :func:`style_access`)."""
     queryset = StyleModel.objects.all() if queryset is None else queryset
-    if user.is_superuser:
-        return queryset
-    if not user.is_authenticated:
-        return queryset.none()
-    lab_ids = user_lab_ids(user)
-    shared = DatasetShare.objects.filter(lab_id__in=lab_ids).values("dataset_id")
-    return queryset.filter(Q(lab_id__in=lab_ids) | Q(dataset_id__in=shared))
+    return visible_trained_on(user, queryset)
 
 
 def style_train_allowed(user, style) -> bool:
     """Generating with, or cancelling, a learned style: who may train on its lab's data
     (:func:`model_train_allowed`: supervisors and admins of the owning lab)."""
-    return lab_role_access(user, style.lab_id) >= Access.SUPERVISOR
+    return model_train_allowed(user, style)  # the same rule; it reads only the lab
 
 
 def model_manage_allowed(user, version) -> bool:
