@@ -4,6 +4,9 @@ sheets, generate, cancel). Thin: permission helper, then one service."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -25,6 +28,37 @@ from semweb.labs.permissions import (
 )
 from semweb.mlmodels import selectors, services, styles
 from semweb.mlmodels.models import GenerationStatus, ModelStatus, ModelVersion, StyleModel
+
+# The page of each object an action button acts on (or queues).
+_PAGES = {Dataset: "datasets:detail", ModelVersion: "mlmodels:detail", StyleModel: "mlmodels:style"}
+
+
+def _page(obj) -> HttpResponse:
+    return redirect(_PAGES[type(obj)], pk=obj.pk)
+
+
+def _act(
+    request: HttpRequest,
+    obj,
+    call: Callable[[], Any],
+    *,
+    success: str | Callable[[Any], str] | None = None,
+    follow: bool = False,
+) -> HttpResponse:
+    """One action button on `obj`'s page (a dataset, model version or style): `call()` its
+    service. Refused (a ValidationError: bad input, or a state that does not allow it): flash
+    why and go back to `obj`'s page. Done: flash `success` (a text, or a function of the
+    service's answer) and go back, or with `follow` to the page of the answer (what it queued).
+    """
+    try:
+        answer = call()
+    except ValidationError as exc:
+        messages.error(request, first_message(exc))
+        return _page(obj)
+    if success is not None:
+        messages.success(request, success(answer) if callable(success) else success)
+    return _page(answer if follow else obj)
+
 
 # Rows of the metrics table on the model card: (key in metrics, label, higher is better).
 METRIC_ROWS = [
@@ -96,49 +130,49 @@ def model_progress(request: HttpRequest, pk: int) -> JsonResponse:
 def dataset_train(request: HttpRequest, pk: int) -> HttpResponse:
     """The Train button of a dataset page: queue a fine-tuning and open its model card."""
     dataset, _ = get_for_user(request.user, Dataset, pk, need=Access.SUPERVISOR)
-    try:
-        version = services.training_request(
+    return _act(
+        request,
+        dataset,
+        lambda: services.training_request(
             dataset=dataset,
             user=request.user,
             epochs=request.POST.get("epochs") or None,
             hours=request.POST.get("hours") or None,
-        )
-    except ValidationError as exc:
-        messages.error(request, first_message(exc))
-        return redirect("datasets:detail", pk=dataset.pk)
-    messages.success(request, "Training queued; this page follows it.")
-    return redirect("mlmodels:detail", pk=version.pk)
+        ),
+        success="Training queued; this page follows it.",
+        follow=True,
+    )
 
 
 @login_required
 @require_POST
 def model_promote(request: HttpRequest, pk: int) -> HttpResponse:
     version, _ = get_for_user(request.user, ModelVersion, pk, need=Access.ADMIN)
-    try:
-        services.model_promote(
+    return _act(
+        request,
+        version,
+        lambda: services.model_promote(
             version=version,
             user=request.user,
             override=parse_bool(request.POST.get("override"), name="override", default=False),
             reason=request.POST.get("reason", ""),
-        )
-        messages.success(request, f"{version.name} is now the default model of {version.lab}.")
-    except ValidationError as exc:
-        messages.error(request, first_message(exc))
-    return redirect("mlmodels:detail", pk=version.pk)
+        ),
+        success=f"{version.name} is now the default model of {version.lab}.",
+    )
 
 
 @login_required
 @require_POST
 def model_retire(request: HttpRequest, pk: int) -> HttpResponse:
     version, _ = get_for_user(request.user, ModelVersion, pk, need=Access.ADMIN)
-    try:
-        services.model_retire(
+    return _act(
+        request,
+        version,
+        lambda: services.model_retire(
             version=version, user=request.user, reason=request.POST.get("reason", "")
-        )
-        messages.success(request, f"{version.name} is retired.")
-    except ValidationError as exc:
-        messages.error(request, first_message(exc))
-    return redirect("mlmodels:detail", pk=version.pk)
+        ),
+        success=f"{version.name} is retired.",
+    )
 
 
 @login_required
@@ -147,11 +181,9 @@ def model_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     version, _ = get_for_user(request.user, ModelVersion, pk, need=Access.SUPERVISOR)
     if version.dataset_id is None or not model_train_allowed(request.user, version.dataset):
         raise PermissionDenied("Only supervisors and admins of the lab may cancel a training.")
-    try:
-        services.training_cancel(version=version, user=request.user)
-    except ValidationError as exc:
-        messages.error(request, first_message(exc))
-    return redirect("mlmodels:detail", pk=version.pk)
+    return _act(
+        request, version, lambda: services.training_cancel(version=version, user=request.user)
+    )
 
 
 # --- learned styles -------------------------------------------------------------------------
@@ -162,15 +194,15 @@ def model_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 def dataset_learn_style(request: HttpRequest, pk: int) -> HttpResponse:
     """ "Learn this lab's style" on a dataset page: queue it and open the style's page."""
     dataset, _ = get_for_user(request.user, Dataset, pk, need=Access.SUPERVISOR)
-    try:
-        style = styles.style_request(
+    return _act(
+        request,
+        dataset,
+        lambda: styles.style_request(
             dataset=dataset, user=request.user, minutes=request.POST.get("minutes") or None
-        )
-    except ValidationError as exc:
-        messages.error(request, first_message(exc))
-        return redirect("datasets:detail", pk=dataset.pk)
-    messages.success(request, "Learning the style; this page follows it.")
-    return redirect("mlmodels:style", pk=style.pk)
+        ),
+        success="Learning the style; this page follows it.",
+        follow=True,
+    )
 
 
 @login_required
@@ -222,17 +254,14 @@ def style_sample(request: HttpRequest, pk: int, step: int) -> FileResponse:
 @require_POST
 def style_generate(request: HttpRequest, pk: int) -> HttpResponse:
     style, _ = get_for_user(request.user, StyleModel, pk, need=Access.SUPERVISOR)
-    try:
-        generation = styles.generation_request(
-            style=style, user=request.user, n=request.POST.get("n")
-        )
-    except ValidationError as exc:
-        messages.error(request, first_message(exc))
-        return redirect("mlmodels:style", pk=style.pk)
-    messages.success(
-        request, f"Generating {generation.n} synthetic images into {generation.sample.name}."
+    return _act(
+        request,
+        style,
+        lambda: styles.generation_request(style=style, user=request.user, n=request.POST.get("n")),
+        success=lambda generation: (
+            f"Generating {generation.n} synthetic images into {generation.sample.name}."
+        ),
     )
-    return redirect("mlmodels:style", pk=style.pk)
 
 
 @login_required
@@ -240,25 +269,21 @@ def style_generate(request: HttpRequest, pk: int) -> HttpResponse:
 def style_continue(request: HttpRequest, pk: int) -> HttpResponse:
     """ "Continue training (+M minutes)": resume a ready style from its stored checkpoint."""
     style, _ = get_for_user(request.user, StyleModel, pk, need=Access.SUPERVISOR)
-    try:
-        style = styles.style_continue(
+    return _act(
+        request,
+        style,
+        lambda: styles.style_continue(
             style=style, user=request.user, minutes=request.POST.get("minutes") or None
-        )
-    except ValidationError as exc:
-        messages.error(request, first_message(exc))
-        return redirect("mlmodels:style", pk=style.pk)
-    messages.success(
-        request, f"Training continues for {style.progress['continued'][-1]['minutes']:g} minutes."
+        ),
+        success=lambda resumed: (
+            f"Training continues for {resumed.progress['continued'][-1]['minutes']:g} minutes."
+        ),
+        follow=True,
     )
-    return redirect("mlmodels:style", pk=style.pk)
 
 
 @login_required
 @require_POST
 def style_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     style, _ = get_for_user(request.user, StyleModel, pk, need=Access.SUPERVISOR)
-    try:
-        styles.style_cancel(style=style, user=request.user)
-    except ValidationError as exc:
-        messages.error(request, first_message(exc))
-    return redirect("mlmodels:style", pk=style.pk)
+    return _act(request, style, lambda: styles.style_cancel(style=style, user=request.user))
