@@ -17,6 +17,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from semweb.analyses import edits
@@ -86,6 +87,40 @@ def _lab_for_write(user, slug: str) -> Lab:
     return lab
 
 
+# One `model` object by the URL's `pk`: 404 when you cannot see it. (A comment, not a
+# docstring: the schema would show a docstring as the description of every subclass without one.)
+class _VisibleObject(generics.RetrieveAPIView):
+    model: type
+
+    def get_object(self):
+        return get_for_user(self.request.user, self.model, self.kwargs["pk"])[0]
+
+
+class _ObjectAction(APIView):
+    """POST an action on one `model` object: 404 when you cannot see it, 403 below `need`;
+    the body is checked with `body` (None: no body), then `service(<arg>=object, user=you,
+    **body)` runs and its answer is returned through `answer` with `code`."""
+
+    model: type
+    arg: str  # the service's keyword for the object
+    need = Access.SUPERVISOR
+    body: type[Serializer] | None = None
+    answer: type[Serializer]
+    code = status.HTTP_200_OK
+    service: Callable
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # The schema documents each action's own body and answer (drf-spectacular's class form).
+        extend_schema(request=cls.body, responses={cls.code: cls.answer})(cls)
+
+    def post(self, request: Request, pk: int) -> Response:
+        obj, _ = get_for_user(request.user, self.model, pk, need=self.need)
+        data = _valid(self.body, request) if self.body is not None else {}
+        result = self.service(**{self.arg: obj}, user=request.user, **data)
+        return Response(self.answer(result).data, status=self.code)
+
+
 # --- labs --------------------------------------------------------------------------------------
 
 
@@ -101,12 +136,9 @@ class LabList(generics.ListAPIView):
         return {**super().get_serializer_context(), "roles": lab_roles(self.request.user)}
 
 
-class LabDetail(generics.RetrieveAPIView):
+class LabDetail(_VisibleObject):
     serializer_class = s.LabSerializer
-
-    def get_object(self):
-        lab, _ = get_for_user(self.request.user, Lab, self.kwargs["pk"])
-        return lab
+    model = Lab
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "roles": lab_roles(self.request.user)}
@@ -140,11 +172,9 @@ class ProjectList(generics.ListCreateAPIView):
         return Response(s.ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
 
-class ProjectDetail(generics.RetrieveAPIView):
+class ProjectDetail(_VisibleObject):
     serializer_class = s.ProjectSerializer
-
-    def get_object(self):
-        return get_for_user(self.request.user, Project, self.kwargs["pk"])[0]
+    model = Project
 
 
 class SampleList(generics.ListCreateAPIView):
@@ -168,11 +198,9 @@ class SampleList(generics.ListCreateAPIView):
         return Response(s.SampleSerializer(sample).data, status=status.HTTP_201_CREATED)
 
 
-class SampleDetail(generics.RetrieveAPIView):
+class SampleDetail(_VisibleObject):
     serializer_class = s.SampleSerializer
-
-    def get_object(self):
-        return get_for_user(self.request.user, Sample, self.kwargs["pk"])[0]
+    model = Sample
 
 
 # --- micrographs --------------------------------------------------------------------------------
@@ -223,11 +251,9 @@ class MicrographList(generics.ListCreateAPIView):
         return Response(s.MicrographSerializer(micrograph).data, status=status.HTTP_201_CREATED)
 
 
-class MicrographDetail(generics.RetrieveAPIView):
+class MicrographDetail(_VisibleObject):
     serializer_class = s.MicrographSerializer
-
-    def get_object(self):
-        return get_for_user(self.request.user, Micrograph, self.kwargs["pk"])[0]
+    model = Micrograph
 
 
 class MicrographAnalyze(APIView):
@@ -270,13 +296,11 @@ class RunList(generics.ListAPIView):
         return qs.order_by("-id")  # newest first, by index (see MicrographList)
 
 
-class RunDetail(generics.RetrieveAPIView):
+class RunDetail(_VisibleObject):
     """Status, progress, calibration and summary of one run (poll this while it runs)."""
 
     serializer_class = s.RunSerializer
-
-    def get_object(self):
-        return get_for_user(self.request.user, AnalysisRun, self.kwargs["pk"])[0]
+    model = AnalysisRun
 
 
 class RunParticles(generics.ListAPIView):
@@ -526,11 +550,12 @@ class DatasetList(generics.ListCreateAPIView):
         return Response(s.DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
 
 
-class DatasetDetail(generics.RetrieveAPIView):
+class DatasetDetail(_VisibleObject):
     serializer_class = s.DatasetSerializer
+    model = Dataset
 
     def get_object(self):
-        dataset, _ = get_for_user(self.request.user, Dataset, self.kwargs["pk"])
+        dataset = super().get_object()
         dataset.run_count = dataset.runs.count()
         return dataset
 
@@ -568,13 +593,11 @@ class DatasetExports(generics.ListCreateAPIView):
         return Response(s.ExportSerializer(export).data, status=status.HTTP_202_ACCEPTED)
 
 
-class ExportDetail(generics.RetrieveAPIView):
+class ExportDetail(_VisibleObject):
     """Poll an export's progress; `download_url` appears when it succeeded."""
 
     serializer_class = s.ExportSerializer
-
-    def get_object(self):
-        return get_for_user(self.request.user, DatasetExport, self.kwargs["pk"])[0]
+    model = DatasetExport
 
 
 class DatasetImport(APIView):
@@ -628,87 +651,59 @@ class ModelList(generics.ListAPIView):
         return qs.order_by("-id")
 
 
-class ModelDetail(generics.RetrieveAPIView):
+class ModelDetail(_VisibleObject):
     """One version with its training data, metrics and live training progress."""
 
     serializer_class = s.ModelVersionSerializer
-
-    def get_object(self):
-        return get_for_user(self.request.user, ModelVersion, self.kwargs["pk"])[0]
+    model = ModelVersion
 
 
-class DatasetTrain(APIView):
+class DatasetTrain(_ObjectAction):
     """Fine-tune the lab's default model on the dataset's approved runs (supervisors and lab
     admins of the dataset's lab). `{"epochs": n, "hours": h}` (both optional; hours is a
     wall-time cap within `SEMWEB_TRAIN_MAX_HOURS`) → 202 with the queued model version."""
 
-    @extend_schema(request=s.TrainSerializer, responses={202: s.ModelVersionSerializer})
-    def post(self, request: Request, pk: int) -> Response:
-        dataset, _ = get_for_user(request.user, Dataset, pk, need=Access.SUPERVISOR)
-        data = s.TrainSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        version = mlmodels.training_request(
-            dataset=dataset,
-            user=request.user,
-            epochs=data.validated_data["epochs"],
-            hours=data.validated_data["hours"],
-        )
-        return Response(s.ModelVersionSerializer(version).data, status=status.HTTP_202_ACCEPTED)
+    model, arg, body = Dataset, "dataset", s.TrainSerializer
+    answer, code = s.ModelVersionSerializer, status.HTTP_202_ACCEPTED
+    service = staticmethod(mlmodels.training_request)
 
 
-class ModelPromote(APIView):
+class ModelPromote(_ObjectAction):
     """Make the version the lab's default (lab admins). Refused (409) unless it beat its parent
     on the held-back split or was the default before (rollback); `{"override": true,
     "reason": "…"}` promotes anyway, audited."""
 
-    @extend_schema(request=s.PromoteSerializer, responses={200: s.ModelVersionSerializer})
-    def post(self, request: Request, pk: int) -> Response:
-        version, _ = get_for_user(request.user, ModelVersion, pk, need=Access.ADMIN)
-        data = s.PromoteSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        version = mlmodels.model_promote(version=version, user=request.user, **data.validated_data)
-        return Response(s.ModelVersionSerializer(version).data)
+    model, arg, need, body = ModelVersion, "version", Access.ADMIN, s.PromoteSerializer
+    answer = s.ModelVersionSerializer
+    service = staticmethod(mlmodels.model_promote)
 
 
-class ModelRetire(APIView):
+class ModelRetire(_ObjectAction):
     """Take a version out of use (lab admins)."""
 
-    @extend_schema(request=s.RetireSerializer, responses={200: s.ModelVersionSerializer})
-    def post(self, request: Request, pk: int) -> Response:
-        version, _ = get_for_user(request.user, ModelVersion, pk, need=Access.ADMIN)
-        data = s.RetireSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        version = mlmodels.model_retire(version=version, user=request.user, **data.validated_data)
-        return Response(s.ModelVersionSerializer(version).data)
+    model, arg, need, body = ModelVersion, "version", Access.ADMIN, s.RetireSerializer
+    answer = s.ModelVersionSerializer
+    service = staticmethod(mlmodels.model_retire)
 
 
-class ModelCancel(APIView):
+class ModelCancel(_ObjectAction):
     """Stop a queued or running training (supervisors and lab admins)."""
 
-    @extend_schema(request=None, responses={200: s.ModelVersionSerializer})
-    def post(self, request: Request, pk: int) -> Response:
-        version, _ = get_for_user(request.user, ModelVersion, pk, need=Access.SUPERVISOR)
-        version = mlmodels.training_cancel(version=version, user=request.user)
-        return Response(s.ModelVersionSerializer(version).data)
+    model, arg, answer = ModelVersion, "version", s.ModelVersionSerializer
+    service = staticmethod(mlmodels.training_cancel)
 
 
 # --- learned styles -----------------------------------------------------------------------------
 
 
-class DatasetLearnStyle(APIView):
+class DatasetLearnStyle(_ObjectAction):
     """Learn the dataset's style: a mask-conditioned generator trained on its approved real
     runs (supervisors and lab admins of the dataset's lab), on the `gpu` queue. `{"minutes":
     m}` (optional, at most `SEMWEB_STYLE_MAX_MINUTES`) → 202 with the queued style."""
 
-    @extend_schema(request=s.LearnStyleSerializer, responses={202: s.StyleModelSerializer})
-    def post(self, request: Request, pk: int) -> Response:
-        dataset, _ = get_for_user(request.user, Dataset, pk, need=Access.SUPERVISOR)
-        data = s.LearnStyleSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        style = styles.style_request(
-            dataset=dataset, user=request.user, minutes=data.validated_data["minutes"]
-        )
-        return Response(s.StyleModelSerializer(style).data, status=status.HTTP_202_ACCEPTED)
+    model, arg, body = Dataset, "dataset", s.LearnStyleSerializer
+    answer, code = s.StyleModelSerializer, status.HTTP_202_ACCEPTED
+    service = staticmethod(styles.style_request)
 
 
 class StyleModelList(generics.ListAPIView):
@@ -726,56 +721,37 @@ class StyleModelList(generics.ListAPIView):
         return qs.order_by("-id")
 
 
-class StyleModelDetail(generics.RetrieveAPIView):
+class StyleModelDetail(_VisibleObject):
     """One learned style with its progress (steps, losses, sample sheets) and generations."""
 
     serializer_class = s.StyleModelSerializer
-
-    def get_object(self):
-        return get_for_user(self.request.user, StyleModel, self.kwargs["pk"])[0]
+    model = StyleModel
 
 
-class StyleGenerate(APIView):
+class StyleGenerate(_ObjectAction):
     """Paint `{"n": N}` procedural masks in a ready style into a new sample flagged synthetic
     (supervisors and lab admins) → 202 with the queued generation. Its runs join the style's
     dataset as training material only (never held back, never in statistics)."""
 
-    @extend_schema(request=s.GenerateSerializer, responses={202: s.StyleGenerationSerializer})
-    def post(self, request: Request, pk: int) -> Response:
-        style, _ = get_for_user(request.user, StyleModel, pk, need=Access.SUPERVISOR)
-        data = s.GenerateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        generation = styles.generation_request(
-            style=style, user=request.user, n=data.validated_data["n"]
-        )
-        return Response(
-            s.StyleGenerationSerializer(generation).data, status=status.HTTP_202_ACCEPTED
-        )
+    model, arg, body = StyleModel, "style", s.GenerateSerializer
+    answer, code = s.StyleGenerationSerializer, status.HTTP_202_ACCEPTED
+    service = staticmethod(styles.generation_request)
 
 
-class StyleCancel(APIView):
+class StyleCancel(_ObjectAction):
     """Stop a queued or learning style (supervisors and lab admins)."""
 
-    @extend_schema(request=None, responses={200: s.StyleModelSerializer})
-    def post(self, request: Request, pk: int) -> Response:
-        style, _ = get_for_user(request.user, StyleModel, pk, need=Access.SUPERVISOR)
-        style = styles.style_cancel(style=style, user=request.user)
-        return Response(s.StyleModelSerializer(style).data)
+    model, arg, answer = StyleModel, "style", s.StyleModelSerializer
+    service = staticmethod(styles.style_cancel)
 
 
-class StyleContinue(APIView):
+class StyleContinue(_ObjectAction):
     """Train a ready style `{"minutes": M}` more (at most `SEMWEB_STYLE_MAX_MINUTES`; supervisors
     and lab admins), resuming from its stored checkpoint → 202 with the queued style. 409 while
     it generates images, while another style of its dataset learns, or when the stored
     checkpoint is gone. The style keeps its generator until the new session registers one, and
     is ready again with it if that session stops early."""
 
-    @extend_schema(request=s.ContinueStyleSerializer, responses={202: s.StyleModelSerializer})
-    def post(self, request: Request, pk: int) -> Response:
-        style, _ = get_for_user(request.user, StyleModel, pk, need=Access.SUPERVISOR)
-        data = s.ContinueStyleSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        style = styles.style_continue(
-            style=style, user=request.user, minutes=data.validated_data["minutes"]
-        )
-        return Response(s.StyleModelSerializer(style).data, status=status.HTTP_202_ACCEPTED)
+    model, arg, body = StyleModel, "style", s.ContinueStyleSerializer
+    answer, code = s.StyleModelSerializer, status.HTTP_202_ACCEPTED
+    service = staticmethod(styles.style_continue)
