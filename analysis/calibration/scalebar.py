@@ -53,6 +53,7 @@ _MAX_CANDIDATES = 3
 _THRESHOLD_LEVELS = (0.5, 0.3)
 _SHORT_BAR_FRACTION = 0.08  # of the image width: shorter candidates must be clearly drawn
 _MIN_SHORT_BAR_SNR = 4.0  # their contrast over the ground's noise (see _drawn_not_grain)
+_MIN_RULER_TICKS = 6  # evenly spaced ticks that make a ruler without a line (Hitachi: 11)
 _MIN_LABEL_ASPECT = 1.8  # crop width / height below which no length label fits
 _SURE_SCORE = 0.9  # an OCR score at which one unconfirmed reading is still trusted
 # Below this a scale-bar reading is reported with a warning asking for a check.
@@ -363,6 +364,7 @@ def find_bar_candidates(grey: np.ndarray, region: Region) -> list[BarCandidate]:
             segs.append((x, y, w, h))
             if at_border:
                 border.add((x, y, w, h))
+        out.extend(_tick_rulers(v, mask, region, bright, img_w))
         for seg, gap in _merge_collinear(segs, mask):
             if gap is None and seg in border:
                 continue  # running into the border alone: a frame line
@@ -390,6 +392,92 @@ def find_bar_candidates(grey: np.ndarray, region: Region) -> list[BarCandidate]:
         ) and not any(_longer_copy(o, c) for o in out):
             unique.append(c)
     return unique
+
+
+def _tick_rulers(
+    v: np.ndarray, mask: np.ndarray, region: Region, bright: bool, img_w: int
+) -> list[BarCandidate]:
+    """Rulers drawn as a row of evenly spaced ticks with no line between them (Hitachi S-
+    and SU- series: 11 ticks, the label giving the whole length, first to last centre).
+
+    Ticks: small upright marks at one height (tops within 2 px, heights within 1.6x), at
+    least :data:`_MIN_RULER_TICKS` of them spaced evenly (each gap within 12 % of the
+    median). Glyphs of a text line are neither evenly spaced nor upright strokes of one
+    width, and texture specks do not line up over a tenth of the frame.
+    """
+    n, _lab, stats, centres = cv2.connectedComponentsWithStats(mask.astype(np.uint8), 8)
+    ticks = [
+        (int(stats[i][1]), int(stats[i][3]), float(centres[i][0]), i)
+        for i in range(1, n)
+        if 3 <= stats[i][3] <= 24 and stats[i][2] <= max(5, 0.6 * stats[i][3])
+    ]
+    ticks.sort(key=lambda t: t[2])
+    out: list[BarCandidate] = []
+    used: set[int] = set()
+    for k, (top, h, _cx, _i) in enumerate(ticks):
+        if k in used:
+            continue
+        row = [
+            j
+            for j, t in enumerate(ticks)
+            if j not in used and abs(t[0] - top) <= 2 and max(t[1], h) <= 1.6 * min(t[1], h)
+        ]
+        xs = np.array([ticks[j][2] for j in row])
+        run = _even_run(xs)
+        if run is None:
+            continue
+        lo, hi = run
+        members = row[lo:hi]
+        used.update(members)
+        x0, x1 = float(xs[lo]), float(xs[hi - 1])
+        if x1 - x0 < _SHORT_BAR_FRACTION * img_w:
+            continue
+        y0 = min(ticks[j][0] for j in members)
+        y1 = max(ticks[j][0] + ticks[j][1] for j in members)
+        inside = np.zeros(mask.shape, bool)
+        for j in members:
+            x, y, w, hh = (int(q) for q in stats[ticks[j][3]][:4])
+            inside[y : y + hh, x : x + w] = mask[y : y + hh, x : x + w] > 0
+        strip = v[max(0, y0 - 3) : y1 + 3, int(x0) : int(np.ceil(x1)) + 1]
+        ground = strip[~inside[max(0, y0 - 3) : y1 + 3, int(x0) : int(np.ceil(x1)) + 1]]
+        bar_level = float(np.median(v[inside]))
+        bg_level = float(np.median(ground)) if ground.size else float(np.median(v))
+        if bar_level - bg_level < _MIN_CONTRAST:
+            continue
+        out.append(
+            BarCandidate(
+                x0_px=region.x0 + x0,
+                x1_px=region.x0 + x1,
+                y0=region.y0 + y0,
+                y1=region.y0 + y1,
+                bright=bright,
+                score=0.8 * (bar_level - bg_level),
+                bar_level=bar_level,
+                bg_level=bg_level,
+            )
+        )
+    return out
+
+
+def _even_run(xs: np.ndarray) -> tuple[int, int] | None:
+    """The longest run of ``xs`` (sorted) whose gaps all lie within 12 % of their median."""
+    if len(xs) < _MIN_RULER_TICKS:
+        return None
+    gaps = np.diff(xs)
+    step = float(np.median(gaps))
+    if step < 4:
+        return None
+    even = np.abs(gaps - step) <= 0.12 * step
+    best: tuple[int, int] | None = None
+    start = 0
+    for j in range(len(gaps) + 1):
+        if j == len(gaps) or not even[j]:
+            if j + 1 - start >= _MIN_RULER_TICKS and (
+                best is None or j + 1 - start > best[1] - best[0]
+            ):
+                best = (start, j + 1)
+            start = j + 1
+    return best
 
 
 def _drawn_not_grain(grey: np.ndarray, cand: BarCandidate, img_w: int) -> bool:

@@ -9,7 +9,7 @@
 3. Data bands of each instrument layout (:mod:`analysis.calibration.render_bands`): per
    layout the share within 2 %, wrong and uncalibrated counts, OCR ms per image; every other
    image also as a half-size JPEG copy.
-4. The 66 real bars labelled by eye and the 24 real negatives (tests/analysis/data), plus
+4. The 67 real bars labelled by eye and the 23 real negatives (tests/analysis/data), plus
    rendered negatives (panel letters, arrows, words, bars without a number): invented
    calibrations must be 0.
 """

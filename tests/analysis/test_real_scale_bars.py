@@ -1,8 +1,9 @@
 """Real figure crops with burned-in scale bars, labelled by eye (tests/analysis/data/README.md).
 
-Measured on the 66 labelled bars: 56 within 2 % (85 %), 1 wrong, 9 left uncalibrated
-(was 48, 2, 16 before the issue-11 fixes of bars on particles, labels as ink, split bars;
-53, 2, 11 before dense FEI bands, edge-row runs, one-glyph crops and odd lengths);
+Measured on the 67 labelled bars: 58 within 2 % (87 %), 1 wrong, 8 left uncalibrated
+(was 48, 2, 16 of 66 before the issue-11 fixes of bars on particles, labels as ink, split
+bars; 53, 2, 11 of 66 before dense FEI bands, edge-row runs, one-glyph crops, odd lengths
+and rulers of ticks; the 67th bar was a "negative" whose ruler nobody had seen);
 the target is 95 % within 2 %, not met yet (see issue 11's note). The floors below keep what
 was reached; the negatives must stay at zero invented calibrations.
 """
@@ -41,7 +42,7 @@ def test_real_bars_within_2_percent(shared_data):
         else:
             wrong += 1
     assert len(rows) >= 60
-    assert within >= 55  # measured 56 of 66
+    assert within >= 57  # measured 58 of 67
     # measured 1: a faint 1-px bar on texture (802e607c7c) measured 88 px for 91 (its ends
     # blur into the ground)
     assert wrong <= 1
@@ -59,6 +60,9 @@ def test_real_bars_within_2_percent(shared_data):
         # "200 nm" over a grey, textured ground: the budget went to one-glyph crops (11 x 7
         # and 31 x 32 px, read "里" and "口") before the crop that reads "200 mm" -> nm.
         ("434e287439.png", 200 / 143.2, "one-glyph crops skipped"),
+        # Hitachi rulers of 11 ticks with no line between them, over the micrograph.
+        ("7b76562318.png", 500 / 313.5, "ruler of ticks"),
+        ("4ec7671d11.png", 1000 / 200.0, "ruler of ticks"),
     ],
 )
 def test_real_bars_read_since_the_hard_case_fixes(shared_data, name, pixel_nm, why):

@@ -207,3 +207,26 @@ def test_a_run_along_the_last_row_is_tried_after_a_bar_inside_the_frame():
     img[350:354, 380:500] = 0.9  # the scale bar, 120 px
     cands = find_bar_candidates(img, search_regions(img.shape, None)[0])
     assert cands[0].y0 == 350 and cands[-1].y1 == 400
+
+
+def _ruler_image(ticks: int, step: float, *, jitter: float = 0.0) -> np.ndarray:
+    rng = np.random.default_rng(5)
+    img = np.clip(rng.normal(0.45, 0.04, (300, 640)), 0, 1).astype(np.float32)
+    for k in range(ticks):
+        x = int(round(150 + k * step + jitter * rng.uniform(-1, 1) * step))
+        img[250:257, x : x + 2] = 1.0
+    return img
+
+
+def test_ruler_of_ticks_without_a_line_is_a_bar_candidate():
+    """Hitachi S-/SU- rulers: 11 evenly spaced ticks, first to last centre is the length."""
+    img = _ruler_image(11, 30.0)
+    cands = find_bar_candidates(img, search_regions(img.shape, None)[0])
+    assert cands, "no candidate"
+    assert cands[0].length_px == pytest.approx(300.0, abs=1.0)
+    assert cands[0].y0 == 250
+
+
+def test_unevenly_spaced_marks_are_no_ruler():
+    img = _ruler_image(11, 30.0, jitter=0.3)
+    assert find_bar_candidates(img, search_regions(img.shape, None)[0]) == []
