@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from semweb.core.models import ClaimedJob
+
 
 class RunStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
@@ -31,14 +33,13 @@ class Method(models.TextChoices):
     CLASSICAL = "classical", "Classical (threshold + watershed)"
 
 
-class AnalysisRun(models.Model):
+class AnalysisRun(ClaimedJob):
     micrograph = models.ForeignKey(
         "catalogue.Micrograph", on_delete=models.CASCADE, related_name="runs"
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
 
     # What was asked and what ran.
     method = models.CharField(max_length=16, choices=Method.choices, default=Method.AUTO)
@@ -64,12 +65,6 @@ class AnalysisRun(models.Model):
     )
     stage = models.CharField(max_length=32, blank=True)
     progress = models.FloatField(default=0.0)  # 0..1
-    attempts = models.PositiveSmallIntegerField(default=0)
-    worker = models.CharField(max_length=128, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
     timings_ms = models.JSONField(default=dict, blank=True)
 
     # Results (written in one transaction with the particles).

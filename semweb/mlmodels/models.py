@@ -13,6 +13,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from semweb.core.models import ClaimedJob
+
 
 class ModelStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
@@ -27,7 +29,7 @@ class ModelStatus(models.TextChoices):
 USABLE = (ModelStatus.READY, ModelStatus.PROMOTED)
 
 
-class ModelVersion(models.Model):
+class ModelVersion(ClaimedJob):
     # Owner: a lab, or none for the built-in model shipped with the engine.
     lab = models.ForeignKey(
         "labs.Lab", null=True, blank=True, on_delete=models.PROTECT, related_name="model_versions"
@@ -63,23 +65,16 @@ class ModelVersion(models.Model):
     wall_time_s = models.FloatField(null=True, blank=True)
     hardware = models.CharField(max_length=200, blank=True)
 
-    # Life cycle and the worker protocol.
+    # Life cycle (the worker protocol's fields come from `ClaimedJob`).
     status = models.CharField(
         max_length=16, choices=ModelStatus.choices, default=ModelStatus.QUEUED, db_index=True
     )
     stage = models.CharField(max_length=32, blank=True)
     progress = models.JSONField(default=dict, blank=True)  # epoch, epochs, history [...]
-    attempts = models.PositiveSmallIntegerField(default=0)
-    worker = models.CharField(max_length=128, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
     promoted_at = models.DateTimeField(null=True, blank=True)  # last time it became default
     promoted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -113,7 +108,7 @@ class ModelVersion(models.Model):
         return self.status in USABLE or self.builtin
 
 
-class StyleModel(models.Model):
+class StyleModel(ClaimedJob):
     """A lab's learned micrograph style: a mask-conditioned generator trained on a dataset's
     approved real runs (``analysis.synth.learned``), used to paint procedural masks into
     synthetic training images. Life cycle queued → training → ready | failed, with the same
@@ -145,16 +140,9 @@ class StyleModel(models.Model):
     # step, steps, seconds, history [{step, d_real, d_fake, g_adv, …}] (thinned), samples
     # [{step, name}] (the sample sheets as they improve), resumed [...].
     progress = models.JSONField(default=dict, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    worker = models.CharField(max_length=128, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -175,7 +163,7 @@ class GenerationStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class StyleGeneration(models.Model):
+class StyleGeneration(ClaimedJob):
     """One "Generate N training images" request: N procedural masks painted in a style into a
     new synthetic sample (each image an approved run whose particles are the exact mask)."""
 
@@ -196,16 +184,9 @@ class StyleGeneration(models.Model):
         default=GenerationStatus.QUEUED,
         db_index=True,
     )
-    attempts = models.PositiveSmallIntegerField(default=0)
-    worker = models.CharField(max_length=128, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
