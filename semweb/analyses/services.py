@@ -24,7 +24,7 @@ from semweb.analyses import engine
 from semweb.analyses.models import AnalysisRun, Method, Particle, ReviewState, RunStatus
 from semweb.analyses.selectors import summarize_values
 from semweb.audit.services import audit_record
-from semweb.core.claims import claim_job, lost_worker, max_attempts
+from semweb.core.claims import claim_job, reap_lost
 from semweb.core.errors import TransitionError
 from semweb.core.params import parse_int_list, parse_pixel_size_nm
 from semweb.labs.permissions import Access, access_to, require_run_write
@@ -332,32 +332,18 @@ def runs_reap(*, now=None) -> dict[str, int]:
     """Find runs whose worker died (running, no heartbeat for `SEMWEB_RUN_STALE_S`): requeue
     them while attempts remain, else fail them with the reason. Approved runs are never
     touched (they are not running, and the filter says so explicitly)."""
-    now = now or timezone.now()
-    stale = list(
-        AnalysisRun.objects.filter(status=RunStatus.RUNNING)
-        .exclude(review_state=ReviewState.APPROVED)
-        .filter(lost_worker(now))
-        .values_list("pk", "attempts", "stage", "heartbeat_at", "worker")
+    return reap_lost(
+        AnalysisRun.objects.filter(status=RunStatus.RUNNING).exclude(
+            review_state=ReviewState.APPROVED
+        ),
+        now=now,
+        key="run_id",
+        release=run_release,
+        requeue=lambda row: _enqueue(AnalysisRun.objects.get(pk=row["pk"])),
+        fail=run_fail,
+        logger=log,
+        label="reaper",
     )
-    counts = {"requeued": 0, "failed": 0}
-    for run_id, attempts, stage, heartbeat_at, worker in stale:
-        since = heartbeat_at.isoformat(timespec="seconds") if heartbeat_at else "start"
-        reason = (
-            f"worker {worker or '?'} lost during {stage or 'start'} (no heartbeat since {since})"
-        )
-        if attempts < max_attempts():
-            if run_release(run_id=run_id, attempt=attempts, reason=reason):
-                run = AnalysisRun.objects.get(pk=run_id)
-                with transaction.atomic():
-                    _enqueue(run)
-                counts["requeued"] += 1
-        elif run_fail(
-            run_id=run_id, attempt=attempts, reason=f"{reason}; gave up after {attempts} attempts"
-        ):
-            counts["failed"] += 1
-    if stale:
-        log.warning("reaper: %s", counts)
-    return counts
 
 
 # --- reviewers' edits -------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The claim protocol every background job shares (analysis runs, model trainings).
+"""The claim protocol every background job shares (analysis runs, model trainings, style
+trainings, generations).
 
 A worker owns a job only through a conditional UPDATE that moves it from queued to running (or
 takes over a running job whose worker stopped heartbeating: a redelivered message) and bumps
@@ -8,6 +9,7 @@ two workers never both own a job. One home for the rule, its timings and its giv
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -83,3 +85,53 @@ def claim_job(
             **reset,
         )
     return attempt
+
+
+def lost_reason(row: dict[str, Any]) -> str:
+    """Why a reaper takes a job away, from its ``worker``, ``stage`` and ``heartbeat_at``."""
+    heartbeat_at = row["heartbeat_at"]
+    since = heartbeat_at.isoformat(timespec="seconds") if heartbeat_at else "start"
+    where = f"worker {row['worker'] or '?'} lost during {row['stage'] or 'start'}"
+    return f"{where} (no heartbeat since {since})"
+
+
+def reap_lost(
+    running: models.QuerySet,
+    *,
+    key: str,
+    release: Callable[..., bool],
+    requeue: Callable[[dict[str, Any]], None],
+    fail: Callable[..., bool],
+    logger: logging.Logger,
+    label: str,
+    now=None,
+    fields: tuple[str, ...] = ("stage", "heartbeat_at", "worker"),
+    reason: Callable[[dict[str, Any]], str] = lost_reason,
+    tries: Callable[[dict[str, Any]], int] | None = None,
+    gave_up: str = "{reason}; gave up after {attempts} attempts",
+) -> dict[str, int]:
+    """The reaper every job shares: the rows of ``running`` (its running jobs) whose worker is
+    gone (`lost_worker`) are released and requeued while attempts remain, else failed.
+
+    Each row is a dict of ``pk``, ``attempts`` and ``fields``. ``release`` and ``fail`` are the
+    job's own services, called as ``release(**{key: pk}, attempt=, reason=)``; ``requeue(row)``
+    sends its message again (inside a transaction, so on commit) once ``release`` took it.
+    ``reason(row)`` says why, ``tries(row)`` (default `max_attempts`) is the attempt at which
+    the job is failed with ``gave_up`` instead. Returns the counts, also logged as
+    ``"<label>: {counts}"`` when anything was stale."""
+    now = now or timezone.now()
+    stale = list(running.filter(lost_worker(now)).values("pk", "attempts", *fields))
+    counts = {"requeued": 0, "failed": 0}
+    for row in stale:
+        job = {key: row["pk"], "attempt": row["attempts"]}
+        why = reason(row)
+        if row["attempts"] < (max_attempts() if tries is None else tries(row)):
+            if release(**job, reason=why):
+                with transaction.atomic():
+                    requeue(row)
+                counts["requeued"] += 1
+        elif fail(**job, reason=gave_up.format(reason=why, attempts=row["attempts"])):
+            counts["failed"] += 1
+    if stale:
+        logger.warning("%s: %s", label, counts)
+    return counts

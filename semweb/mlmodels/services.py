@@ -36,7 +36,7 @@ from semweb.analyses.engine import read_weights_sidecar as read_sidecar
 from semweb.analyses.engine import split_ids, training, weights_version
 from semweb.analyses.models import Particle
 from semweb.audit.services import audit_record
-from semweb.core.claims import claim_job, lost_worker, max_attempts
+from semweb.core.claims import claim_job, reap_lost
 from semweb.core.errors import TransitionError
 from semweb.core.params import parse_float, parse_int
 from semweb.datasets.selectors import dataset_runs
@@ -455,32 +455,16 @@ def training_release(*, version_id: int, attempt: int, reason: str) -> bool:
 def trainings_reap(*, now=None) -> dict[str, int]:
     """Trainings whose worker died (no heartbeat for `SEMWEB_RUN_STALE_S`): requeued while
     attempts remain (the next attempt resumes from the last epoch's checkpoint), else failed."""
-    now = now or timezone.now()
-    stale = list(
-        ModelVersion.objects.filter(status=ModelStatus.TRAINING)
-        .filter(lost_worker(now))
-        .values_list("pk", "attempts", "stage", "heartbeat_at", "worker")
+    return reap_lost(
+        ModelVersion.objects.filter(status=ModelStatus.TRAINING),
+        now=now,
+        key="version_id",
+        release=training_release,
+        requeue=lambda row: _enqueue(row["pk"]),
+        fail=training_fail,
+        logger=log,
+        label="training reaper",
     )
-    counts = {"requeued": 0, "failed": 0}
-    for version_id, attempts, stage, heartbeat_at, worker in stale:
-        since = heartbeat_at.isoformat(timespec="seconds") if heartbeat_at else "start"
-        reason = (
-            f"worker {worker or '?'} lost during {stage or 'start'} (no heartbeat since {since})"
-        )
-        if attempts < max_attempts():
-            if training_release(version_id=version_id, attempt=attempts, reason=reason):
-                with transaction.atomic():
-                    _enqueue(version_id)
-                counts["requeued"] += 1
-        elif training_fail(
-            version_id=version_id,
-            attempt=attempts,
-            reason=f"{reason}; gave up after {attempts} attempts",
-        ):
-            counts["failed"] += 1
-    if stale:
-        log.warning("training reaper: %s", counts)
-    return counts
 
 
 # --- people's actions -------------------------------------------------------------------------

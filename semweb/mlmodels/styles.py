@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from semweb.audit.services import audit_record
 from semweb.catalogue.models import Sample
-from semweb.core.claims import claim_job, lost_worker, max_attempts
+from semweb.core.claims import claim_job, max_attempts, reap_lost
 from semweb.core.errors import TransitionError
 from semweb.core.params import parse_float, parse_int
 from semweb.datasets.services import synthetic_run_create
@@ -308,27 +308,20 @@ def style_release(*, style_id: int, attempt: int, reason: str) -> bool:
 
 def styles_reap(*, now=None) -> dict[str, int]:
     """Style trainings whose worker died: requeued while attempts remain, else failed."""
-    now = now or timezone.now()
-    stale = list(
-        StyleModel.objects.filter(status=ModelStatus.TRAINING)
-        .filter(lost_worker(now))
-        .values_list("pk", "attempts", "stage", "worker", "parameters")
+    return reap_lost(
+        StyleModel.objects.filter(status=ModelStatus.TRAINING),
+        now=now,
+        key="style_id",
+        release=style_release,
+        requeue=lambda row: _enqueue_learn(row["pk"], float(row["parameters"].get("minutes", 1))),
+        fail=style_fail,
+        logger=log,
+        label="style reaper",
+        fields=("stage", "worker", "parameters"),
+        reason=lambda row: f"worker {row['worker'] or '?'} lost during {row['stage'] or 'start'}",
+        tries=lambda row: _tries(row["parameters"]),
+        gave_up="{reason}; gave up after {attempts}",  # (its text has always lacked "attempts")
     )
-    counts = {"requeued": 0, "failed": 0}
-    for style_id, attempts, stage, worker, params in stale:
-        reason = f"worker {worker or '?'} lost during {stage or 'start'}"
-        if attempts < _tries(params):
-            if style_release(style_id=style_id, attempt=attempts, reason=reason):
-                with transaction.atomic():
-                    _enqueue_learn(style_id, float(params.get("minutes", 1)))
-                counts["requeued"] += 1
-        elif style_fail(
-            style_id=style_id, attempt=attempts, reason=f"{reason}; gave up after {attempts}"
-        ):
-            counts["failed"] += 1
-    if stale:
-        log.warning("style reaper: %s", counts)
-    return counts
 
 
 def style_cancel(*, style: StyleModel, user) -> StyleModel:
@@ -582,29 +575,20 @@ def generations_reap(*, now=None) -> dict[str, int]:
     resumes at ``done``: images are deterministic by index and `generation_add` stores each
     index once), else failed with the reason. Without this a dead generation would wait for
     Celery's redelivery of its message, which a purged or lost broker never sends."""
-    now = now or timezone.now()
-    stale = list(
-        StyleGeneration.objects.filter(status=GenerationStatus.RUNNING)
-        .filter(lost_worker(now))
-        .values_list("pk", "attempts", "worker", "n", "done")
+    return reap_lost(
+        StyleGeneration.objects.filter(status=GenerationStatus.RUNNING),
+        now=now,
+        key="generation_id",
+        release=generation_release,
+        requeue=lambda row: _enqueue_generate(row["pk"], row["n"] - row["done"]),
+        fail=generation_fail,
+        logger=log,
+        label="generation reaper",
+        fields=("worker", "n", "done"),
+        reason=lambda row: (
+            f"worker {row['worker'] or '?'} lost after {row['done']} of {row['n']} images"
+        ),
     )
-    counts = {"requeued": 0, "failed": 0}
-    for generation_id, attempts, worker, n, done in stale:
-        reason = f"worker {worker or '?'} lost after {done} of {n} images"
-        if attempts < max_attempts():
-            if generation_release(generation_id=generation_id, attempt=attempts, reason=reason):
-                with transaction.atomic():
-                    _enqueue_generate(generation_id, n - done)
-                counts["requeued"] += 1
-        elif generation_fail(
-            generation_id=generation_id,
-            attempt=attempts,
-            reason=f"{reason}; gave up after {attempts} attempts",
-        ):
-            counts["failed"] += 1
-    if stale:
-        log.warning("generation reaper: %s", counts)
-    return counts
 
 
 def generation_fail(*, generation_id: int, reason: str, attempt: int | None = None) -> bool:
