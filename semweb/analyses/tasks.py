@@ -22,6 +22,7 @@ from django.db.utils import InterfaceError
 
 from semweb.analyses import engine, services
 from semweb.analyses.models import AnalysisRun
+from semweb.core.claims import stale_after
 from semweb.mlmodels.services import weights_path
 
 log = logging.getLogger(__name__)
@@ -117,20 +118,27 @@ def run_analysis(self, run_id: int) -> str:
         heartbeat.stop()
 
 
-class _Reaper(threading.Thread):
+class Reaper(threading.Thread):
     """Every worker reaps: at start (finding what a crashed predecessor left running) and then
-    every half stale-period, so dead runs are caught without a separate beat process."""
+    every half stale-period, so dead jobs are caught without a separate beat process. ``reap``
+    runs the reapers; a round that raises is logged as ``failed`` on ``logger`` and retried at
+    the next one (the database may be briefly away). Also used by semweb.mlmodels."""
 
-    def __init__(self) -> None:
-        super().__init__(daemon=True, name="semweb-reaper")
-        self.interval = max(1.0, float(getattr(settings, "SEMWEB_RUN_STALE_S", 120)) / 2)
+    def __init__(
+        self, name: str, reap: Callable[[], object], *, failed: str, logger: logging.Logger
+    ) -> None:
+        super().__init__(daemon=True, name=name)
+        self.reap = reap
+        self.failed = failed
+        self.logger = logger
+        self.interval = max(1.0, stale_after().total_seconds() / 2)
 
     def run(self) -> None:
         while True:
             try:
-                services.runs_reap()
+                self.reap()
             except Exception:  # the database may be briefly away; try again next round
-                log.exception("reaper failed")
+                self.logger.exception(self.failed)
             finally:
                 connection.close()
             time.sleep(self.interval)
@@ -138,4 +146,4 @@ class _Reaper(threading.Thread):
 
 @worker_ready.connect
 def _reap_in_the_worker(**_kwargs) -> None:
-    _Reaper().start()
+    Reaper("semweb-reaper", services.runs_reap, failed="reaper failed", logger=log).start()

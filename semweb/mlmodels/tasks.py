@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
-import time
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_ready
-from django.conf import settings
 from django.db import close_old_connections, connection
 
-from semweb.analyses.tasks import TRANSIENT, Heartbeat
+from semweb.analyses.tasks import TRANSIENT, Heartbeat, Reaper
 from semweb.mlmodels import services, style_worker, styles, training
 
 log = logging.getLogger(__name__)
@@ -131,27 +128,15 @@ def generate_images(self, generation_id: int) -> str:
         heartbeat.stop()
 
 
-class _TrainingReaper(threading.Thread):
-    """Every worker reaps dead trainings, style trainings and generations, at start and every
-    half stale-period."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True, name="semweb-training-reaper")
-        self.interval = max(1.0, float(getattr(settings, "SEMWEB_RUN_STALE_S", 120)) / 2)
-
-    def run(self) -> None:
-        while True:
-            try:
-                services.trainings_reap()
-                styles.styles_reap()
-                styles.generations_reap()
-            except Exception:  # the database may be briefly away; try again next round
-                log.exception("training reaper failed")
-            finally:
-                connection.close()
-            time.sleep(self.interval)
+def _reap_trainings() -> None:
+    """Every worker reaps dead trainings, style trainings and generations (`Reaper`)."""
+    services.trainings_reap()
+    styles.styles_reap()
+    styles.generations_reap()
 
 
 @worker_ready.connect
 def _reap_trainings_in_the_worker(**_kwargs) -> None:
-    _TrainingReaper().start()
+    Reaper(
+        "semweb-training-reaper", _reap_trainings, failed="training reaper failed", logger=log
+    ).start()
