@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -83,6 +83,41 @@ def start_worker(name: str, *, log: Path, env: Mapping[str, str | None] = ()) ->
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+@contextlib.contextmanager
+def worker_running(
+    name: str, *, log: Path, env: Mapping[str, str | None] = (), stop: int = signal.SIGTERM
+) -> Iterator[subprocess.Popen]:
+    """`start_worker` for the ``with`` block (its log path as ``.log``), stopped with ``stop``
+    on the way out, whatever happened inside."""
+    proc = start_worker(name, log=log, env=env)
+    proc.log = log
+    try:
+        yield proc
+    finally:
+        kill(proc, stop)
+
+
+def shared_var(settings, tmp_path: Path, **overrides: object) -> Path:
+    """``tmp_path/var``, the folder a real-engine worker shares with the test (see `real_engine`):
+    media under it, ``overrides`` set on the Django settings, both queues purged."""
+    var = tmp_path / "var"
+    settings.MEDIA_ROOT = var / "test-media"
+    settings.MEDIA_ROOT.mkdir(parents=True)
+    for key, value in overrides.items():
+        setattr(settings, key, value)
+    purge_queues()
+    return var
+
+
+def real_engine(var: Path, *, stale_s: float | None = None, **env: str) -> dict[str, str | None]:
+    """Worker env for the real engine (SEMWEB_ENGINE unset) with ``var`` as SEMWEB_VAR_DIR; with
+    ``stale_s``, a heartbeat every second and work without one for ``stale_s`` counted as lost."""
+    reaping = (
+        {} if stale_s is None else {"SEMWEB_HEARTBEAT_S": "1", "SEMWEB_RUN_STALE_S": str(stale_s)}
+    )
+    return {"SEMWEB_VAR_DIR": str(var), "SEMWEB_ENGINE": None, **reaping, **env}
 
 
 def kill(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:

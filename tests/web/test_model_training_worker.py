@@ -15,7 +15,7 @@ import time
 import pytest
 from _models import tiny_dataset, tiny_discs
 from _runs import make_micrograph
-from _worker import NEEDS_SHARED_WORKER, kill, purge_queues, start_worker, wait_for
+from _worker import NEEDS_SHARED_WORKER, real_engine, shared_var, wait_for, worker_running
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
@@ -38,27 +38,7 @@ pytestmark = [
 @pytest.fixture
 def var(settings, tmp_path):
     """Media and training folders the worker shares (it gets SEMWEB_VAR_DIR)."""
-    var = tmp_path / "var"
-    settings.MEDIA_ROOT = var / "test-media"
-    settings.MEDIA_ROOT.mkdir(parents=True)
-    settings.SEMWEB_TRAIN_MIN_PARTICLES = 10
-    settings.SEMWEB_TRAIN_IMGSZ = 128
-    purge_queues()
-    return var
-
-
-def _worker(var, name: str, log, **env):
-    return start_worker(
-        name,
-        log=log,
-        env={
-            "SEMWEB_VAR_DIR": str(var),
-            "SEMWEB_ENGINE": None,
-            "SEMWEB_HEARTBEAT_S": "1",
-            "SEMWEB_RUN_STALE_S": str(STALE_S),
-            **env,
-        },
-    )
+    return shared_var(settings, tmp_path, SEMWEB_TRAIN_MIN_PARTICLES=10, SEMWEB_TRAIN_IMGSZ=128)
 
 
 def test_train_register_promote_and_analyse_with_the_new_model(
@@ -66,8 +46,7 @@ def test_train_register_promote_and_analyse_with_the_new_model(
 ):
     dataset = tiny_dataset(lab, sample, alice, images=4)
     log = tmp_path / "worker.log"
-    worker = _worker(var, "train", log)
-    try:
+    with worker_running("train", log=log, env=real_engine(var, stale_s=STALE_S)):
         version = services.training_request(dataset=dataset, user=sam, epochs=1)
         wait_for(
             lambda: ModelVersion.objects.filter(
@@ -109,8 +88,6 @@ def test_train_register_promote_and_analyse_with_the_new_model(
             "the model run",
             [log],
         )
-    finally:
-        kill(worker, signal.SIGTERM)
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert (run.model_id, run.model_version, run.path_taken) == (
@@ -129,14 +106,14 @@ def test_a_worker_killed_mid_training_resumes_from_its_checkpoint(
 ):
     dataset = tiny_dataset(lab, sample, alice, images=4)
     log_a, log_b = tmp_path / "a.log", tmp_path / "b.log"
-    worker_a = _worker(
+    slow = real_engine(
         var,
-        "a",
-        log_a,
+        stale_s=STALE_S,
         SEMWEB_TRAINER="slow_trainer.train_and_evaluate",
         SLOW_TRAINER_HOLD_S="120",
     )
-    try:
+    # SIGKILL between epochs: epoch 1's checkpoint is on disk.
+    with worker_running("a", log=log_a, env=slow, stop=signal.SIGKILL):
         version = services.training_request(dataset=dataset, user=sam, epochs=2)
         wait_for(
             lambda: ModelVersion.objects.get(pk=version.pk).progress.get("epoch") == 1,
@@ -144,13 +121,10 @@ def test_a_worker_killed_mid_training_resumes_from_its_checkpoint(
             "worker a to finish epoch 1",
             [log_a],
         )
-    finally:
-        kill(worker_a)  # SIGKILL between epochs: epoch 1's checkpoint is on disk
     version.refresh_from_db()
     assert (version.status, version.attempts) == (ModelStatus.TRAINING, 1)
     time.sleep(STALE_S + 1.5)
-    worker_b = _worker(var, "b", log_b)
-    try:
+    with worker_running("b", log=log_b, env=real_engine(var, stale_s=STALE_S)):
         wait_for(
             lambda: ModelVersion.objects.filter(
                 pk=version.pk, status__in=[ModelStatus.READY, ModelStatus.FAILED]
@@ -159,8 +133,6 @@ def test_a_worker_killed_mid_training_resumes_from_its_checkpoint(
             "worker b to resume and finish",
             [log_a, log_b],
         )
-    finally:
-        kill(worker_b, signal.SIGTERM)
     version.refresh_from_db()
     assert version.status == ModelStatus.READY, version.error
     assert version.attempts == 2 and version.worker.startswith("b@")

@@ -16,7 +16,7 @@ import time
 
 import pytest
 from _models import tiny_dataset
-from _worker import NEEDS_SHARED_WORKER, kill, purge_queues, start_worker, wait_for
+from _worker import NEEDS_SHARED_WORKER, real_engine, shared_var, wait_for, worker_running
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
@@ -39,26 +39,7 @@ pytestmark = [
 
 @pytest.fixture
 def var(settings, tmp_path):
-    var = tmp_path / "var"
-    settings.MEDIA_ROOT = var / "test-media"
-    settings.MEDIA_ROOT.mkdir(parents=True)
-    settings.SEMWEB_STYLE_IMAGE_PX = 64
-    purge_queues()
-    return var
-
-
-def _worker(var, name: str, log, **env):
-    return start_worker(
-        name,
-        log=log,
-        env={
-            "SEMWEB_VAR_DIR": str(var),
-            "SEMWEB_ENGINE": None,
-            "SEMWEB_HEARTBEAT_S": "1",
-            "SEMWEB_RUN_STALE_S": str(STALE_S),
-            **env,
-        },
-    )
+    return shared_var(settings, tmp_path, SEMWEB_STYLE_IMAGE_PX=64)
 
 
 def test_learn_a_style_then_generate_a_synthetic_sample(
@@ -71,8 +52,7 @@ def test_learn_a_style_then_generate_a_synthetic_sample(
     real_runs = set(dataset.runs.values_list("pk", flat=True))
     before = {r["sample"].pk: r["n"] for r in project_comparison(project)}
     log = tmp_path / "worker.log"
-    worker = _worker(var, "style", log)
-    try:
+    with worker_running("style", log=log, env=real_engine(var, stale_s=STALE_S)):
         style = styles.style_request(dataset=dataset, user=sam, minutes=5)
         wait_for(
             lambda: StyleModel.objects.filter(pk=style.pk, status__in=DONE).exists(),
@@ -99,8 +79,6 @@ def test_learn_a_style_then_generate_a_synthetic_sample(
             "the continued training",
             [log],
         )
-    finally:
-        kill(worker, signal.SIGTERM)
     continued = StyleModel.objects.get(pk=style.pk)
     assert continued.status == ModelStatus.READY, continued.error
     assert [h["step"] for h in continued.progress["history"]] == [1, 2, 3, 4, 5, 6]
@@ -158,8 +136,9 @@ def test_a_worker_killed_mid_training_resumes_from_its_checkpoint(
     settings.SEMWEB_STYLE_CHECKPOINT_S = 0.0
     dataset = tiny_dataset(lab, sample, alice, images=2)
     log_a, log_b = tmp_path / "a.log", tmp_path / "b.log"
-    worker_a = _worker(var, "a", log_a)
-    try:
+    # SIGKILL mid-training: the last step's checkpoint is on disk.
+    env = real_engine(var, stale_s=STALE_S)
+    with worker_running("a", log=log_a, env=env, stop=signal.SIGKILL):
         style = styles.style_request(dataset=dataset, user=sam, minutes=5)
         wait_for(
             lambda: StyleModel.objects.get(pk=style.pk).progress.get("step", 0) >= 2,
@@ -167,8 +146,6 @@ def test_a_worker_killed_mid_training_resumes_from_its_checkpoint(
             "worker a to train two steps",
             [log_a],
         )
-    finally:
-        kill(worker_a)  # SIGKILL mid-training: the last step's checkpoint is on disk
     style.refresh_from_db()
     assert (style.status, style.attempts) == (ModelStatus.TRAINING, 1)
     killed_at = style.progress["step"]
@@ -177,16 +154,13 @@ def test_a_worker_killed_mid_training_resumes_from_its_checkpoint(
         parameters={**style.parameters, "max_steps": killed_at + 2}
     )
     time.sleep(STALE_S + 1.5)
-    worker_b = _worker(var, "b", log_b)
-    try:
+    with worker_running("b", log=log_b, env=env):
         wait_for(
             lambda: StyleModel.objects.filter(pk=style.pk, status__in=DONE).exists(),
             240,
             "worker b to resume and finish",
             [log_a, log_b],
         )
-    finally:
-        kill(worker_b, signal.SIGTERM)
     style.refresh_from_db()
     assert style.status == ModelStatus.READY, style.error
     assert style.attempts == 2 and style.worker.startswith("b@")
