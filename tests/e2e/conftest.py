@@ -13,6 +13,11 @@ Fixtures (stable; other e2e test files rely on them):
   login form and waits until the user's name shows in the top bar.
 - ``e2e_user_password``: the password the web personas have (``"pw-" + username``, as in
   ``tests/web/conftest.py``), e.g. ``login(page, live_server, "alice", "pw-alice")``.
+- ``shared_worker``: a function ``shared_worker(name, **settings)``, called once per test, that
+  applies those Django settings, puts media under a folder the worker shares, purges the
+  queues and starts a real Celery worker on the real engine (``tests/_worker.py``; mark the
+  module ``NEEDS_SHARED_WORKER``). It returns the process, its log path as ``.log``, and stops
+  it with SIGTERM after the test.
 
 The personas of ``tests/web/conftest.py`` (lab, alice, bob, sam, carol, project, sample) are
 re-exported here so e2e tests can request them directly.
@@ -20,12 +25,14 @@ re-exported here so e2e tests can request them directly.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from _worker import real_engine, shared_var, worker_running
 
 
 def _load_personas():
@@ -139,3 +146,15 @@ def login_fixture() -> Callable[..., None]:
 @pytest.fixture
 def e2e_user_password() -> Callable[[str], str]:
     return lambda username: "pw-" + username
+
+
+@pytest.fixture
+def shared_worker(settings, tmp_path) -> Iterator[Callable[..., object]]:
+    with contextlib.ExitStack() as workers:
+
+        def start(name: str, **overrides: object):
+            var = shared_var(settings, tmp_path, **overrides)
+            log = tmp_path / "worker.log"
+            return workers.enter_context(worker_running(name, log=log, env=real_engine(var)))
+
+        yield start

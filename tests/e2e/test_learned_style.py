@@ -10,7 +10,6 @@ Needs PostgreSQL and Redis shared with the worker (skipped on the SQLite default
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
 
 from _models import tiny_dataset  # noqa: E402
-from _worker import NEEDS_SHARED_WORKER, kill, log_tails, purge_queues, start_worker  # noqa: E402
+from _worker import NEEDS_SHARED_WORKER, log_tails  # noqa: E402
 
 from semweb.mlmodels.models import StyleModel  # noqa: E402
 
@@ -33,22 +32,14 @@ TIMEOUT_MS = 240_000
 
 
 @pytest.fixture
-def worker(settings, tmp_path):
-    var = tmp_path / "var"
-    settings.MEDIA_ROOT = var / "test-media"
-    settings.MEDIA_ROOT.mkdir(parents=True)
-    settings.SEMWEB_STYLE_CROP_PX = 32
-    settings.SEMWEB_STYLE_MAX_STEPS = 2
-    settings.SEMWEB_STYLE_CHECKPOINT_S = 0.0
-    settings.SEMWEB_STYLE_IMAGE_PX = 64
-    purge_queues()
-    log = tmp_path / "worker.log"
-    proc = start_worker(
-        "e2e-style", log=log, env={"SEMWEB_VAR_DIR": str(var), "SEMWEB_ENGINE": None}
+def worker(shared_worker):
+    return shared_worker(
+        "e2e-style",
+        SEMWEB_STYLE_CROP_PX=32,
+        SEMWEB_STYLE_MAX_STEPS=2,
+        SEMWEB_STYLE_CHECKPOINT_S=0.0,
+        SEMWEB_STYLE_IMAGE_PX=64,
     )
-    proc.log = log
-    yield proc
-    kill(proc, signal.SIGTERM)
 
 
 def test_learn_a_style_then_generate_a_synthetic_sample(

@@ -9,7 +9,6 @@ Needs PostgreSQL and Redis shared with the worker (skipped on the SQLite default
 
 from __future__ import annotations
 
-import signal
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
 
 from _models import tiny_dataset  # noqa: E402
 from _review_helpers import logout  # noqa: E402
-from _worker import NEEDS_SHARED_WORKER, kill, log_tails, purge_queues, start_worker  # noqa: E402
+from _worker import NEEDS_SHARED_WORKER, log_tails  # noqa: E402
 
 from semweb.mlmodels import services  # noqa: E402
 from semweb.mlmodels.models import ModelStatus, ModelVersion  # noqa: E402
@@ -34,20 +33,8 @@ TRAIN_TIMEOUT_MS = 200_000
 
 
 @pytest.fixture
-def worker(settings, tmp_path):
-    var = tmp_path / "var"
-    settings.MEDIA_ROOT = var / "test-media"
-    settings.MEDIA_ROOT.mkdir(parents=True)
-    settings.SEMWEB_TRAIN_MIN_PARTICLES = 10
-    settings.SEMWEB_TRAIN_IMGSZ = 128
-    purge_queues()
-    log = tmp_path / "worker.log"
-    proc = start_worker(
-        "e2e-train", log=log, env={"SEMWEB_VAR_DIR": str(var), "SEMWEB_ENGINE": None}
-    )
-    proc.log = log
-    yield proc
-    kill(proc, signal.SIGTERM)
+def worker(shared_worker):
+    return shared_worker("e2e-train", SEMWEB_TRAIN_MIN_PARTICLES=10, SEMWEB_TRAIN_IMGSZ=128)
 
 
 def test_train_follow_progress_and_promote(
