@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from _runs import completed_run, make_micrograph
-from _worker import NEEDS_SHARED_WORKER, kill, purge_queues, start_worker, wait_for
+from _worker import NEEDS_SHARED_WORKER, purge_queues, wait_for, worker_running
 
 from semweb.analyses import services
 from semweb.analyses.models import AnalysisRun, ReviewState, RunStatus
@@ -29,10 +29,11 @@ pytestmark = [
 ]
 
 
-def _start_worker(name: str, *, hold_s: float, max_attempts: int, log: Path):
-    return start_worker(
+def _worker(name: str, *, hold_s: float, max_attempts: int, log: Path, stop=signal.SIGTERM):
+    return worker_running(
         name,
         log=log,
+        stop=stop,
         env={
             "SEMWEB_ENGINE": "fake_engine.analyze",
             "FAKE_ENGINE_HOLD_S": str(hold_s),
@@ -55,8 +56,7 @@ def setup(sample, alice, bob, sam, settings):
 
 def _kill_mid_run(micrograph, user, tmp_path, *, max_attempts: int):
     log_a = tmp_path / "worker-a.log"
-    worker_a = _start_worker("a", hold_s=120, max_attempts=max_attempts, log=log_a)
-    try:
+    with _worker("a", hold_s=120, max_attempts=max_attempts, log=log_a, stop=signal.SIGKILL):
         run = services.run_create(micrograph=micrograph, user=user, method="classical")
         wait_for(
             lambda: AnalysisRun.objects.filter(pk=run.pk, stage="segmenting").exists(),
@@ -64,8 +64,6 @@ def _kill_mid_run(micrograph, user, tmp_path, *, max_attempts: int):
             "worker a to reach segmenting",
             [log_a],
         )
-    finally:
-        kill(worker_a)
     run.refresh_from_db()
     assert run.status == RunStatus.RUNNING  # what a dead worker leaves behind
     # Wait until its heartbeat is stale, so the next worker's reaper recognises the death.
@@ -73,21 +71,23 @@ def _kill_mid_run(micrograph, user, tmp_path, *, max_attempts: int):
     return run, log_a
 
 
+def _worker_b_until(run, status: str, log_a: Path, tmp_path, *, max_attempts: int):
+    """Worker b (no hold) runs until ``run`` reaches ``status``; ``run`` is refreshed."""
+    log_b = tmp_path / "worker-b.log"
+    with _worker("b", hold_s=0, max_attempts=max_attempts, log=log_b):
+        wait_for(
+            lambda: AnalysisRun.objects.filter(pk=run.pk, status=status).exists(),
+            120,
+            f"worker b to take the run to {status}",
+            [log_a, log_b],
+        )
+    run.refresh_from_db()
+
+
 def test_killed_worker_run_is_requeued_and_completed_by_the_next_worker(setup, tmp_path):
     approved, micrograph, bob = setup
     run, log_a = _kill_mid_run(micrograph, bob, tmp_path, max_attempts=3)
-    log_b = tmp_path / "worker-b.log"
-    worker_b = _start_worker("b", hold_s=0, max_attempts=3, log=log_b)
-    try:
-        wait_for(
-            lambda: AnalysisRun.objects.filter(pk=run.pk, status=RunStatus.SUCCEEDED).exists(),
-            120,
-            "worker b to finish the requeued run",
-            [log_a, log_b],
-        )
-    finally:
-        kill(worker_b, signal.SIGTERM)
-    run.refresh_from_db()
+    _worker_b_until(run, RunStatus.SUCCEEDED, log_a, tmp_path, max_attempts=3)
     assert (run.attempts, run.particle_count, run.particles.count()) == (2, 2, 2)
     assert run.worker.startswith("b@")
     retry = AuditEvent.objects.get(verb="run.retry", target_id=str(run.pk))
@@ -104,18 +104,7 @@ def test_killed_worker_run_is_requeued_and_completed_by_the_next_worker(setup, t
 def test_killed_worker_run_without_attempts_left_is_failed_with_the_reason(setup, tmp_path):
     approved, micrograph, bob = setup
     run, log_a = _kill_mid_run(micrograph, bob, tmp_path, max_attempts=1)
-    log_b = tmp_path / "worker-b.log"
-    worker_b = _start_worker("b", hold_s=0, max_attempts=1, log=log_b)
-    try:
-        wait_for(
-            lambda: AnalysisRun.objects.filter(pk=run.pk, status=RunStatus.FAILED).exists(),
-            120,
-            "worker b's reaper to fail the run",
-            [log_a, log_b],
-        )
-    finally:
-        kill(worker_b, signal.SIGTERM)
-    run.refresh_from_db()
+    _worker_b_until(run, RunStatus.FAILED, log_a, tmp_path, max_attempts=1)
     assert "worker a@" in run.error and "lost during segmenting" in run.error
     assert run.error.endswith("gave up after 1 attempts")
     assert run.particles.count() == 0
