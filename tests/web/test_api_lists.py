@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from _api import api_as
-from _matrix import *  # noqa: F403  (dave, erin, shared_project)
 
 from semweb.analyses.models import AnalysisRun, Particle, RunStatus
 from semweb.catalogue.models import Micrograph, Project, Sample

@@ -9,7 +9,6 @@ import json
 
 import pytest
 from _api import api_media_fixture, approved_run  # noqa: F401
-from _matrix import *  # noqa: F403
 from _runs import completed_run, make_micrograph
 from openpyxl import load_workbook
 

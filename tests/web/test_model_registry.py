@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 from _api import api_as, api_media_fixture  # noqa: F401
-from _matrix import *  # noqa: F403  (dave and the view lab)
 from _models import ready_version, tiny_dataset
 from _runs import make_micrograph
 from django.core.exceptions import PermissionDenied, ValidationError

@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 from _api import api_media_fixture, approve  # noqa: F401
-from _matrix import *  # noqa: F403  (dave, erin, their labs, shared_project)
 from _runs import completed_run, disc_png, make_micrograph
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage

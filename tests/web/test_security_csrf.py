@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 from _api import api_media_fixture  # noqa: F401
-from _matrix import *  # noqa: F403
 from django.test import Client
 from rest_framework.authtoken.models import Token
 from test_permission_matrix import CASES, _status, ctx_fixture  # noqa: F401

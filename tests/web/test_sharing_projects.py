@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from _matrix import *  # noqa: F403  (personas dave, erin and their labs)
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
