@@ -57,6 +57,15 @@ EDIT_200 = profile(403, 200, 200, 200, 403, 403, 404)
 EDIT_201 = profile(403, 201, 201, 201, 403, 403, 404)
 OWN_EDIT_200 = profile(403, 200, 200, 200, 403, 200, 404)
 OWN_EDIT_201 = profile(403, 201, 201, 201, 403, 201, 404)
+# Models and styles: supervisors and admins start training and generation and cancel what is
+# queued (the lab's private model and style: the sharing labs do not see them, 404); only admins
+# promote and retire.
+START = profile(302, 403, 302, 302, 403, 403, 404)
+START_API = profile(403, 403, 202, 202, 403, 403, 404)
+CANCEL = profile(302, 403, 302, 302, 404, 404, 404)
+CANCEL_API = profile(403, 403, 200, 200, 404, 404, 404)
+ADMIN_ONLY = profile(302, 403, 403, 302, 403, 403, 404)
+ADMIN_ONLY_API = profile(403, 403, 403, 200, 403, 403, 404)
 SQUARE = [[250, 10], [280, 10], [280, 40], [250, 40]]  # empty corner of the discs image
 
 
@@ -90,6 +99,14 @@ def u(name: str, attr: str | None = None, *more: str):
         return reverse(name, args=args)
 
     return build
+
+
+def posts(*rows: tuple[str, str, dict[str, int], Any], json: bool = False) -> list[Case]:
+    """POST cases, one per ``(URL name, ctx attribute of its object, expect, data)`` row."""
+    return [
+        Case(name, "POST", u(name, attr), expect, data=data, json=json)
+        for name, attr, expect, data in rows
+    ]
 
 
 def scoped(name: str, scope: str, *extra: str):
@@ -315,7 +332,7 @@ CASES = [
     Case(
         "datasets:particles", "GET", scoped("datasets:particles", "run", "xlsx"), VIEW, label="xlsx"
     ),
-    # --- model registry (pages) ---------------------------------------------------------------
+    # --- model registry and learned styles (pages) ---------------------------------------------
     Case("mlmodels:list", "GET", u("mlmodels:list"), ANY_USER),
     Case("mlmodels:detail", "GET", u("mlmodels:detail", "model_version"), VIEW),
     Case(
@@ -326,64 +343,21 @@ CASES = [
         label="private",
     ),
     Case("mlmodels:progress", "GET", u("mlmodels:progress", "model_version"), VIEW),
-    Case(
-        "mlmodels:train",
-        "POST",
-        u("mlmodels:train", "dataset"),
-        profile(302, 403, 302, 302, 403, 403, 404),
-        data={"epochs": "1"},
-    ),
-    Case(
-        "mlmodels:promote",
-        "POST",
-        u("mlmodels:promote", "model_version"),
-        profile(302, 403, 403, 302, 403, 403, 404),
-    ),
-    Case(
-        "mlmodels:retire",
-        "POST",
-        u("mlmodels:retire", "model_version"),
-        profile(302, 403, 403, 302, 403, 403, 404),
-    ),
-    Case(
-        "mlmodels:cancel",
-        "POST",
-        u("mlmodels:cancel", "private_model"),
-        profile(302, 403, 302, 302, 404, 404, 404),
-    ),
-    # --- learned styles (pages) ----------------------------------------------------------------
-    Case(
-        "mlmodels:learn_style",
-        "POST",
-        u("mlmodels:learn_style", "dataset"),
-        profile(302, 403, 302, 302, 403, 403, 404),
-        data={"minutes": "1"},
-    ),
     Case("mlmodels:style", "GET", u("mlmodels:style", "style"), VIEW),
     Case(
         "mlmodels:style", "GET", u("mlmodels:style", "private_style"), LAB_MEMBERS, label="private"
     ),
     Case("mlmodels:style_progress", "GET", u("mlmodels:style_progress", "style"), VIEW),
     Case("mlmodels:style_sample", "GET", u("mlmodels:style_sample", "style", "one"), VIEW),
-    Case(
-        "mlmodels:style_generate",
-        "POST",
-        u("mlmodels:style_generate", "style"),
-        profile(302, 403, 302, 302, 403, 403, 404),
-        data={"n": "1"},
-    ),
-    Case(
-        "mlmodels:style_cancel",
-        "POST",
-        u("mlmodels:style_cancel", "private_style"),
-        profile(302, 403, 302, 302, 404, 404, 404),
-    ),
-    Case(
-        "mlmodels:style_continue",
-        "POST",
-        u("mlmodels:style_continue", "style"),
-        profile(302, 403, 302, 302, 403, 403, 404),
-        data={"minutes": "1"},
+    *posts(
+        ("mlmodels:train", "dataset", START, {"epochs": "1"}),
+        ("mlmodels:promote", "model_version", ADMIN_ONLY, None),
+        ("mlmodels:retire", "model_version", ADMIN_ONLY, None),
+        ("mlmodels:cancel", "private_model", CANCEL, None),
+        ("mlmodels:learn_style", "dataset", START, {"minutes": "1"}),
+        ("mlmodels:style_generate", "style", START, {"n": "1"}),
+        ("mlmodels:style_cancel", "private_style", CANCEL, None),
+        ("mlmodels:style_continue", "style", START, {"minutes": "1"}),
     ),
     # --- API ------------------------------------------------------------------------------------
     Case("api_schema", "GET", u("api_schema"), ANY_USER_API),
@@ -618,46 +592,9 @@ CASES = [
         json=True,
     ),
     Case("api_export", "GET", u("api_export", "export"), VIEW_API),
-    Case(
-        "api_dataset_train",
-        "POST",
-        u("api_dataset_train", "dataset"),
-        profile(403, 403, 202, 202, 403, 403, 404),
-        data={"epochs": 1, "hours": 0.1},
-        json=True,
-    ),
     Case("api_models", "GET", u("api_models"), ANY_USER_API),
     Case("api_model", "GET", u("api_model", "model_version"), VIEW_API),
     Case("api_model", "GET", u("api_model", "private_model"), LAB_MEMBERS_API, label="private"),
-    Case(
-        "api_model_promote",
-        "POST",
-        u("api_model_promote", "model_version"),
-        profile(403, 403, 403, 200, 403, 403, 404),
-        json=True,
-    ),
-    Case(
-        "api_model_retire",
-        "POST",
-        u("api_model_retire", "model_version"),
-        profile(403, 403, 403, 200, 403, 403, 404),
-        json=True,
-    ),
-    Case(
-        "api_model_cancel",
-        "POST",
-        u("api_model_cancel", "private_model"),
-        profile(403, 403, 200, 200, 404, 404, 404),
-        json=True,
-    ),
-    Case(
-        "api_dataset_learn_style",
-        "POST",
-        u("api_dataset_learn_style", "dataset"),
-        profile(403, 403, 202, 202, 403, 403, 404),
-        data={"minutes": 1},
-        json=True,
-    ),
     Case("api_style_models", "GET", u("api_style_models"), ANY_USER_API),
     Case("api_style_model", "GET", u("api_style_model", "style"), VIEW_API),
     Case(
@@ -667,27 +604,15 @@ CASES = [
         LAB_MEMBERS_API,
         label="private",
     ),
-    Case(
-        "api_style_generate",
-        "POST",
-        u("api_style_generate", "style"),
-        profile(403, 403, 202, 202, 403, 403, 404),
-        data={"n": 1},
-        json=True,
-    ),
-    Case(
-        "api_style_cancel",
-        "POST",
-        u("api_style_cancel", "private_style"),
-        profile(403, 403, 200, 200, 404, 404, 404),
-        json=True,
-    ),
-    Case(
-        "api_style_continue",
-        "POST",
-        u("api_style_continue", "style"),
-        profile(403, 403, 202, 202, 403, 403, 404),
-        data={"minutes": 1},
+    *posts(
+        ("api_dataset_train", "dataset", START_API, {"epochs": 1, "hours": 0.1}),
+        ("api_model_promote", "model_version", ADMIN_ONLY_API, None),
+        ("api_model_retire", "model_version", ADMIN_ONLY_API, None),
+        ("api_model_cancel", "private_model", CANCEL_API, None),
+        ("api_dataset_learn_style", "dataset", START_API, {"minutes": 1}),
+        ("api_style_generate", "style", START_API, {"n": 1}),
+        ("api_style_cancel", "private_style", CANCEL_API, None),
+        ("api_style_continue", "style", START_API, {"minutes": 1}),
         json=True,
     ),
 ]
