@@ -20,6 +20,7 @@ from .units import normalise_micro
 _PAD_PX = 16
 _lock = threading.Lock()
 _recognizer: Any = None
+_detector: Any = None
 _unavailable: str | None = None
 
 
@@ -41,6 +42,52 @@ def _get_recognizer() -> Any:
     config["inter_op_num_threads"] = 1
     _recognizer = TextRecognizer(config)
     return _recognizer
+
+
+def _get_detector() -> Any:
+    """The text-line detector (DB, PP-OCRv4) that ships in the same wheel, created once."""
+    global _detector
+    if _detector is not None or _unavailable is not None:
+        return _detector
+    if _get_recognizer() is None:
+        return None
+    from rapidocr_onnxruntime.ch_ppocr_det import TextDetector  # noqa: PLC0415 - as above
+    from rapidocr_onnxruntime.main import DEFAULT_CFG_PATH  # noqa: PLC0415
+    from rapidocr_onnxruntime.utils import read_yaml, update_model_path  # noqa: PLC0415
+
+    config = update_model_path(read_yaml(DEFAULT_CFG_PATH))["Det"]
+    # The window is small; the default ("min" side up to 736 px) would blow it up 5-10x.
+    config.update(
+        intra_op_num_threads=1, inter_op_num_threads=1, limit_type="max", limit_side_len=960
+    )
+    _detector = TextDetector(config)
+    return _detector
+
+
+def find_text_lines(window: np.ndarray, *, scale: int = 2) -> list[tuple[int, int, int, int]]:
+    """Axis-aligned boxes ``(x0, y0, x1, y1)`` of the text lines the detector finds in a grey
+    window ((H, W) in [0, 1]), in the window's pixels; ``[]`` when OCR is unavailable.
+
+    Used where the label's glyphs cannot be told from what lies under them by a threshold
+    (white text half over a white particle): the detector was trained on text in scenes.
+    """
+    if window.size == 0 or min(window.shape[:2]) < 8:
+        return []
+    u8 = (np.clip(window, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    img = cv2.resize(
+        cv2.cvtColor(u8, cv2.COLOR_GRAY2BGR), None, fx=scale, fy=scale,
+        interpolation=cv2.INTER_CUBIC,
+    )  # fmt: skip
+    with _lock:
+        det = _get_detector()
+        if det is None:
+            return []
+        boxes, _elapsed = det(img)
+    out = []
+    for quad in boxes if boxes is not None else []:
+        (x0, y0), (x1, y1) = quad.min(axis=0) / scale, quad.max(axis=0) / scale
+        out.append((int(np.floor(x0)), int(np.floor(y0)), int(np.ceil(x1)), int(np.ceil(y1))))
+    return out
 
 
 def ocr_available() -> bool:

@@ -30,7 +30,7 @@ import numpy as np
 
 from analysis.result import Region, ScaleBar
 
-from .ocr import read_text
+from .ocr import find_text_lines, read_text
 from .units import (
     is_bare_length,
     normalise_micro,
@@ -129,10 +129,11 @@ def locate_scale_bar(
             if not read_label:
                 return _to_scale_bar(cand, None, None, 0.0), None
             tried: list[Region] = []
-            for crop in _all_label_crops(grey, region, cand, region == data_bar):
+            for crop, detected in _all_label_crops(grey, region, cand, region == data_bar):
                 if ocr_calls >= max_ocr_calls:
                     break
-                if any(_same_crop(crop, t) for t in tried) or not _line_shaped(crop):
+                seen = any(_same_crop(crop, t, similar_size=detected) for t in tried)
+                if seen or not _line_shaped(crop):
                     continue
                 tried.append(crop)
                 pixels = grey[crop.y0 : crop.y1, crop.x0 : crop.x1]
@@ -150,9 +151,54 @@ def locate_scale_bar(
 
 
 def _all_label_crops(grey: np.ndarray, region: Region, cand: BarCandidate, clip: bool):
-    """Crops from the bar's own colour first, then from ink strokes (see :func:`label_crops`)."""
-    yield from label_crops(grey, region, cand, clip_to_region=clip)
-    yield from label_crops(grey, region, cand, clip_to_region=clip, ink=True)
+    """``(crop, detected)``: crops from the bar's own colour first, then from ink strokes (see
+    :func:`label_crops`), then from the text detector (:func:`detected_label_crops`), each
+    only if still needed."""
+    for crop in label_crops(grey, region, cand, clip_to_region=clip):
+        yield crop, False
+    for crop in label_crops(grey, region, cand, clip_to_region=clip, ink=True):
+        yield crop, False
+    for crop in detected_label_crops(grey, region if clip else None, cand):
+        yield crop, True
+
+
+def detected_label_crops(grey: np.ndarray, lim: Region | None, cand: BarCandidate) -> list[Region]:
+    """Text lines the OCR's detector finds around the bar, nearest first, cut off the bar.
+
+    The last resort: white "100 nm" half over a white particle has no threshold that keeps
+    its glyphs and drops the particle (emps-train 6d0f510327), but a text detector sees the
+    line. Runs only for a candidate whose other crops were read in vain (5-60 ms here).
+    """
+    h_img, w_img = grey.shape
+    length = cand.length_px
+    reach = int(max(40, 0.6 * length, 0.12 * min(h_img, w_img)))
+    lim = lim or Region(0, 0, w_img, h_img)
+    win = Region(
+        max(lim.x0, int(cand.x0_px - length)),
+        max(lim.y0, cand.y0 - reach),
+        min(lim.x1, int(cand.x1_px + length) + 1),
+        min(lim.y1, cand.y1 + reach),
+    )
+    crops = []
+    for x0, y0, x1, y1 in find_text_lines(grey[win.y0 : win.y1, win.x0 : win.x1]):
+        box = Region(win.x0 + x0, win.y0 + y0, win.x0 + x1, win.y0 + y1)
+        over_bar = box.x0 < cand.x1_px and box.x1 > cand.x0_px
+        if over_bar and box.y0 < cand.y1 and box.y1 > cand.y0:  # keep the side with the text
+            above, below = cand.y0 - box.y0, box.y1 - cand.y1
+            box = (
+                Region(box.x0, box.y0, box.x1, cand.y0)
+                if above >= below
+                else Region(box.x0, cand.y1, box.x1, box.y1)
+            )
+        if box.height >= 6 and box.width >= 8:
+            crops.append(box)
+    return sorted(crops, key=lambda b: _box_gap(b, cand))
+
+
+def _box_gap(box: Region, cand: BarCandidate) -> float:
+    dx = max(0.0, cand.x0_px - box.x1, box.x0 - cand.x1_px)
+    dy = max(0, cand.y0 - box.y1, box.y0 - cand.y1)
+    return float(np.hypot(dx, dy))
 
 
 def _line_shaped(crop: Region) -> bool:
@@ -162,13 +208,16 @@ def _line_shaped(crop: Region) -> bool:
     return crop.width >= _MIN_LABEL_ASPECT * crop.height
 
 
-def _same_crop(a: Region, b: Region) -> bool:
-    """Two crops of the same text: they overlap by 80 % of the smaller one."""
+def _same_crop(a: Region, b: Region, *, similar_size: bool = False) -> bool:
+    """Two crops of the same text: they overlap by 80 % of the smaller one. With
+    ``similar_size``, also the larger is at most twice the smaller: a detected tight line
+    inside a loose crop full of particle edges reads differently (emps-train 6d0f510327)."""
     ix = min(a.x1, b.x1) - max(a.x0, b.x0)
     iy = min(a.y1, b.y1) - max(a.y0, b.y0)
     if ix <= 0 or iy <= 0:
         return False
-    return ix * iy >= 0.8 * min(a.width * a.height, b.width * b.height)
+    small, large = sorted((a.width * a.height, b.width * b.height))
+    return ix * iy >= 0.8 * small and (not similar_size or large <= 2 * small)
 
 
 def _worth_retry(text: str) -> bool:

@@ -1,9 +1,9 @@
 """Real figure crops with burned-in scale bars, labelled by eye (tests/analysis/data/README.md).
 
-Measured on the 67 labelled bars: 58 within 2 % (87 %), 1 wrong, 8 left uncalibrated
+Measured on the 67 labelled bars: 59 within 2 % (88 %), 1 wrong, 7 left uncalibrated
 (was 48, 2, 16 of 66 before the issue-11 fixes of bars on particles, labels as ink, split
 bars; 53, 2, 11 of 66 before dense FEI bands, edge-row runs, one-glyph crops, odd lengths
-and rulers of ticks; the 67th bar was a "negative" whose ruler nobody had seen);
+rulers of ticks and detected text lines; the 67th bar was a "negative" whose ruler nobody had seen);
 the target is 95 % within 2 %, not met yet (see issue 11's note). The floors below keep what
 was reached; the negatives must stay at zero invented calibrations.
 """
@@ -42,7 +42,7 @@ def test_real_bars_within_2_percent(shared_data):
         else:
             wrong += 1
     assert len(rows) >= 60
-    assert within >= 57  # measured 58 of 67
+    assert within >= 58  # measured 59 of 67
     # measured 1: a faint 1-px bar on texture (802e607c7c) measured 88 px for 91 (its ends
     # blur into the ground)
     assert wrong <= 1
@@ -63,6 +63,9 @@ def test_real_bars_within_2_percent(shared_data):
         # Hitachi rulers of 11 ticks with no line between them, over the micrograph.
         ("7b76562318.png", 500 / 313.5, "ruler of ticks"),
         ("4ec7671d11.png", 1000 / 200.0, "ruler of ticks"),
+        # White "100 nm" half over a white particle: no threshold separates the glyphs from
+        # the particle; the OCR's text detector finds the line.
+        ("6d0f510327.png", 100 / 129.0, "detected text line"),
     ],
 )
 def test_real_bars_read_since_the_hard_case_fixes(shared_data, name, pixel_nm, why):

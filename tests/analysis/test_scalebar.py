@@ -7,9 +7,11 @@ import csv
 import numpy as np
 import pytest
 from _calib_helpers import CALIBRATION_DIR, SCALEBAR_DIR
+from PIL import Image, ImageDraw
 
 from analysis.calibration import calibrate, find_data_bar, find_scale_bar
-from analysis.calibration.render import available_fonts, render_scale_bar_image
+from analysis.calibration.ocr import find_text_lines, ocr_available
+from analysis.calibration.render import _font, available_fonts, render_scale_bar_image
 from analysis.calibration.scalebar import (
     LOW_CONFIDENCE,
     BarCandidate,
@@ -230,3 +232,15 @@ def test_ruler_of_ticks_without_a_line_is_a_bar_candidate():
 def test_unevenly_spaced_marks_are_no_ruler():
     img = _ruler_image(11, 30.0, jitter=0.3)
     assert find_bar_candidates(img, search_regions(img.shape, None)[0]) == []
+
+
+def test_text_detector_finds_the_label_line():
+    """The detector fallback (``find_text_lines``) boxes a rendered label, in window pixels."""
+    if not ocr_available():
+        pytest.skip("OCR models not installed")
+    pil = Image.new("L", (260, 90), 110)
+    ImageDraw.Draw(pil).text((60, 30), "100 nm", fill=255, font=_font(available_fonts()[0], 24))
+    boxes = find_text_lines(np.asarray(pil, dtype=np.float32) / 255.0)
+    assert len(boxes) == 1
+    x0, y0, x1, y1 = boxes[0]
+    assert 50 <= x0 <= 64 and 26 <= y0 <= 40 and 120 <= x1 <= 170 and y1 <= 64
