@@ -65,6 +65,8 @@ def style_execute(*, style_id: int, attempt: int, lost: threading.Event) -> Styl
                 progress=progress,
             )
         now = time.monotonic()
+        # A saved step is recorded here, before the trainer writes the checkpoint holding it:
+        # a worker killed in between resumes from the step before, never past the history.
         if saved or now - last[0] >= RECORD_EVERY_S:
             styles.style_record(style_id=style_id, attempt=attempt, progress=progress)
             last[0] = now
@@ -86,12 +88,14 @@ def style_execute(*, style_id: int, attempt: int, lost: threading.Event) -> Styl
         raise
     if lost.is_set():
         raise styles.StyleAborted(f"style {style_id} attempt {attempt} lost")
-    styles.style_publish_samples(
-        style_id=style_id,
-        step=result.steps,
-        sheet=style_side_file(checkpoint, "samples.png"),
-        progress=progress,
-    )
+    if not any(s["step"] == result.steps for s in progress["samples"]):
+        # The last step was published as saved; this is for a session that trained none.
+        styles.style_publish_samples(
+            style_id=style_id,
+            step=result.steps,
+            sheet=style_side_file(checkpoint, "samples.png"),
+            progress=progress,
+        )
     styles.style_record(style_id=style_id, attempt=attempt, stage="registering", progress=progress)
     done = styles.style_complete(
         style_id=style_id, attempt=attempt, checkpoint=checkpoint, result=result, progress=progress

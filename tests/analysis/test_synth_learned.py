@@ -269,3 +269,74 @@ def test_step_callback_reports_each_step_and_should_stop_ends_the_session(tmp_pa
     )
     assert r.steps == 2 and seen == [(1, True), (2, True)]
     assert out.exists() and out.with_name("m.pt.samples.png").exists()
+
+
+def _checkpoint_step(out: Path) -> int:
+    return torch.load(out, weights_only=False)["step"] if out.exists() else 0
+
+
+@pytest.mark.parametrize("every_s", [0.0, 3600.0])
+def test_a_step_is_reported_saved_before_the_checkpoint_holds_it(
+    tmp_path: Path, every_s: float
+) -> None:
+    # A worker records a saved step in its database from on_step: were the checkpoint written
+    # first, a kill in between would resume past a step the loss history never got.
+    out = tmp_path / "m.pt"
+    cfg = TrainConfig(**{**TINY.__dict__, "checkpoint_every_s": every_s})
+    seen: list[tuple[int, bool]] = []
+    reported_saved = [0]
+
+    def on_step(step: int, losses: dict[str, float], saved: bool) -> None:
+        assert _checkpoint_step(out) == reported_saved[-1] < step
+        seen.append((step, saved))
+        if saved:
+            reported_saved.append(step)
+
+    train(_pairs(), out, hours=1, config=cfg, max_steps=3, assess=False, on_step=on_step)
+    # The last step of a session is always reported saved, and only then written.
+    assert seen[-1] == (3, True)
+    assert every_s or seen == [(1, True), (2, True), (3, True)]
+    assert not every_s or seen == [(1, False), (2, False), (3, True)]
+    assert _checkpoint_step(out) == reported_saved[-1] == 3
+
+
+def test_a_step_its_caller_could_not_record_is_trained_again_on_resume(tmp_path: Path) -> None:
+    # A worker killed (or no longer owning the job) while recording step 3: the checkpoint
+    # stays at step 2 and the next session trains and reports step 3 again, so a history
+    # rebuilt from the reports has no gap.
+    out = tmp_path / "m.pt"
+    cfg = TrainConfig(**{**TINY.__dict__, "checkpoint_every_s": 0.0})
+    pairs = _pairs()
+
+    class Killed(Exception):
+        pass
+
+    def dies_at_3(step: int, losses: dict[str, float], saved: bool) -> None:
+        if step == 3:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train(pairs, out, hours=1, config=cfg, max_steps=5, assess=False, on_step=dies_at_3)
+    assert _checkpoint_step(out) == 2
+    seen: list[int] = []
+    r = train(pairs, out, hours=1, max_steps=2, assess=False, on_step=lambda s, *_: seen.append(s))
+    assert seen == [3, 4] and r.steps == 4
+    assert [h["step"] for h in torch.load(out, weights_only=False)["history"]] == [1, 2, 3, 4]
+
+
+def test_should_stop_does_not_write_steps_not_reported_saved(tmp_path: Path) -> None:
+    out = tmp_path / "m.pt"
+    cfg = TrainConfig(**{**TINY.__dict__, "checkpoint_every_s": 3600.0})
+    seen: list[tuple[int, bool]] = []
+    r = train(
+        _pairs(),
+        out,
+        hours=1,
+        config=cfg,
+        max_steps=10,
+        assess=False,
+        on_step=lambda step, losses, saved: seen.append((step, saved)),
+        should_stop=lambda: len(seen) >= 2,
+    )
+    assert r.steps == 2 and seen == [(1, False), (2, False)]
+    assert not out.exists()  # the job stopped being the caller's: nothing it did not record

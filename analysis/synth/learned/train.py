@@ -41,7 +41,8 @@ from analysis.synth.learned.labels import class_map, one_hot
 from analysis.synth.learned.nets import Discriminator, Generator, diff_augment
 
 CHECKPOINT_FORMAT = 1
-# What a caller is told after each step: (step, losses of the step, side files rewritten now).
+# What a caller is told after each step: (step, losses of the step, side files rewritten now
+# and the checkpoint written once the callback returns).
 StepCallback = Callable[[int, dict[str, float], bool], None]
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 
@@ -290,9 +291,17 @@ def train(
     config it was started with. The checkpoint is written every ``checkpoint_every_s`` seconds
     and at the end; ``hours`` is this session's budget, so resuming buys another ``hours``.
 
-    ``on_step(step, losses, saved)`` follows each step (``saved``: the checkpoint, loss curve
-    and sample image were just rewritten, so a caller can publish them); ``should_stop()`` is
-    asked after each step and ends the session early (checkpoint written, as at a deadline).
+    ``on_step(step, losses, saved)`` follows each step. ``saved``: the loss curve and sample
+    image were just rewritten (a caller can publish them) and the checkpoint holding ``step``
+    is written as soon as ``on_step`` returns. A caller that records steps elsewhere (a
+    database) therefore records a saved step in ``on_step``: the checkpoint never runs ahead
+    of that record, so a process killed at any point resumes from a step its record holds
+    (and replaces the recorded steps after it). An ``on_step`` that raises leaves the
+    checkpoint as it was. The last step of a session (deadline or ``max_steps``) is always
+    reported saved. ``should_stop()`` is asked after each step's ``on_step`` and ends the
+    session early; steps not yet reported saved are then not written to the checkpoint (a
+    caller stops when the job is no longer its own and could not record them), though the
+    result counts them.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -310,7 +319,14 @@ def train(
     deadline = t0 + hours * 3600.0
     last_save = t0
     session_steps = 0
-    while time.monotonic() < deadline and (max_steps is None or session_steps < max_steps):
+
+    def done() -> bool:
+        return time.monotonic() >= deadline or (
+            max_steps is not None and session_steps >= max_steps
+        )
+
+    last = done()
+    while not last:
         t = time.monotonic()
         losses = _step(state, pairs)
         now = time.monotonic()
@@ -320,17 +336,21 @@ def train(
         state["history"].append(
             {"step": state["step"], "seconds": round(state["seconds"], 2), **losses}
         )
-        saved = now - last_save >= cfg.checkpoint_every_s
+        last = done()
+        saved = last or now - last_save >= cfg.checkpoint_every_s
         if saved:
-            save_checkpoint(state, out)
             _write_side_files(state, out, pairs)
-            last_save = now
+        # Reported before the checkpoint holds the step, never after (see the docstring).
         if on_step is not None:
             on_step(state["step"], losses, saved)
+        if saved:
+            save_checkpoint(state, out)
+            last_save = now
         if should_stop is not None and should_stop():
             break
-    save_checkpoint(state, out)
-    _write_side_files(state, out, pairs)
+    if session_steps == 0:  # nothing trained: the checkpoint and side files as they stand
+        save_checkpoint(state, out)
+        _write_side_files(state, out, pairs)
     stability: dict[str, Any] = {}
     if assess:
         model = sample_mod.LearnedModel(state["g"], state["config"], state["mask_stats"])
