@@ -2,9 +2,11 @@
 
 Only the recognition model is used, on a crop that holds the label and nothing else: measured
 here (ENVIRONMENT.md) that gives 100 % on rendered labels at ~14 ms, while a crop that still
-contains the bar line degrades badly. Crops are upscaled 2x (3x below 16 px) and padded, as
-the model was trained on text with margins. One recogniser is created lazily and reused
-(loading costs ~0.3 s); a lock makes it safe to share between threads.
+contains the bar line degrades badly. Crops are upscaled 2x (3x below 16 px, 4x below 12 px)
+and padded, as the model was trained on text with margins. The detection model of the same
+wheel only finds label lines that no threshold isolates (:func:`find_text_lines`). Each model
+is created lazily and reused (loading costs ~0.3 s); a lock makes them safe to share between
+threads.
 """
 
 from __future__ import annotations
@@ -111,7 +113,8 @@ def prepare_crop(
         g = 1.0 - g
     u8 = (g * 255.0 + 0.5).astype(np.uint8)
     if scale is None:  # 2x even for large text: measured better on serif "1" (not "[" or "l")
-        scale = 3 if crop.shape[0] < 16 else 2
+        # 4x below 12 px: the 5-6 px glyphs of half-size band exports (33 of 42 read, 31 at 3x)
+        scale = 4 if crop.shape[0] < 12 else 3 if crop.shape[0] < 16 else 2
     if scale != 1:
         u8 = cv2.resize(u8, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     if binarise:

@@ -283,7 +283,7 @@ def vote_label(
     contradicts also stands. "nm" and "µm" differ by one glyph the recogniser sometimes
     swaps (4 of the 66 real labels in tests/analysis/data); readings that disagree leave
     the label unread rather than risk a factor of 1000. A length no bar is drawn at ("108
-    nm", see :func:`_round_value`) leaves it unread too.
+    nm", see :func:`is_round_length`) leaves it unread too.
     """
     reads: list[tuple[str, float]] = []
     calls = 0
@@ -308,7 +308,7 @@ def vote_label(
         )
         against = any(p is not None and p != cand for p in parsed)
         sure = score >= _SURE_SCORE and not against
-        trusted = (votes >= 2 or sure) and _round_value(cand[0])
+        trusted = (votes >= 2 or sure) and is_round_length(cand[0])
         if trusted and (best is None or score > best[2]):
             best = (cand, text, score)
     if best is None:
@@ -317,7 +317,7 @@ def vote_label(
     return best[0], best[1], best[2], calls
 
 
-def _round_value(value: float) -> bool:
+def is_round_length(value: float) -> bool:
     """Bars are drawn at round lengths: one significant digit (1, 2, 5, 30, 500 ...) or 1.5,
     2.5, 7.5 times a power of ten; so are all of the 66 real labels and the 5 figure bars in
     ../shared. "108 nm" is a "100 nm" whose dotted zero was read as 8, by every reading of

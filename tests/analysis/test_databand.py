@@ -11,6 +11,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from analysis.calibration import calibrate, find_data_bar
+from analysis.calibration.bandbar import _unit_from_magnification
 from analysis.calibration.bandtext import (
     band_pixel_size_nm,
     magnification,
@@ -165,3 +166,10 @@ def test_rendered_negatives_invent_nothing():
     for seed in range(12):
         cal = calibrate(image_from_array(render_negative(seed)))
         assert cal.pixel_size_nm is None, (seed, cal.reason)
+
+
+def test_magnification_settles_a_lost_prefix_only_for_a_round_length():
+    """ "500 m" over 100 px at 5 nm per pixel by the magnification: nm. "108 m" is a "100"
+    whose dotted zero was read as 8: no unit makes it a bar's length."""
+    assert _unit_from_magnification("500 m", 100.0, 5.0) == (500.0, "nm")
+    assert _unit_from_magnification("108 m", 21.6, 5.0) is None

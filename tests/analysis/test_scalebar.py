@@ -16,10 +16,10 @@ from analysis.calibration.scalebar import (
     LOW_CONFIDENCE,
     BarCandidate,
     _line_shaped,
-    _round_value,
     _to_scale_bar,
     find_bar_candidates,
     interpret_label,
+    is_round_length,
     search_regions,
 )
 from analysis.calibration.units import to_nm
@@ -185,7 +185,7 @@ def test_bare_m_label_is_flagged_low_confidence():
     ],
 )
 def test_bars_are_drawn_at_round_lengths(value, round_):
-    assert _round_value(value) is round_
+    assert is_round_length(value) is round_
 
 
 @pytest.mark.parametrize(
