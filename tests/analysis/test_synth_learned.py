@@ -248,16 +248,9 @@ def test_cli_refuses_a_negative_budget(tmp_path: Path) -> None:
     assert not (tmp_path / "m.pt").exists()
 
 
-def test_step_callback_reports_each_step_and_should_stop_ends_the_session(tmp_path: Path) -> None:
-    out = tmp_path / "m.pt"
-    seen: list[tuple[int, bool]] = []
-    cfg = TrainConfig(**{**TINY.__dict__, "checkpoint_every_s": 0.0})
-
-    def on_step(step: int, losses: dict[str, float], saved: bool) -> None:
-        assert set(losses) >= {"d_real", "d_fake", "g_adv"}
-        seen.append((step, saved))
-
-    r = train(
+def _train_until_two_steps_seen(out: Path, cfg: TrainConfig, on_step, seen: list):
+    """Up to 10 steps, stopped by ``should_stop`` once ``on_step`` has seen two."""
+    return train(
         _pairs(),
         out,
         hours=1,
@@ -267,6 +260,18 @@ def test_step_callback_reports_each_step_and_should_stop_ends_the_session(tmp_pa
         on_step=on_step,
         should_stop=lambda: len(seen) >= 2,
     )
+
+
+def test_step_callback_reports_each_step_and_should_stop_ends_the_session(tmp_path: Path) -> None:
+    out = tmp_path / "m.pt"
+    seen: list[tuple[int, bool]] = []
+    cfg = TrainConfig(**{**TINY.__dict__, "checkpoint_every_s": 0.0})
+
+    def on_step(step: int, losses: dict[str, float], saved: bool) -> None:
+        assert set(losses) >= {"d_real", "d_fake", "g_adv"}
+        seen.append((step, saved))
+
+    r = _train_until_two_steps_seen(out, cfg, on_step, seen)
     assert r.steps == 2 and seen == [(1, True), (2, True)]
     assert out.exists() and out.with_name("m.pt.samples.png").exists()
 
@@ -328,15 +333,8 @@ def test_should_stop_does_not_write_steps_not_reported_saved(tmp_path: Path) -> 
     out = tmp_path / "m.pt"
     cfg = TrainConfig(**{**TINY.__dict__, "checkpoint_every_s": 3600.0})
     seen: list[tuple[int, bool]] = []
-    r = train(
-        _pairs(),
-        out,
-        hours=1,
-        config=cfg,
-        max_steps=10,
-        assess=False,
-        on_step=lambda step, losses, saved: seen.append((step, saved)),
-        should_stop=lambda: len(seen) >= 2,
+    r = _train_until_two_steps_seen(
+        out, cfg, lambda step, losses, saved: seen.append((step, saved)), seen
     )
     assert r.steps == 2 and seen == [(1, False), (2, False)]
     assert not out.exists()  # the job stopped being the caller's: nothing it did not record
