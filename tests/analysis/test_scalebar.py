@@ -244,3 +244,11 @@ def test_text_detector_finds_the_label_line():
     assert len(boxes) == 1
     x0, y0, x1, y1 = boxes[0]
     assert 50 <= x0 <= 64 and 26 <= y0 <= 40 and 120 <= x1 <= 170 and y1 <= 64
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_uniform_grain_holds_no_ruler(seed):
+    """Grain has tick-like marks in every row; seven gaps in a row within 8 % of their median
+    do not happen by chance (six within 12 % did: a "ruler" in noise cost OCR and memory)."""
+    img = np.random.default_rng(seed).random((768, 1024)).astype(np.float32)
+    assert find_bar_candidates(img, search_regions(img.shape, None)[0]) == []
