@@ -9,15 +9,17 @@ How (and why):
    morphological opening with a horizontal line keeps only long horizontal runs, which
    removes text and the vertical end ticks. A candidate must be thin, filled, not a full-width
    frame line, and free above and below (a particle edge is not). Two collinear pieces with a
-   gap are one bar whose label sits inside (the FEI style ``---- 500 um ----``).
+   gap are one bar whose label sits inside (the FEI style ``---- 500 um ----``). A row of
+   evenly spaced ticks with no line (Hitachi's ruler) is a candidate too.
 3. Length: the bar's rows are averaged into a profile; each pixel's coverage
    ``(value - background) / (bar - background)`` is summed from the bar's middle outwards.
    Summed coverage is exact for anti-aliased ends and preserved by blur, so the length is
    good to a fraction of a pixel even on JPEG-softened figures.
 4. Label: connected components of the same polarity next to the bar (inside, above, below,
-   right, left) are grouped into one text line, cropped WITHOUT the bar and read by OCR.
-   A candidate only counts once its label parses as a length: that is what rejects
-   horizontal edges that merely look like bars.
+   right, left) are grouped into one text line, cropped WITHOUT the bar and read by OCR;
+   then ink strokes of either polarity; last, the lines the OCR's text detector finds. A
+   candidate only counts once its label parses as a round length (1, 2.5, 500 ...) read
+   consistently: that is what rejects horizontal edges that merely look like bars.
 """
 
 from __future__ import annotations
