@@ -48,7 +48,7 @@ _GLYPH_GAP = 1.6
 _NUMBER = r"(\d+(?:[.,]\d+)?)"
 _UNIT = r"(nm|[µu]m|mm|Å|pm|m)"
 _FIELD_WIDTH_RE = re.compile(
-    rf"\b(Width|HFW|View\s*f[a-z1]{{0,3}}d|FOV|Field\s*of\s*view|FW)\b"
+    rf"\b([WM]idth|HFW|View\s*f[a-z1]{{0,3}}d|FOV|Field\s*of\s*view|FW)\b"
     rf"\s*[=:]?\s*{_NUMBER}\s*{_UNIT}",
     re.IGNORECASE,
 )
@@ -311,6 +311,7 @@ def _lengths_nm(printed: str) -> list[float]:
 # loosely: enough to catch a label read as "µm" instead of "nm" (x1000) or a lost digit.
 _MAG_REFERENCE_NM = 127e6
 GUESSED_UNIT = "unit prefix lost, chosen by the magnification"
+_MIN_MAGNIFICATION = 5.0
 MAG_TOLERANCE_FACTOR = 4.0
 
 
@@ -331,7 +332,9 @@ def magnification(fields: dict[str, str]) -> float | None:
     except ValueError:
         return None
     value *= 1000.0 if kilo else 1.0
-    return value if value > 0 else None
+    # No SEM or TEM images below 5x; "x1.3" is an "x1.3k" that lost its "k" (a half-size
+    # Hitachi band), and would veto a correct bar by a factor of 1000.
+    return value if value >= _MIN_MAGNIFICATION else None
 
 
 def mag_pixel_size_nm(fields: dict[str, str], image_width_px: int) -> float | None:

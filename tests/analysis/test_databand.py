@@ -37,6 +37,7 @@ from analysis.io import image_from_array
         (["S-4800 5.0kV 8.0mm x50.0k SE(U)"], {"mag": "50.0 k x"}),
         (["WD = 2.8 mm", "Date :18 Jul 2019"], {}),
         (["Width=2.935sm"], {"field_width": "2.935 µm"}),  # small "µ" read as "s"
+        (["Midth = 287.5 µm"], {"field_width": "287.5 µm"}),  # small "W" read as "M"
     ],
 )  # fmt: skip
 def test_band_fields_are_parsed(texts, expected):
@@ -68,6 +69,10 @@ def test_magnification_parsing():
     # JEOL's "X11,213" with its comma read as a point: 11.213 or 11 213? Unknown, not a veto.
     assert magnification({"mag": "11.213 x"}) is None
     assert magnification({"mag": "20.28 K x"}) == pytest.approx(20280)
+    # Hitachi's "x1.3k" at half size, its "k" lost: no microscope images at 1.3x, and taken
+    # at its word it vetoed a correct 20 µm bar by a factor of 1000.
+    assert magnification({"mag": "1.3 x"}) is None
+    assert magnification({"mag": "25 x"}) == pytest.approx(25)
 
 
 # Seeds that exercise each layout at full size, bottom and top, light and dark.
