@@ -277,17 +277,20 @@ def band_pixel_size_nm(fields: dict[str, str], image_width_px: int) -> tuple[flo
         how = f"{key} {fields['field_width']} / {image_width_px} px"
         groups.append([(nm / image_width_px, how) for nm in _lengths_nm(fields["field_width"])])
     for group in groups:  # the printed pixel size first, then the field width
-        usable = [(nm, how) for nm, how in group if plausible_pixel_size(nm, image_width_px)]
+        possible = [(nm, how) for nm, how in group if plausible_pixel_size(nm, image_width_px)]
+        usable = possible
         if mag_nm is not None:
             usable = [
                 (nm, how)
-                for nm, how in usable
+                for nm, how in possible
                 if 1 / MAG_TOLERANCE_FACTOR <= nm / mag_nm <= MAG_TOLERANCE_FACTOR
             ]
         if len(usable) == 1:
             nm, how = usable[0]
-            if len(group) > 1:  # the prefix was lost and the magnification chose it
+            if len(possible) > 1:  # the prefix was lost and the magnification chose it
                 how += f" ({GUESSED_UNIT})"
+            elif len(group) > 1:  # lost, but only one reading is a field a microscope images
+                how += f" ({SETTLED_UNIT})"
             return nm, how
         if len(usable) > 1:
             return None, f"band text unit is ambiguous ({usable[0][1]}: µm or nm?)"
@@ -311,6 +314,7 @@ def _lengths_nm(printed: str) -> list[float]:
 # loosely: enough to catch a label read as "µm" instead of "nm" (x1000) or a lost digit.
 _MAG_REFERENCE_NM = 127e6
 GUESSED_UNIT = "unit prefix lost, chosen by the magnification"
+SETTLED_UNIT = "unit prefix lost; the other reading is no possible field of view"
 _MIN_MAGNIFICATION = 5.0
 MAG_TOLERANCE_FACTOR = 4.0
 

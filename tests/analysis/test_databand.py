@@ -59,6 +59,9 @@ def test_band_pixel_size_from_field_width_and_pixel_size():
     fields = {"field_width": "53.31 m", "mag": "2.38 K x"}
     assert band_pixel_size_nm(fields, 1024)[0] == pytest.approx(53310 / 1024)
     assert band_pixel_size_nm({"field_width": "53.31 m"}, 1024)[0] is None  # no way to tell
+    # ... unless only one reading is a field a microscope images: 2.01 nm across is none
+    nm, how = band_pixel_size_nm({"field_width": "2.01 m", "field_width_key": "FW"}, 320)
+    assert nm == pytest.approx(2010 / 320) and "no possible field" in how
 
 
 def test_magnification_parsing():
