@@ -424,7 +424,7 @@ def find_bar_candidates(grey: np.ndarray, region: Region) -> list[BarCandidate]:
                 continue  # running into the border alone: a frame line
             # (one half of a split bar may end at the border of a figure cropped tight)
             cand = _measure(v, mask, seg, gap, region, bright)
-            if cand is not None:
+            if cand is not None and not _end_hidden(v, region, cand):
                 out.append(cand)
     out = [c for c in out if _drawn_not_grain(grey, c, img_w)]
     # Scale bars are drawn long (10-30 % of the width); short straight pieces (a glyph's
@@ -446,6 +446,29 @@ def find_bar_candidates(grey: np.ndarray, region: Region) -> list[BarCandidate]:
         ) and not any(_longer_copy(o, c) for o in out):
             unique.append(c)
     return unique
+
+
+def _end_hidden(v: np.ndarray, region: Region, cand: BarCandidate) -> bool:
+    """An end of the bar lies inside a blob of the bar's own level (a TEM bar drawn into a
+    particle as black as itself): its last pixels have that level above and below too, so
+    where the bar stops cannot be seen, and any length measured there is a guess. Such a
+    candidate is dropped; before the detector read its label it was left unread anyway."""
+    y0, y1 = cand.y0 - region.y0, cand.y1 - region.y0
+    thick = y1 - y0
+    if y0 < thick + 2 or y1 + thick + 2 > v.shape[0]:
+        return False
+    # Within 15 % of the contrast of the bar's own level: a particle merely "almost as dark"
+    # shows where the bar stops (see _ends_on_particles), one as dark does not.
+    level = cand.bar_level - 0.15 * (cand.bar_level - cand.bg_level)
+    for end, step in ((cand.x0_px, 1), (cand.x1_px, -1)):
+        x = int(round(end - region.x0))
+        cols = slice(min(x, x + 4 * step), max(x, x + 4 * step))
+        above = v[y0 - thick - 2 : y0 - 1, cols]
+        below = v[y1 + 1 : y1 + thick + 2, cols]
+        # Most of it, not all: a label's glyphs may sit in the same blob next to the end.
+        if above.size and below.size and min(np.median(above), np.median(below)) >= level:
+            return True
+    return False
 
 
 def _tick_rulers(
