@@ -19,3 +19,9 @@ def audit_record(*, actor, verb: str, target: models.Model, lab=None, **data: An
         target_id=str(target.pk),
         data=data,
     )
+
+
+def worker_event(target: models.Model, verb: str, **data: Any) -> AuditEvent:
+    """An event no person caused (a worker claimed, finished, failed or gave back a job; a
+    reaper took it away), recorded on ``target`` in its own lab (``target.lab``)."""
+    return audit_record(actor=None, verb=verb, target=target, lab=target.lab, **data)

@@ -35,7 +35,7 @@ from semweb.analyses.engine import BUILTIN_WEIGHTS as DEFAULT_WEIGHTS
 from semweb.analyses.engine import read_weights_sidecar as read_sidecar
 from semweb.analyses.engine import split_ids, training, weights_version
 from semweb.analyses.models import Particle
-from semweb.audit.services import audit_record
+from semweb.audit.services import audit_record, worker_event
 from semweb.core.claims import claim_job, reap_lost
 from semweb.core.errors import TransitionError
 from semweb.core.params import parse_float, parse_int
@@ -313,11 +313,9 @@ def training_claim(*, version_id: int, worker: str) -> int | None:
     if attempt is None:
         return None
     version = ModelVersion.objects.get(pk=version_id)
-    audit_record(
-        actor=None,
-        verb="model.train.start",
-        target=version,
-        lab=version.lab,
+    worker_event(
+        version,
+        "model.train.start",
         attempt=attempt,
         worker=worker,
         resume_from_epoch=version.progress.get("epoch", 0),
@@ -405,11 +403,9 @@ def training_complete(*, version_id: int, attempt: int, outcome) -> ModelVersion
         version.finished_at = timezone.now()
         version.heartbeat_at = version.finished_at
         version.save()
-        audit_record(
-            actor=None,
-            verb="model.train.succeed",
-            target=version,
-            lab=version.lab,
+        worker_event(
+            version,
+            "model.train.succeed",
             attempt=attempt,
             version=version_string,
             beats_parent=version.beats_parent,
@@ -428,9 +424,7 @@ def training_fail(*, version_id: int, reason: str, attempt: int | None = None) -
     if not qs.update(status=ModelStatus.FAILED, error=reason[:4000], finished_at=timezone.now()):
         return False
     version = ModelVersion.objects.get(pk=version_id)
-    audit_record(
-        actor=None, verb="model.train.fail", target=version, lab=version.lab, reason=reason
-    )
+    worker_event(version, "model.train.fail", reason=reason)
     return True
 
 
@@ -441,11 +435,9 @@ def training_release(*, version_id: int, attempt: int, reason: str) -> bool:
     )
     if updated:
         version = ModelVersion.objects.get(pk=version_id)
-        audit_record(
-            actor=None,
-            verb="model.train.retry",
-            target=version,
-            lab=version.lab,
+        worker_event(
+            version,
+            "model.train.retry",
             reason=reason,
             attempt=attempt,
         )

@@ -27,7 +27,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from semweb.audit.services import audit_record
+from semweb.audit.services import audit_record, worker_event
 from semweb.catalogue.models import Sample
 from semweb.core.claims import claim_job, max_attempts, reap_lost
 from semweb.core.errors import TransitionError
@@ -166,11 +166,9 @@ def style_claim(*, style_id: int, worker: str) -> int | None:
     )
     if attempt is not None:
         style = StyleModel.objects.get(pk=style_id)
-        audit_record(
-            actor=None,
-            verb="style.learn.start",
-            target=style,
-            lab=style.lab,
+        worker_event(
+            style,
+            "style.learn.start",
             attempt=attempt,
             worker=worker,
             resume_from_step=style.progress.get("step", 0),
@@ -238,11 +236,9 @@ def style_complete(
         style.finished_at = timezone.now()
         style.heartbeat_at = style.finished_at
         style.save()
-        audit_record(
-            actor=None,
-            verb="style.learn.succeed",
-            target=style,
-            lab=style.lab,
+        worker_event(
+            style,
+            "style.learn.succeed",
             attempt=attempt,
             steps=result.steps,
             collapsed=result.stability.get("collapsed"),
@@ -277,11 +273,9 @@ def style_fail(*, style_id: int, reason: str, attempt: int | None = None) -> boo
     if now_status is None:
         return False
     style = StyleModel.objects.get(pk=style_id)
-    audit_record(
-        actor=None,
-        verb="style.learn.fail",
-        target=style,
-        lab=style.lab,
+    worker_event(
+        style,
+        "style.learn.fail",
         reason=reason,
         status=now_status,
     )
@@ -295,11 +289,9 @@ def style_release(*, style_id: int, attempt: int, reason: str) -> bool:
     )
     if updated:
         style = StyleModel.objects.get(pk=style_id)
-        audit_record(
-            actor=None,
-            verb="style.learn.retry",
-            target=style,
-            lab=style.lab,
+        worker_event(
+            style,
+            "style.learn.retry",
             reason=reason,
             attempt=attempt,
         )
@@ -533,17 +525,20 @@ def generation_add(
         generation.save(update_fields=["done", "heartbeat_at"])
 
 
+def _generation(generation_id: int) -> StyleGeneration:
+    """A generation with its style and lab, for the audit events recorded on the style."""
+    return StyleGeneration.objects.select_related("style__lab").get(pk=generation_id)
+
+
 def generation_complete(*, generation_id: int, attempt: int) -> bool:
     updated = _generation_owned(generation_id, attempt).update(
         status=GenerationStatus.SUCCEEDED, finished_at=timezone.now()
     )
     if updated:
-        generation = StyleGeneration.objects.select_related("style__lab").get(pk=generation_id)
-        audit_record(
-            actor=None,
-            verb="style.generate.succeed",
-            target=generation.style,
-            lab=generation.style.lab,
+        generation = _generation(generation_id)
+        worker_event(
+            generation.style,
+            "style.generate.succeed",
             sample=generation.sample_id,
             n=generation.done,
         )
@@ -556,12 +551,10 @@ def generation_release(*, generation_id: int, attempt: int, reason: str) -> bool
         status=GenerationStatus.QUEUED, error=reason[:4000]
     )
     if updated:
-        generation = StyleGeneration.objects.select_related("style__lab").get(pk=generation_id)
-        audit_record(
-            actor=None,
-            verb="style.generate.retry",
-            target=generation.style,
-            lab=generation.style.lab,
+        generation = _generation(generation_id)
+        worker_event(
+            generation.style,
+            "style.generate.retry",
             sample=generation.sample_id,
             done=generation.done,
             reason=reason,
