@@ -135,7 +135,11 @@ def _nearest_structure(
 ) -> _Structure | None:
     """The bar-like structure closest to the label, on any of its four sides."""
     glyph_h = max(4, label.height)
-    structures = _solid(comps, glyph_h, band_w) + _dotted(comps, glyph_h)
+    dotted = _dotted(comps, glyph_h)
+    # Downscaling merges a ruler's dots a pixel apart into solid pieces: a piece inside a
+    # ruler is part of it, never a bar of its own (it would measure a fraction of the ruler).
+    solid = [s for s in _solid(comps, glyph_h, band_w) if not any(_within(s, d) for d in dotted)]
+    structures = solid + dotted
     best = None
     for s in structures:
         h_overlap = min(s.x1, label.x1) - max(s.x0, label.x0)
@@ -157,6 +161,12 @@ def _nearest_structure(
     if best is None:
         return None
     return _join_split_bar(best[1], structures, label) or best[1]
+
+
+def _within(s: _Structure, ruler: _Structure) -> bool:
+    """``s`` lies on ``ruler``'s rows and inside its extent."""
+    rows = min(s.y1, ruler.y1) - max(s.y0, ruler.y0)
+    return rows > 0 and s.x0 >= ruler.x0 - 2 and s.x1 <= ruler.x1 + 2
 
 
 def _join_split_bar(

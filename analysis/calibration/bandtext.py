@@ -58,8 +58,9 @@ _FOV_PAIR_RE = re.compile(
 )
 _PIXEL_RE = re.compile(rf"\bPixel\s*Size\s*[=:]?\s*{_NUMBER}\s*{_UNIT}", re.IGNORECASE)
 _MAG_RE = re.compile(r"\bMAG\b\s*[=:]?\s*(\d[\d,. ]*\d|\d)\s*(k)?\s*x", re.IGNORECASE)
-_X_MAG_RE = re.compile(r"(?<![A-Za-z0-9])[xX]\s?(\d[\d,.]*)\s*(k)?\b")  # JEOL, Hitachi
-_TRAILING_X_MAG_RE = re.compile(r"(?<![\w.])(\d[\d,.]*\d)\s*(k)?\s*[x×](?!\w)")  # "P:50,000x"
+# The kilo is case-blind: Hitachi prints "x62.5k", and its small k is often read as "K".
+_X_MAG_RE = re.compile(r"(?<![A-Za-z0-9])[xX]\s?(\d[\d,.]*)\s*([kK])?\b")  # JEOL, Hitachi
+_TRAILING_X_MAG_RE = re.compile(r"(?<![\w.])(\d[\d,.]*\d)\s*([kK])?\s*[x×](?!\w)")  # "P:50,000x"
 _STORE_RE = re.compile(r"Store\s*resolution\s*[=:]?\s*(\d{3,5})\s*[*xX×]\s*(\d{3,5})", re.I)
 _KEY_ONLY_RE = re.compile(r"^\s*(Width|HFW|View\s*field|FOV|Pixel\s*Size|mag)\s*[=:]?\s*$", re.I)
 

@@ -35,6 +35,7 @@ from analysis.io import image_from_array
         (["Pixel Size = 2.345 nm"], {"pixel_size": "2.345 nm"}),
         (["SEI 15kV X10,000 WD10mm"], {"mag": "10,000 x"}),
         (["S-4800 5.0kV 8.0mm x50.0k SE(U)"], {"mag": "50.0 k x"}),
+        (["X62.5K"], {"mag": "62.5 K x"}),  # Hitachi's small k read as a capital
         (["WD = 2.8 mm", "Date :18 Jul 2019"], {}),
         (["Width=2.935sm"], {"field_width": "2.935 µm"}),  # small "µ" read as "s"
         (["Midth = 287.5 µm"], {"field_width": "287.5 µm"}),  # small "W" read as "M"
@@ -76,6 +77,18 @@ def test_magnification_parsing():
     # at its word it vetoed a correct 20 µm bar by a factor of 1000.
     assert magnification({"mag": "1.3 x"}) is None
     assert magnification({"mag": "25 x"}) == pytest.approx(25)
+    assert magnification(parse_band_fields(["SU-70 15.0kV 7.2mm x9.0K SE(L)"])) == 9000
+
+
+@pytest.mark.parametrize("seed", [3101, 3107])
+def test_hitachi_ruler_with_a_capital_k_and_merged_dots(seed):
+    """Hitachi's "x62.5k" read as "X62.5K" was parsed as 62.5x and vetoed a correct ruler;
+    once read right, the half-size copy's ruler (dots merged a pixel apart by the
+    downscaling) was measured as one 33-px solid piece of its 50 px: 50 % off."""
+    r = render_band_image("hitachi", seed)
+    for v in (r, degrade(r, factor=0.5, jpeg_quality=80)):
+        cal = calibrate(image_from_array(v.image))
+        assert cal.pixel_size_nm == pytest.approx(v.pixel_size_nm, rel=0.02), cal.reason
 
 
 # Seeds that exercise each layout at full size, bottom and top, light and dark.
