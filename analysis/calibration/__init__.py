@@ -31,6 +31,7 @@ from .bandtext import (
     MAG_TOLERANCE_FACTOR,
     BandReading,
     mag_pixel_size_nm,
+    printed_precision,
     read_band,
 )
 from .databar import find_data_bar
@@ -129,9 +130,16 @@ def calibrate(
     warnings = list(reading.warnings) if reading is not None else []
     sources = _sources(reading, band, bar, image.width)
     details["sources"] = [s.as_dict() for s in sources]
-    disagreements = _disagreements(sources)
+    against_mag: list[str] = []
     if band is not None:
-        disagreements += _magnification_check(band, sources, image.width)
+        sources, against_mag, settled = _vote_with_magnification(band, sources, image.width)
+        if settled:
+            details["magnification_vote"] = settled
+            warnings.append(settled)
+            names = {s.name for s in sources}
+            band_nm = band_nm if "band text" in names else None
+            bar_nm = bar_nm if "scale bar" in names else None
+    disagreements = _disagreements(sources) + against_mag
     details["disagreements"] = disagreements
     warnings.extend(disagreements)
     if meta_nm is not None and bar_nm is not None:
@@ -181,6 +189,15 @@ def calibrate(
             f"({band.how})",
             warnings=tuple(warnings), **common,
         )  # fmt: skip
+    if band_nm is not None and bar_nm is not None and _bar_more_precise(band, bar):
+        assert bar is not None
+        _choose(details, "scale_bar")
+        return Calibration(
+            bar_nm, "scale_bar", 0.95,
+            f"scale bar '{bar.label}' over {bar.length_px:.1f} px, confirmed by the data band "
+            f"text and more precise than it ({band.how}, printed to fewer digits)",
+            warnings=tuple(warnings), **common,
+        )  # fmt: skip
     if band is not None and band_nm is not None:
         reason = f"data band text: {band.how}"
         confidence = 0.9 if bar_nm is None else 0.97  # confirmed by the bar
@@ -211,6 +228,16 @@ def calibrate(
         None, "uncalibrated", 0.0, _uncalibrated_reason(reading, bar, band, use_scale_bar),
         warnings=tuple(warnings), **common,
     )  # fmt: skip
+
+
+def _bar_more_precise(band: BandReading | None, bar: ScaleBar | None) -> bool:
+    """Whether a bar that agrees with the band text is the more precise of the two: a bar
+    drawn to whole pixels is good to about 1/length, the printed value to half its last
+    digit (usually 0.1 %, but 3 % for a field width read with two digits)."""
+    precision = printed_precision(band) if band is not None else None
+    if bar is None or precision is None:
+        return False
+    return 1.0 / max(bar.length_px, 1.0) < precision
 
 
 def _choose(details: dict[str, Any], chosen: str | None) -> None:
@@ -246,7 +273,8 @@ def _sources(
     if reading is not None and reading.pixel_size_nm is not None:
         out.append(_Source("metadata", reading.pixel_size_nm, _PRECISE_TOLERANCE, reading.reason))
     if band is not None and band.pixel_size_nm is not None:
-        out.append(_Source("band text", band.pixel_size_nm, _PRECISE_TOLERANCE, band.how))
+        tolerance = max(_PRECISE_TOLERANCE, printed_precision(band) or 0.0)
+        out.append(_Source("band text", band.pixel_size_nm, tolerance, band.how))
     bar_nm = _bar_pixel_nm(bar)
     if bar is not None and bar_nm is not None and plausible_pixel_size(bar_nm, width):
         # A bar drawn to whole pixels is good to about 1 px in its length.
@@ -254,6 +282,49 @@ def _sources(
         evidence = f"'{bar.label}' over {bar.length_px:.1f} px"
         out.append(_Source("scale bar", bar_nm, tolerance, evidence))
     return out
+
+
+def _vote_with_magnification(
+    band: BandReading, sources: list[_Source], width: int
+) -> tuple[list[_Source], list[str], str | None]:
+    """Band text and bar checked against the band's magnification, the odd one out dropped.
+
+    The magnification is good only to a factor of ~3, but a reading off from it by more
+    than :data:`MAG_TOLERANCE_FACTOR` has lost a digit. With band text and a bar, three
+    readings of the image vote: when the two agree and the magnification does not, it is
+    the misread ("Mag = 4.27 K X" for 43.27 K at half size); when they disagree and the
+    magnification sides with one, the other is ("View field: 3.9 µm" for 33.9 µm).
+
+    Returns the sources kept, the magnification disagreements that stand, and the vote's
+    outcome in words (``None`` when there was nothing to settle).
+    """
+    against_mag = _magnification_check(band, sources, width)
+    if not against_mag or sorted(s.name for s in sources) != ["band text", "scale bar"]:
+        return sources, against_mag, None
+    mag = band.fields.get("mag")
+    if not _disagreements(sources):
+        if len(against_mag) == 2:
+            return (
+                sources,
+                [],
+                (
+                    f"the band's magnification ({mag}) disagrees with the band text and the scale "
+                    "bar, which agree with each other: taken as misread"
+                ),
+            )
+        return sources, against_mag, None
+    if len(against_mag) == 1:
+        odd = next(s for s in sources if against_mag[0].startswith(s.name))
+        kept = [s for s in sources if s is not odd]
+        return (
+            kept,
+            [],
+            (
+                f"the {odd.name} ({odd.pixel_size_nm:.4g} nm/px, {odd.evidence}) disagrees with "
+                f"the {kept[0].name} and with the band's magnification ({mag}): taken as misread"
+            ),
+        )
+    return sources, against_mag, None
 
 
 def _magnification_check(band: BandReading, sources: list[_Source], width: int) -> list[str]:

@@ -277,6 +277,7 @@ def band_pixel_size_nm(fields: dict[str, str], image_width_px: int) -> tuple[flo
         key = fields.get("field_width_key", "field width")
         how = f"{key} {fields['field_width']} / {image_width_px} px"
         groups.append([(nm / image_width_px, how) for nm in _lengths_nm(fields["field_width"])])
+    disputed: tuple[float, str] | None = None
     for group in groups:  # the printed pixel size first, then the field width
         possible = [(nm, how) for nm, how in group if plausible_pixel_size(nm, image_width_px)]
         usable = possible
@@ -295,10 +296,36 @@ def band_pixel_size_nm(fields: dict[str, str], image_width_px: int) -> tuple[flo
             return nm, how
         if len(usable) > 1:
             return None, f"band text unit is ambiguous ({usable[0][1]}: µm or nm?)"
+        if len(group) == 1 and len(possible) == 1 and disputed is None:
+            disputed = possible[0]
+    if disputed is not None:
+        # A value read with its unit that only the magnification speaks against: either may
+        # be the misread. It is returned, and the caller's cross-check states the dispute
+        # (a scale bar that agrees with it outvotes the magnification).
+        return disputed[0], f"{disputed[1]} ({MAG_DISPUTED})"
     if groups and any(groups):
         first = next(g for g in groups if g)
         return None, f"band text gives an implausible pixel size ({first[0][1]})"
     return None, "no field width or pixel size in the band's text"
+
+
+def printed_precision(band: BandReading) -> float | None:
+    """Relative half step of the last printed digit of the value the pixel size came from.
+
+    Instruments print 3-4 significant digits (``2.935 µm``: 0.02 %); a value read with two
+    (``1.6 µm``, a TESCAN ``1.66 µm`` whose last digit the OCR dropped) is good only to 3 %,
+    less than a long scale bar, whose length is good to a pixel.
+    """
+    if band.pixel_size_nm is None:
+        return None
+    key = "pixel_size" if band.how.startswith("Pixel Size") else "field_width"
+    number = band.fields.get(key, "").split(" ")[0].replace(",", ".")
+    try:
+        value = float(number)
+    except ValueError:
+        return None
+    decimals = len(number.split(".")[1]) if "." in number else 0
+    return 0.5 * 10.0**-decimals / value if value > 0 else None
 
 
 def _lengths_nm(printed: str) -> list[float]:
@@ -315,6 +342,7 @@ def _lengths_nm(printed: str) -> list[float]:
 # loosely: enough to catch a label read as "µm" instead of "nm" (x1000) or a lost digit.
 _MAG_REFERENCE_NM = 127e6
 GUESSED_UNIT = "unit prefix lost, chosen by the magnification"
+MAG_DISPUTED = "the magnification disagrees"
 SETTLED_UNIT = "unit prefix lost; the other reading is no possible field of view"
 _MIN_MAGNIFICATION = 5.0
 MAG_TOLERANCE_FACTOR = 4.0

@@ -59,6 +59,7 @@ _MIN_RULER_TICKS = 8  # evenly spaced ticks that make a ruler without a line (Hi
 _MAX_ROW_MARKS = 64  # more tick-like marks at one height are grain (ruler + its text: ~30)
 _MIN_LABEL_ASPECT = 1.8  # crop width / height below which no length label fits
 _SURE_SCORE = 0.9  # an OCR score at which one unconfirmed reading is still trusted
+_FAIR_SCORE = 0.7  # below this a reading cannot contradict a sure one
 # Below this a scale-bar reading is reported with a warning asking for a check.
 LOW_CONFIDENCE = 0.5
 
@@ -286,7 +287,8 @@ def vote_label(
     contradicts also stands. "nm" and "µm" differ by one glyph the recogniser sometimes
     swaps (4 of the 66 real labels in tests/analysis/data); readings that disagree leave
     the label unread rather than risk a factor of 1000. A length no bar is drawn at ("108
-    nm", see :func:`is_round_length`) leaves it unread too.
+    nm", see :func:`is_round_length`) leaves it unread too, and does not speak against
+    another reading either.
     """
     reads: list[tuple[str, float]] = []
     calls = 0
@@ -309,7 +311,13 @@ def vote_label(
             p == cand or (p is None and _bare_m_of(t, cand))
             for p, (t, _) in zip(parsed, reads, strict=True)
         )
-        against = any(p is not None and p != cand for p in parsed)
+        # Only a fair reading of a length a bar could be drawn at contradicts: "16 mm" or
+        # "600 m" (score 0.5-0.6) read from a 5-px "100 nm" / "500 nm" is that reading's own
+        # misread, not another label.
+        against = any(
+            p is not None and p != cand and is_round_length(p[0]) and sc >= _FAIR_SCORE
+            for p, (_t, sc) in zip(parsed, reads, strict=True)
+        )
         sure = score >= _SURE_SCORE and not against
         trusted = (votes >= 2 or sure) and is_round_length(cand[0])
         if trusted and (best is None or score > best[2]):

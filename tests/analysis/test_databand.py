@@ -10,16 +10,20 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from analysis.calibration import calibrate, find_data_bar
+from analysis.calibration import _sources, _vote_with_magnification, calibrate, find_data_bar
 from analysis.calibration.bandbar import _unit_from_magnification
 from analysis.calibration.bandtext import (
+    MAG_DISPUTED,
+    BandReading,
     band_pixel_size_nm,
     magnification,
     parse_band_fields,
+    printed_precision,
 )
 from analysis.calibration.render import _font, available_fonts
 from analysis.calibration.render_bands import LAYOUTS, degrade, render_band_image, render_negative
 from analysis.io import image_from_array
+from analysis.result import Region, ScaleBar
 
 
 @pytest.mark.parametrize(
@@ -194,3 +198,74 @@ def test_magnification_settles_a_lost_prefix_only_for_a_round_length():
     whose dotted zero was read as 8: no unit makes it a bar's length."""
     assert _unit_from_magnification("500 m", 100.0, 5.0) == (500.0, "nm")
     assert _unit_from_magnification("108 m", 21.6, 5.0) is None
+
+
+def _band(fields: dict[str, str], width_px: int) -> BandReading:
+    nm, how = band_pixel_size_nm(fields, width_px)
+    return BandReading(texts=(), fields=fields, pixel_size_nm=nm, how=how)
+
+
+def _bar(value_nm: float, length_px: float) -> ScaleBar:
+    box = Region(10, 10, 10 + round(length_px), 14)
+    return ScaleBar(length_px, box, f"{value_nm:g} nm", value_nm, "nm", value_nm, 0.9)
+
+
+def test_a_magnification_alone_against_agreeing_band_text_and_bar_is_outvoted():
+    """Half-size Zeiss: "Mag = 4.27 K X" for 43.27 K. Width (2.935 µm) and bar (100 nm over
+    22 px) agree; the magnification, ten times off both, is the misread."""
+    band = _band({"field_width": "2.935 µm", "field_width_key": "Width", "mag": "4.27 K x"}, 640)
+    assert band.pixel_size_nm == pytest.approx(2935 / 640) and MAG_DISPUTED in band.how
+    sources = _sources(None, band, _bar(100, 22), 640)
+    kept, against, said = _vote_with_magnification(band, sources, 640)
+    assert kept == sources and against == [] and said and "magnification" in said
+    # Without the bar it is one reading against another: the dispute stands.
+    kept, against, said = _vote_with_magnification(band, sources[:1], 640)
+    assert len(against) == 1 and said is None
+
+
+def test_band_text_off_from_both_bar_and_magnification_is_outvoted():
+    """TESCAN "View field: 3.9 µm" for 33.9 µm (a digit lost): the bar (5 µm over 189 px)
+    and the magnification (3.74 kx) agree, the band text is dropped and the bar stands."""
+    band = _band(
+        {"field_width": "3.9 µm", "field_width_key": "View field", "mag": "3.74 k x"}, 1280
+    )
+    sources = _sources(None, band, _bar(5000, 189), 1280)
+    kept, against, said = _vote_with_magnification(band, sources, 1280)
+    assert [s.name for s in kept] == ["scale bar"] and against == []
+    assert said and "band text" in said
+    # A bar ten times off, with band text and magnification agreeing: the bar is dropped.
+    band = _band(
+        {"field_width": "33.92 µm", "field_width_key": "View field", "mag": "3.74 k x"}, 1280
+    )
+    sources = _sources(None, band, _bar(500, 189), 1280)
+    kept, _against, said = _vote_with_magnification(band, sources, 1280)
+    assert [s.name for s in kept] == ["band text"] and said and "scale bar" in said
+
+
+def test_printed_precision_follows_the_digits():
+    assert printed_precision(_band({"field_width": "2.935 µm"}, 640)) == pytest.approx(0.05 / 293.5)
+    assert printed_precision(_band({"field_width": "1.6 µm"}, 640)) == pytest.approx(0.05 / 1.6)
+    assert printed_precision(_band({"field_width": "26,9 µm"}, 640)) == pytest.approx(0.05 / 26.9)
+    assert printed_precision(_band({"field_width": "500 nm"}, 640)) == pytest.approx(0.5 / 500)
+    assert printed_precision(_band({}, 640)) is None
+
+
+@pytest.mark.parametrize(
+    ("layout", "seed", "half"),
+    [
+        ("zeiss", 9, True),  # "Mag =4.27KX" for 43.27 K: outvoted by Width and bar
+        ("zeiss", 108, False),  # bar label "500 nm" read "500 mm" and "600 m" (score 0.63)
+        ("tescan", 4105, False),  # "View field: 1.6 µm" for 1.66: the 77-px bar is finer
+        ("tescan", 4204, False),  # "View field: 3.9 µm" for 33.9: bar and magnification agree
+    ],
+)
+def test_band_readings_vote(layout, seed, half):
+    """Three readings of one band (field width, bar, magnification): the odd one out is the
+    misread, and the more precise of two that agree wins. Zeiss 9 and 108 were uncalibrated,
+    TESCAN 4105 3.7 % off; TESCAN 4204 pins that band text the magnification disputes does
+    not block a bar it confirms."""
+    r = render_band_image(layout, seed)
+    if half:
+        r = degrade(r, factor=0.5, jpeg_quality=80)
+    cal = calibrate(image_from_array(r.image))
+    assert cal.pixel_size_nm == pytest.approx(r.pixel_size_nm, rel=0.02), cal.reason
