@@ -355,9 +355,10 @@ def magnification(fields: dict[str, str]) -> float | None:
         return None
     kilo = " k" in raw.lower()
     number = raw.lower().replace(" k", "").replace("x", "").strip()
-    if not kilo and re.fullmatch(r"\d{1,3}\.\d{3}", number.replace(" ", "")):
-        # "X11,213" read as "X11.213": plain magnifications print no decimals, so the point is
-        # a thousands separator, or a misread; either way 1000x hangs on it: unknown.
+    if not kilo and re.search(r"\.\d{3}$|[.,]\D*[.,]", number.replace(" ", "")):
+        # "X11,213" read as "X11.213" (or "X409,987" as "409,.987"): plain magnifications
+        # print no decimals, so the point is a thousands separator, or a misread; either way
+        # 1000x hangs on it: unknown.
         return None
     number = number.replace(",", ".") if kilo else number.replace(",", "")
     try:

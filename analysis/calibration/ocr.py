@@ -43,7 +43,37 @@ def _get_recognizer() -> Any:
     config["intra_op_num_threads"] = 1
     config["inter_op_num_threads"] = 1
     _recognizer = TextRecognizer(config)
+    _recognizer.postprocess_op = _LatinDecode(_recognizer.postprocess_op)
     return _recognizer
+
+
+class _LatinDecode:
+    """The recogniser's CTC decoding restricted to what a label or a data band can hold.
+
+    The wheel's model reads Chinese and Latin text (6 625 symbols): a 5-px "µm" or "W" came
+    out as "厦" or "丽", the best guess among thousands of glyphs no instrument prints. Only
+    the blank, ASCII and a few signs (µ, Å, ×, °, ·) keep their probabilities, so the
+    decoding picks the likeliest character among those; its score falls when the model
+    preferred another script, as it should.
+    """
+
+    _EXTRA = "μµÅ×°·"  # the wheel's dictionary has μ, ×, ° and · (no µ or Å)
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        chars = list(inner.character)
+        self._mask = np.array(
+            [i == 0 or (len(c) == 1 and (32 <= ord(c) < 127 or c in self._EXTRA))
+             for i, c in enumerate(chars)],
+            dtype=np.float32,
+        )  # fmt: skip
+
+    @property
+    def character(self) -> list[str]:
+        return list(self._inner.character)
+
+    def __call__(self, preds: np.ndarray, return_word_box: bool = False, **kwargs: Any) -> Any:
+        return self._inner(preds * self._mask, return_word_box, **kwargs)
 
 
 def _get_detector() -> Any:
