@@ -131,3 +131,22 @@ def _has_text(q_bar: np.ndarray, bg: int) -> bool:
     off = np.abs(q_bar - bg) > 4
     frac = float(off.mean())
     return 0.002 <= frac <= 0.6
+
+
+def edge_spans_width(grey: np.ndarray, band: Region, *, min_share: float = 0.75) -> bool:
+    """Whether the band ends at a boundary across the whole frame, as a banner does.
+
+    Just outside a real banner the micrograph differs from the banner's background in almost
+    every column (0.83-1.0 on the rendered layouts and on 27 of the 32 bands found in
+    emps-train). A light "band" that is only the figure's own background below a particle
+    (emps-train e4268d7502: 0.58) has the same grey beside the particle as inside: a label
+    drawn across its top is the figure's, and is not cut at the band.
+    """
+    h = grey.shape[0]
+    outside = (
+        grey[max(0, band.y0 - 4) : band.y0 - 1] if band.y0 > 0 else grey[band.y1 + 1 : band.y1 + 4]
+    )
+    if outside.size == 0:
+        return True
+    bg = float(np.median(grey[band.y0 : min(h, band.y1)]))
+    return float((np.abs(outside.mean(axis=0) - bg) > 0.06).mean()) >= min_share

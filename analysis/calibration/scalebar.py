@@ -32,6 +32,7 @@ import numpy as np
 
 from analysis.result import Region, ScaleBar
 
+from .databar import edge_spans_width
 from .ocr import find_text_lines, read_text
 from .units import (
     is_bare_length,
@@ -133,7 +134,9 @@ def locate_scale_bar(
             if not read_label:
                 return _to_scale_bar(cand, None, None, 0.0), None
             tried: list[Region] = []
-            for crop, detected in _all_label_crops(grey, region, cand, region == data_bar):
+            retried_empty = False
+            clip = region == data_bar and edge_spans_width(grey, region)
+            for crop, detected in _all_label_crops(grey, region, cand, clip):
                 if ocr_calls >= max_ocr_calls:
                     break
                 seen = any(_same_crop(crop, t, similar_size=detected) for t in tried)
@@ -143,6 +146,15 @@ def locate_scale_bar(
                 pixels = grey[crop.y0 : crop.y1, crop.x0 : crop.x1]
                 first = read_text(pixels)
                 ocr_calls += 1
+                if not first[0].strip() and not retried_empty:
+                    # Nothing at all in the grey crop: a faint edge under small glyphs can hide
+                    # them from the recogniser, which reads the thresholded crop ("1 µm").
+                    # Once per bar, off the budget, so a label crop later in line keeps its
+                    # turn; only a number with a unit is worth the votes' calls ("1" is not).
+                    retried_empty = True
+                    first = read_text(pixels, binarise=True)
+                    if not _number_and_unit(first[0]):
+                        continue
                 if not _worth_retry(first[0]):
                     continue  # no digits: not a label (a date, a panel letter)
                 parsed, text, score, calls = vote_label(pixels, cand.length_px, first)
@@ -222,6 +234,11 @@ def _same_crop(a: Region, b: Region, *, similar_size: bool = False) -> bool:
         return False
     small, large = sorted((a.width * a.height, b.width * b.height))
     return ix * iy >= 0.8 * small and (not similar_size or large <= 2 * small)
+
+
+def _number_and_unit(text: str) -> bool:
+    """A digit and an "m" (of nm, µm, um, mm): a length label, however misread."""
+    return any(ch.isdigit() for ch in text) and "m" in text.lower()
 
 
 def _worth_retry(text: str) -> bool:

@@ -20,6 +20,7 @@ from analysis.calibration.bandtext import (
     parse_band_fields,
     printed_precision,
 )
+from analysis.calibration.databar import edge_spans_width
 from analysis.calibration.render import _font, available_fonts
 from analysis.calibration.render_bands import LAYOUTS, degrade, render_band_image, render_negative
 from analysis.io import image_from_array
@@ -271,3 +272,17 @@ def test_band_readings_vote(layout, seed, half):
         r = degrade(r, factor=0.5, jpeg_quality=80)
     cal = calibrate(image_from_array(r.image))
     assert cal.pixel_size_nm == pytest.approx(r.pixel_size_nm, rel=0.02), cal.reason
+
+
+def test_a_band_edge_spans_the_frame_and_a_background_strip_does_not():
+    """A banner differs from the micrograph just above it in nearly every column; a strip of
+    the figure's own light background under a particle differs only under the particle."""
+    img = np.full((200, 300), 0.8, np.float32)
+    img[20:170, 60:240] = 0.3  # a dark particle that ends 10 rows above the strip
+    strip = Region(0, 180, 300, 200)
+    assert not edge_spans_width(img, strip)
+    textured = np.random.default_rng(0).uniform(0.2, 0.7, (200, 300)).astype(np.float32)
+    textured[180:] = 0.05  # a black banner under a micrograph
+    assert edge_spans_width(textured, strip)
+    textured[:20] = textured[180:200].copy()  # ... and at the top
+    assert edge_spans_width(textured, Region(0, 0, 300, 20))
