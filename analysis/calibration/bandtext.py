@@ -129,6 +129,8 @@ def text_chunks(
         if cols.size == 0:
             continue
         x0, x1 = x + int(cols[0]), x + int(cols[-1]) + 1
+        if x1 - x0 < 0.8 * glyph_h:
+            continue  # one narrow mark: a ruler's tick (read "1" nine times on a Hitachi TEM band)
         pad = max(2, int(0.25 * glyph_h))
         boxes.append(
             Region(
