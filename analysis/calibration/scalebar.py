@@ -131,9 +131,19 @@ def locate_scale_bar(
     """Like :func:`find_scale_bar`, plus the label's box (so callers can mask the text too)."""
     unlabeled: tuple[ScaleBar, Region | None] | None = None
     ocr_calls = 0
-    for region in search_regions(grey.shape[:2], data_bar):
+    regions = search_regions(grey.shape[:2], data_bar)
+    if data_bar is not None:
+        # A detected "data bar" may be plain ground under a burned-in bar (the flat bottom
+        # rows of a TEM export): the region above it then cuts the bar at its lower edge.
+        # The frame's own bottom band comes last, for the candidates not tried yet.
+        regions.append(search_regions(grey.shape[:2], None)[0])
+    tried_bars: list[BarCandidate] = []
+    for region in regions:
         candidates = find_bar_candidates(grey, region)
         for cand in candidates[:_MAX_CANDIDATES]:
+            if any(_same_bar(cand, t) for t in tried_bars):
+                continue
+            tried_bars.append(cand)
             if not read_label:
                 return _to_scale_bar(cand, None, None, 0.0), None
             tried: list[Region] = []
@@ -167,6 +177,11 @@ def locate_scale_bar(
             if unlabeled is None:
                 unlabeled = _to_scale_bar(cand, None, None, 0.0), None
     return unlabeled
+
+
+def _same_bar(a: BarCandidate, b: BarCandidate) -> bool:
+    """The same bar found again (in an overlapping search region): ends and top within 3 px."""
+    return abs(a.x0_px - b.x0_px) < 3 and abs(a.x1_px - b.x1_px) < 3 and abs(a.y0 - b.y0) < 3
 
 
 def _all_label_crops(grey: np.ndarray, region: Region, cand: BarCandidate, clip: bool):
@@ -477,10 +492,7 @@ def find_bar_candidates(grey: np.ndarray, region: Region) -> list[BarCandidate]:
     )
     unique: list[BarCandidate] = []
     for c in out:  # the same bar found at both threshold levels: keep the better one
-        if not any(
-            abs(c.x0_px - u.x0_px) < 3 and abs(c.x1_px - u.x1_px) < 3 and abs(c.y0 - u.y0) < 3
-            for u in unique
-        ) and not any(_longer_copy(o, c) for o in out):
+        if not any(_same_bar(c, u) for u in unique) and not any(_longer_copy(o, c) for o in out):
             unique.append(c)
     return unique
 

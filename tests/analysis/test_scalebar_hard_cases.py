@@ -237,3 +237,12 @@ def test_outlined_tem_labels_that_were_left_unread(seed, half):
         r = degrade(r, factor=0.5, jpeg_quality=80)
     cal = calibrate(image_from_array(r.image))
     assert cal.pixel_size_nm == pytest.approx(r.pixel_size_nm, rel=0.02), cal.reason
+
+
+def test_bar_standing_on_a_flat_strip_taken_for_a_data_bar():
+    """Held-out TEM render 6100: the plain ground under the bar is flat enough to pass for
+    a data bar, and the region above that "band" cut the bar at its lower edge. The frame's
+    own bottom band is searched after the band's regions."""
+    r = render_band_image("tem", 6100)
+    cal = calibrate(image_from_array(r.image))
+    assert cal.pixel_size_nm == pytest.approx(r.pixel_size_nm, rel=0.02), cal.reason
