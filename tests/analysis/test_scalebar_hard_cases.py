@@ -101,14 +101,16 @@ def test_outlined_label_edges_do_not_use_up_the_search():
         ("tem", 6000, False),
         ("tem", 6002, False),
         ("tem", 6003, False),
+        ("tem", 6004, False),
         ("tem", 6011, True),
         ("jeol", 2007, True),
     ],
 )
 def test_rendered_layouts_that_were_missed(layout, seed, half):
     """Bench cases: TEM bar ending on a particle (6000), on dark ground with a bold "0" read
-    as "@" (6002), outline edges outranking the bar (6003), "µ" read as "y" (6011); a JEOL
-    band whose "X11,213" was read "X11.213" and vetoed the right bar (2007)."""
+    as "@" (6002), outline edges outranking the bar (6003), a bar 80 % across a black disc
+    (6004), "µ" read as "y" (6011); a JEOL band whose "X11,213" was read "X11.213" and
+    vetoed the right bar (2007)."""
     r = render_band_image(layout, seed)
     if half:
         r = degrade(r, factor=0.5, jpeg_quality=80)
@@ -246,3 +248,12 @@ def test_bar_standing_on_a_flat_strip_taken_for_a_data_bar():
     r = render_band_image("tem", 6100)
     cal = calibrate(image_from_array(r.image))
     assert cal.pixel_size_nm == pytest.approx(r.pixel_size_nm, rel=0.02), cal.reason
+
+
+def test_bar_mostly_across_a_particle_as_dark_as_itself():
+    """A black disc under 80 % of the bar, its rim 20 px from one end: the bar has edges on
+    both sides only where it sticks out, too little for the edge test alone, but no
+    one-sided edge (what a particle's straight rim would have) and both ends are seen."""
+    y = int(0.94 * 1024)
+    img, _x0, _y = _tem_scene(particles=((180, y + 6, 120, 5),))
+    assert _length(img) == pytest.approx(300, abs=1.5)
