@@ -64,6 +64,7 @@ _MIN_RULER_TICKS = 8  # evenly spaced ticks that make a ruler without a line (Hi
 _MAX_ROW_MARKS = 64  # more tick-like marks at one height are grain (ruler + its text: ~30)
 _MIN_LABEL_ASPECT = 1.8  # crop width / height below which no length label fits
 _SURE_SCORE = 0.9  # an OCR score at which one unconfirmed reading is still trusted
+_GARBLED_NUMBER_RE = re.compile(r"^\s*([^\d\s.,]+)\s*(?:nm|[µu]m|mm)\W*$")
 _FAIR_SCORE = 0.7  # below this a reading cannot contradict a sure one
 # Below this a scale-bar reading is reported with a warning asking for a check.
 LOW_CONFIDENCE = 0.5
@@ -268,6 +269,14 @@ def _number_and_unit(text: str) -> bool:
     return any(ch.isdigit() for ch in text) and "m" in text.lower()
 
 
+def _other_glyph_count(garbled: str, label: str) -> bool:
+    """``garbled`` ("V nm") has letters before its unit, as many as ``label`` ("10 nm") has
+    digits, or not."""
+    m = _GARBLED_NUMBER_RE.match(normalise_micro(garbled))
+    number = re.match(r"\s*([\d.,]+)", label)
+    return m is not None and number is not None and len(m.group(1)) != len(number.group(1))
+
+
 def _worth_retry(text: str) -> bool:
     """A near miss (short, digits or an "m", no date/time punctuation) deserves a 2nd read."""
     t = text.strip()
@@ -359,9 +368,17 @@ def vote_label(
         # Only a fair reading of a length a bar could be drawn at contradicts: "16 mm" or
         # "600 m" (score 0.5-0.6) read from a 5-px "100 nm" / "500 nm" is that reading's own
         # misread, not another label.
+        # A fair reading that sees another count of glyphs, letters, where the number
+        # stands ("V nm" against "10 nm") says the digits are in doubt: "500 nm" over a
+        # half-dark ground was read once as "10 nm" at 0.96 (emps-train dc20484021), while
+        # "LQo nm" beside "100 nm" (6d0f510327) counts the same three glyphs.
         against = any(
-            p is not None and p != cand and is_round_length(p[0]) and sc >= _FAIR_SCORE
-            for p, (_t, sc) in zip(parsed, reads, strict=True)
+            sc >= _FAIR_SCORE
+            and (
+                (p is not None and p != cand and is_round_length(p[0]))
+                or (p is None and _other_glyph_count(t, text))
+            )
+            for p, (t, sc) in zip(parsed, reads, strict=True)
         )
         sure = score >= _SURE_SCORE and not against
         trusted = (votes >= 2 or sure) and is_round_length(cand[0])

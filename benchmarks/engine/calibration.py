@@ -206,6 +206,24 @@ def run_real_labels(images: Path = _DATA / "emps-train" / "images") -> dict[str,
     }
 
 
+def run_checked_reads(images: Path = _DATA / "emps-train" / "images") -> dict[str, Any] | None:
+    """The engine's reads of unlabelled real figures that a person checked (see
+    tests/analysis/data/README.md): how many still agree within 2 %, changed, or are lost."""
+    if not images.is_dir():
+        return None
+    counts = {"same": 0, "changed": 0, "lost": 0}
+    with (_LABELS / "real_checked_reads.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        got = calibrate(read_image(images / row["file"])).pixel_size_nm
+        checked = float(row["pixel_size_nm"])
+        if got is None:
+            counts["lost"] += 1
+        else:
+            counts["same" if abs(got - checked) <= 0.02 * checked else "changed"] += 1
+    return {"checked": len(rows), **counts}
+
+
 def run_rendered_negatives(n: int = 30, seed: int = 0) -> dict[str, int]:
     invented = sum(
         calibrate(image_from_array(render_negative(s))).pixel_size_nm is not None
@@ -220,6 +238,7 @@ def run(n: int = 60, seed: int = 0) -> dict[str, Any]:
         "rendered": run_rendered(n, seed),
         "layouts": run_layouts(max(4, n // 5), seed),
         "real_labels": run_real_labels(),
+        "real_checked_reads": run_checked_reads(),
         "rendered_negatives": run_rendered_negatives(max(10, n // 2), seed),
         "real_scale_bars": run_real_scale_bars(),
         "real_metadata": run_real_metadata(),
@@ -258,6 +277,12 @@ def _print(report: dict[str, Any]) -> None:
             f"({real['within_2pct_rate']:.0%}), wrong {real['wrong']}, uncalibrated "
             f"{real['uncalibrated']}; negatives: {real['negatives_invented']} invented of "
             f"{real['negatives']}; {real['ms_per_image_median']} ms per image"
+        )
+    checked = report["real_checked_reads"]
+    if checked is not None:
+        print(
+            f"Unlabelled real figures, reads checked by eye: {checked['same']}/"
+            f"{checked['checked']} unchanged, {checked['changed']} changed, {checked['lost']} lost"
         )
     for name in ("real_scale_bars", "real_metadata"):
         rows = report[name]
