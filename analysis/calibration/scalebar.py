@@ -50,7 +50,9 @@ _AT_IN_NUMBER_RE = re.compile(r"(?<=[\d.,])@|@(?=[.,]?\d)")  # a bold "0" read a
 # spelt so; an "n" has no descender to be read as one).
 _MU_AS_DESCENDER_RE = re.compile(r"(?<=[\d.,\s])[qg](?=m\b)")
 _DOT_BEFORE_UNIT_RE = re.compile(r"(?<=\d)\.(?=\s*[nµuμmpÅ][m]?\b)")  # "1.0.µm": a space
-_LENGTH_PREFIX_RE = re.compile(r"\s*\d+(?:[.,]\d+)?\s*(?:nm|µm|um|mm|pm|Å)(?![a-z])")
+# A length cut after its unit; a stroke right after it ("200nml") is the bar's end tick or a
+# box edge, any other letter makes a word ("5 nmol").
+_LENGTH_PREFIX_RE = re.compile(r"\s*\d+(?:[.,]\d+)?\s*(?:nm|µm|um|mm|pm|Å)(?![a-hj-km-z])")
 _UNIT_CONFUSIONS = {"mm": ("nm",), "pm": ("µm",)}
 
 _MIN_CONTRAST = 0.2
@@ -65,6 +67,7 @@ _MAX_ROW_MARKS = 64  # more tick-like marks at one height are grain (ruler + its
 _MIN_LABEL_ASPECT = 1.8  # crop width / height below which no length label fits
 _SURE_SCORE = 0.9  # an OCR score at which one unconfirmed reading is still trusted
 _GARBLED_NUMBER_RE = re.compile(r"^\s*([^\d\s.,]+)\s*(?:nm|[µu]m|mm)\W*$")
+_BARE_NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)?\s*[nµuμ]?")  # "1.0", or "500n" cut in its unit
 _FAIR_SCORE = 0.7  # below this a reading cannot contradict a sure one
 # Below this a scale-bar reading is reported with a warning asking for a check.
 LOW_CONFIDENCE = 0.5
@@ -172,6 +175,12 @@ def locate_scale_bar(
                         continue
                 if not _worth_retry(first[0]):
                     continue  # no digits: not a label (a date, a panel letter)
+                wider = _with_unit_room(crop, first, region if clip else None, grey.shape)
+                if wider is not None:
+                    # A sure number and no unit: the crop stopped at a wide space before
+                    # "µm" (serif "1.0  µm"); the votes read the line to its end instead.
+                    crop, first = wider, None
+                    pixels = grey[crop.y0 : crop.y1, crop.x0 : crop.x1]
                 parsed, text, score, calls = vote_label(pixels, cand.length_px, first)
                 ocr_calls += calls
                 if parsed is not None:
@@ -262,6 +271,18 @@ def _same_crop(a: Region, b: Region, *, similar_size: bool = False) -> bool:
     glyph = 0.8 * low
     same_line = high <= 1.5 * low
     return not same_line or (abs(a.x0 - b.x0) <= glyph and abs(a.x1 - b.x1) <= glyph)
+
+
+def _with_unit_room(
+    crop: Region, read: tuple[str, float], lim: Region | None, shape: tuple[int, int]
+) -> Region | None:
+    """``crop`` widened to the right by 2.5 heights when it was read as a bare number with
+    certainty ("1.0" at 0.999, "500n"): room for the unit a wide space left outside it."""
+    text, score = read
+    if score < _SURE_SCORE or not _BARE_NUMBER_RE.fullmatch(text.strip()):
+        return None
+    x1 = min(lim.x1 if lim is not None else shape[1], crop.x1 + int(2.5 * crop.height))
+    return Region(crop.x0, crop.y0, x1, crop.y1) if x1 > crop.x1 else None
 
 
 def _number_and_unit(text: str) -> bool:

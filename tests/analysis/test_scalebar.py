@@ -17,6 +17,7 @@ from analysis.calibration.scalebar import (
     BarCandidate,
     _line_shaped,
     _to_scale_bar,
+    _with_unit_room,
     find_bar_candidates,
     interpret_label,
     is_round_length,
@@ -153,6 +154,8 @@ def test_plain_texture_has_no_scale_bar():
         ("2 sm", 100, (2.0, "µm")),  # the same lost tail, read as "s"
         ("1.0.µm", 177, (1.0, "µm")),  # a stray dot read for the space before the unit
         ("100.nm", 129, (100.0, "nm")),
+        ("200nml", 85, (200.0, "nm")),  # the bar's end under the label read as an "l"
+        ("5 nmol", 85, None),  # a word, not a unit with a stroke after it
     ],
 )
 def test_interpret_label_undoes_ocr_confusions(text, length_px, expected):
@@ -252,3 +255,15 @@ def test_uniform_grain_holds_no_ruler(seed):
     do not happen by chance (six within 12 % did: a "ruler" in noise cost OCR and memory)."""
     img = np.random.default_rng(seed).random((768, 1024)).astype(np.float32)
     assert find_bar_candidates(img, search_regions(img.shape, None)[0]) == []
+
+
+def test_a_sure_number_without_its_unit_is_read_again_to_the_line_end():
+    crop = Region(100, 50, 160, 80)
+    wider = _with_unit_room(crop, ("1.0", 0.999), None, (200, 400))
+    assert wider == Region(100, 50, 235, 80)
+    assert _with_unit_room(crop, ("500n", 0.95), None, (200, 400)) is not None
+    assert _with_unit_room(crop, ("1.0", 0.6), None, (200, 400)) is None  # not sure
+    assert _with_unit_room(crop, ("1.0 µm", 0.99), None, (200, 400)) is None  # whole
+    assert _with_unit_room(crop, ("1.0", 0.99), Region(0, 0, 170, 200), (200, 400)) == Region(
+        100, 50, 170, 80
+    )  # not past the search region
