@@ -303,28 +303,22 @@ def _vote_with_magnification(
         return sources, against_mag, None
     mag = band.fields.get("mag")
     if not _disagreements(sources):
-        if len(against_mag) == 2:
-            return (
-                sources,
-                [],
-                (
-                    f"the band's magnification ({mag}) disagrees with the band text and the scale "
-                    "bar, which agree with each other: taken as misread"
-                ),
-            )
-        return sources, against_mag, None
-    if len(against_mag) == 1:
-        odd = next(s for s in sources if against_mag[0].startswith(s.name))
-        kept = [s for s in sources if s is not odd]
-        return (
-            kept,
-            [],
-            (
-                f"the {odd.name} ({odd.pixel_size_nm:.4g} nm/px, {odd.evidence}) disagrees with "
-                f"the {kept[0].name} and with the band's magnification ({mag}): taken as misread"
-            ),
+        if len(against_mag) < 2:
+            return sources, against_mag, None
+        said = (
+            f"the band's magnification ({mag}) disagrees with the band text and the scale bar, "
+            "which agree with each other: taken as misread"
         )
-    return sources, against_mag, None
+        return sources, [], said
+    if len(against_mag) != 1:
+        return sources, against_mag, None
+    odd = next(s for s in sources if against_mag[0].startswith(s.name))
+    kept = [s for s in sources if s is not odd]
+    said = (
+        f"the {odd.name} ({odd.pixel_size_nm:.4g} nm/px, {odd.evidence}) disagrees with the "
+        f"{kept[0].name} and with the band's magnification ({mag}): taken as misread"
+    )
+    return kept, [], said
 
 
 def _magnification_check(band: BandReading, sources: list[_Source], width: int) -> list[str]:

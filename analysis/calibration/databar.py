@@ -137,8 +137,8 @@ def edge_spans_width(grey: np.ndarray, band: Region, *, min_share: float = 0.75)
     """Whether the band ends at a boundary across the whole frame, as a banner does.
 
     Just outside a real banner the micrograph differs from the banner's background in almost
-    every column (0.83-1.0 on the rendered layouts and on 27 of the 32 bands found in
-    emps-train). A light "band" that is only the figure's own background below a particle
+    every column (a share of 0.83-1.0 on the rendered layouts, 0.76-1.0 on 28 of the 32 bands
+    found in emps-train). A light "band" that is only the figure's own background below a particle
     (emps-train e4268d7502: 0.58) has the same grey beside the particle as inside: a label
     drawn across its top is the figure's, and is not cut at the band.
     """
