@@ -1,10 +1,16 @@
-"""Helpers for the io/calibration tests: the shared data folder and crafted file headers."""
+"""Helpers for the io/calibration tests: the shared data folder, crafted file headers and the
+bench's rendered band layouts."""
 
 from __future__ import annotations
 
 import struct
 import zlib
 from pathlib import Path
+
+from analysis.calibration import calibrate
+from analysis.calibration.render_bands import RenderedBand, degrade, render_band_image
+from analysis.io import image_from_array
+from analysis.result import Calibration
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 CALIBRATION_DIR = DATA / "calibration"
@@ -42,3 +48,12 @@ def tiff_header_only(width: int, height: int) -> bytes:
         ifd += struct.pack("<HHI", tag, typ, count) + packed
     ifd += struct.pack("<I", 0)
     return b"II*\x00" + struct.pack("<I", 8) + ifd
+
+
+def calibrate_rendered(layout: str, seed: int, half: bool) -> tuple[Calibration, RenderedBand]:
+    """A bench render (and, with ``half``, its half-size JPEG copy, as the bench makes) and
+    what the engine reads from it."""
+    r = render_band_image(layout, seed)
+    if half:
+        r = degrade(r, factor=0.5, jpeg_quality=80)
+    return calibrate(image_from_array(r.image)), r

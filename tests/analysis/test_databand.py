@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from _calib_helpers import calibrate_rendered
 from PIL import Image, ImageDraw
 
 from analysis.calibration import _sources, _vote_with_magnification, calibrate, find_data_bar
@@ -267,10 +268,7 @@ def test_band_readings_vote(layout, seed, half):
     misread, and the more precise of two that agree wins. Zeiss 9 and 108 were uncalibrated,
     TESCAN 4105 3.7 % off; TESCAN 4204 pins that band text the magnification disputes does
     not block a bar it confirms."""
-    r = render_band_image(layout, seed)
-    if half:
-        r = degrade(r, factor=0.5, jpeg_quality=80)
-    cal = calibrate(image_from_array(r.image))
+    cal, r = calibrate_rendered(layout, seed, half)
     assert cal.pixel_size_nm == pytest.approx(r.pixel_size_nm, rel=0.02), cal.reason
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from _calib_helpers import calibrate_rendered
 from PIL import Image, ImageDraw
 
 from analysis.calibration import calibrate, find_scale_bar
@@ -111,10 +112,7 @@ def test_rendered_layouts_that_were_missed(layout, seed, half):
     as "@" (6002), outline edges outranking the bar (6003), a bar 80 % across a black disc
     (6004), "µ" read as "y" (6011); a JEOL band whose "X11,213" was read "X11.213" and
     vetoed the right bar (2007)."""
-    r = render_band_image(layout, seed)
-    if half:
-        r = degrade(r, factor=0.5, jpeg_quality=80)
-    cal = calibrate(image_from_array(r.image))
+    cal, r = calibrate_rendered(layout, seed, half)
     assert cal.pixel_size_nm == pytest.approx(r.pixel_size_nm, rel=0.02), cal.reason
 
 
@@ -234,10 +232,7 @@ def test_outlined_tem_labels_that_were_left_unread(seed, half):
     """Held-out TEM renders whose bar was found and label not read: "10.0qm" (6106) and
     "100.0gm" (6201 at half size) are µm lengths; at 640 px the colour crop of 6111 lost
     its "nm" to a dark particle and the ink crop that kept it was skipped as the same crop."""
-    r = render_band_image("tem", seed)
-    if half:
-        r = degrade(r, factor=0.5, jpeg_quality=80)
-    cal = calibrate(image_from_array(r.image))
+    cal, r = calibrate_rendered("tem", seed, half)
     assert cal.pixel_size_nm == pytest.approx(r.pixel_size_nm, rel=0.02), cal.reason
 
 
