@@ -357,10 +357,11 @@ def magnification(fields: dict[str, str]) -> float | None:
         return None
     kilo = " k" in raw.lower()
     number = raw.lower().replace(" k", "").replace("x", "").strip()
-    if not kilo and re.search(r"\.\d{3}$|[.,]\D*[.,]", number.replace(" ", "")):
-        # "X11,213" read as "X11.213" (or "X409,987" as "409,.987"): plain magnifications
-        # print no decimals, so the point is a thousands separator, or a misread; either way
-        # 1000x hangs on it: unknown.
+    if not kilo and "." in number:
+        # Plain magnifications print no decimals (JEOL "X10,000", FEI "12 464 x", Phenom
+        # "10000x", Zeiss "105 X"): a point in one is a misread thousands separator ("X11,213"
+        # read "X11.213", "409,.987") or a kilo that was lost (Hitachi TEM "x30.0k" read
+        # "x30.0" vetoed a right 200 nm bar by 5000x). 1000x hangs on it: unknown.
         return None
     number = number.replace(",", ".") if kilo else number.replace(",", "")
     try:

@@ -79,6 +79,7 @@ def test_magnification_parsing():
     # JEOL's "X11,213" with its comma read as a point: 11.213 or 11 213? Unknown, not a veto.
     assert magnification({"mag": "11.213 x"}) is None
     assert magnification({"mag": "409,.987 x"}) is None  # both separators: a misread
+    assert magnification({"mag": "30.0 x"}) is None  # Hitachi's "x30.0k" without its k
     assert magnification({"mag": "1.5 x"}) is None and magnification({"mag": "12,000 x"}) == 12000
     assert magnification({"mag": "20.28 K x"}) == pytest.approx(20280)
     # Hitachi's "x1.3k" at half size, its "k" lost: no microscope images at 1.3x, and taken
