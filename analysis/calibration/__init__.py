@@ -298,21 +298,22 @@ def _vote_with_magnification(
     Returns the sources kept, the magnification disagreements that stand, and the vote's
     outcome in words (``None`` when there was nothing to settle).
     """
-    against_mag = _magnification_check(band, sources, width)
-    if not against_mag or sorted(s.name for s in sources) != ["band text", "scale bar"]:
+    disputed = _magnification_check(band, sources, width)
+    against_mag = [message for _src, message in disputed]
+    if not disputed or sorted(s.name for s in sources) != ["band text", "scale bar"]:
         return sources, against_mag, None
     mag = band.fields.get("mag")
     if not _disagreements(sources):
-        if len(against_mag) < 2:
+        if len(disputed) < 2:
             return sources, against_mag, None
         said = (
             f"the band's magnification ({mag}) disagrees with the band text and the scale bar, "
             "which agree with each other: taken as misread"
         )
         return sources, [], said
-    if len(against_mag) != 1:
+    if len(disputed) != 1:
         return sources, against_mag, None
-    odd = next(s for s in sources if against_mag[0].startswith(s.name))
+    odd = disputed[0][0]
     kept = [s for s in sources if s is not odd]
     said = (
         f"the {odd.name} ({odd.pixel_size_nm:.4g} nm/px, {odd.evidence}) disagrees with the "
@@ -321,8 +322,11 @@ def _vote_with_magnification(
     return kept, [], said
 
 
-def _magnification_check(band: BandReading, sources: list[_Source], width: int) -> list[str]:
-    """Sources off by more than a factor of 4 from what the band's magnification implies."""
+def _magnification_check(
+    band: BandReading, sources: list[_Source], width: int
+) -> list[tuple[_Source, str]]:
+    """Sources off by more than a factor of 4 from what the band's magnification implies,
+    each with the disagreement in words."""
     mag_nm = mag_pixel_size_nm(band.fields, width)
     if mag_nm is None:
         return []
@@ -330,10 +334,11 @@ def _magnification_check(band: BandReading, sources: list[_Source], width: int) 
     for src in sources:
         ratio = src.pixel_size_nm / mag_nm
         if not (1 / MAG_TOLERANCE_FACTOR <= ratio <= MAG_TOLERANCE_FACTOR):
-            out.append(
+            message = (
                 f"{src.name} ({src.pixel_size_nm:.4g} nm/px, {src.evidence}) is {ratio:.3g} "
                 f"times what the band's magnification ({band.fields['mag']}) implies"
             )
+            out.append((src, message))
     return out
 
 

@@ -386,12 +386,10 @@ def vote_label(
             p == cand or (p is None and _bare_m_of(t, cand))
             for p, (t, _) in zip(parsed, reads, strict=True)
         )
-        # Only a fair reading of a length a bar could be drawn at contradicts: "16 mm" or
-        # "600 m" (score 0.5-0.6) read from a 5-px "100 nm" / "500 nm" is that reading's own
-        # misread, not another label.
-        # A fair reading that sees another count of glyphs, letters, where the number
-        # stands ("V nm" against "10 nm") says the digits are in doubt: "500 nm" over a
-        # half-dark ground was read once as "10 nm" at 0.96 (emps-train dc20484021), while
+        # Only a fair reading (score >= 0.7) contradicts, and only with a length a bar could
+        # be drawn at ("16 mm" or "600 m" read from a 5-px "500 nm" is that reading's own
+        # misread), or with another count of glyphs, letters, where the number stands: "V
+        # nm" doubts a "10 nm" read at 0.96 from a "500 nm" (emps-train dc20484021), while
         # "LQo nm" beside "100 nm" (6d0f510327) counts the same three glyphs.
         against = any(
             sc >= _FAIR_SCORE
