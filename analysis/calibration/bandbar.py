@@ -23,7 +23,7 @@ import numpy as np
 from analysis.result import Region, ScaleBar
 
 from .bandtext import MAG_TOLERANCE_FACTOR
-from .scalebar import is_round_length, vote_label
+from .scalebar import is_round_length, ocr_variants, vote_label
 from .units import parse_length, to_nm
 
 _MIN_DOTS = 5
@@ -117,9 +117,9 @@ def _unit_from_magnification(
     text: str, length_px: float, mag_pixel_nm: float
 ) -> tuple[float, str] | None:
     """``"500 m"`` (prefix lost): the band's magnification says whether it was µm or nm."""
-    read = parse_length(text)
+    read = next((r for r in map(parse_length, ocr_variants(text)) if r is not None), None)
     if read is None or read[1] != "m" or not is_round_length(read[0]):
-        return None  # an odd length ("108 m") is a misread whatever its unit
+        return None  # an odd length ("105 m") is a misread whatever its unit
     fits = [
         u
         for u in ("µm", "nm")

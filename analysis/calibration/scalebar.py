@@ -54,6 +54,10 @@ _DOT_BEFORE_UNIT_RE = re.compile(r"(?<=\d)\.(?=\s*[nµuμmpÅ][m]?\b)")  # "1.0.
 # box edge, any other letter makes a word ("5 nmol").
 _LENGTH_PREFIX_RE = re.compile(r"\s*\d+(?:[.,]\d+)?\s*(?:nm|µm|um|mm|pm|Å)(?![a-hj-km-z])")
 _UNIT_CONFUSIONS = {"mm": ("nm",), "pm": ("µm",)}
+# A zero with a dot or slash in it (DejaVu Sans Mono, Phenom and Hitachi bands) is read as
+# "8": "108 nm" for "100 nm". Only an 8 after a zero read as such, in a number that starts
+# with another digit: "180" may be a "150" misread, "1.8" a "1.5", and stay as read.
+_DOTTED_ZERO_RE = re.compile(r"(?<![\d.,])[1-9][.,]?0[08]*8[08]*(?![\d.,])(?=\s*[A-Za-zµμ])")
 
 _MIN_CONTRAST = 0.2
 _MAX_OCR_CALLS = 5
@@ -310,7 +314,9 @@ def _worth_retry(text: str) -> bool:
 
 def ocr_variants(text: str) -> list[str]:
     """The text as read, then with the usual OCR confusions in numbers and units undone,
-    then cut after its first length (a bar's end tick read as a trailing letter)."""
+    then cut after its first length (a bar's end tick read as a trailing letter). A dotted
+    zero read as "8" is undone first: no bar is "108 nm" long."""
+    text = _DOTTED_ZERO_RE.sub(lambda m: m.group(0).replace("8", "0"), text)
     fixed = _LEADING_ONE_RE.sub("1", text)
     fixed = _O_IN_NUMBER_RE.sub("0", fixed).replace("rn", "m")
     fixed = restore_micro(_AT_IN_NUMBER_RE.sub("0", fixed))

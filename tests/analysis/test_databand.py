@@ -200,9 +200,10 @@ def test_rendered_negatives_invent_nothing():
 
 def test_magnification_settles_a_lost_prefix_only_for_a_round_length():
     """ "500 m" over 100 px at 5 nm per pixel by the magnification: nm. "108 m" is a "100"
-    whose dotted zero was read as 8: no unit makes it a bar's length."""
+    whose dotted zero was read as 8; "105 m" is no bar's length in any unit."""
     assert _unit_from_magnification("500 m", 100.0, 5.0) == (500.0, "nm")
-    assert _unit_from_magnification("108 m", 21.6, 5.0) is None
+    assert _unit_from_magnification("108m", 20.0, 5.0) == (100.0, "nm")
+    assert _unit_from_magnification("105 m", 21.0, 5.0) is None
 
 
 def _band(fields: dict[str, str], width_px: int) -> BandReading:
@@ -262,6 +263,7 @@ def test_printed_precision_follows_the_digits():
         ("zeiss", 108, False),  # bar label "500 nm" read "500 mm" and "600 m" (score 0.63)
         ("tescan", 4105, False),  # "View field: 1.6 µm" for 1.66: the 77-px bar is finer
         ("tescan", 4204, False),  # "View field: 3.9 µm" for 33.9: bar and magnification agree
+        ("phenom", 5003, True),  # "108m" at 0.91: a dotted zero and a lost "n"; the mag: nm
     ],
 )
 def test_band_readings_vote(layout, seed, half):

@@ -92,12 +92,13 @@ def test_real_bars_read_since_the_hard_case_fixes(shared_data, name, pixel_nm, w
     assert cal.pixel_size_nm == pytest.approx(pixel_nm, rel=0.02), why
 
 
-def test_an_odd_length_read_from_a_dotted_zero_is_not_believed(shared_data):
+def test_a_dotted_zero_read_as_eight_is_a_zero(shared_data):
     """The band's font draws zero with a dot: every reading of "100 nm" says "108 nm" (and the
-    magnification "50,000" says "50,080"). No bar is drawn at 108 nm: uncalibrated, not 12 %
-    off."""
+    magnification "50,000" says "50,080"). No bar is drawn at 108 nm, and an 8 after a zero
+    read as such is that zero: 100 nm over the 29.4-px bar (8 % off if taken as read)."""
     cal = calibrate(read_image(shared_data / "emps-train" / "images" / "427ebc9e15.png"))
-    assert cal.pixel_size_nm is None
+    assert cal.pixel_size_nm == pytest.approx(100 / 29.4, rel=0.02)
+    assert cal.scale_bar is not None and cal.scale_bar.value == 100
 
 
 @pytest.mark.slow

@@ -156,6 +156,11 @@ def test_plain_texture_has_no_scale_bar():
         ("100.nm", 129, (100.0, "nm")),
         ("200nml", 85, (200.0, "nm")),  # the bar's end under the label read as an "l"
         ("5 nmol", 85, None),  # a word, not a unit with a stroke after it
+        ("108 nm", 30, (100.0, "nm")),  # a dotted zero read as 8 (Phenom, Hitachi bands)
+        ("5080 nm", 300, (5000.0, "nm")),
+        ("1.08 µm", 100, (1.0, "µm")),
+        ("180 nm", 60, (180.0, "nm")),  # may be a "150": kept as read, and no bar is 180
+        ("1.8 µm", 60, (1.8, "µm")),  # may be a "1.5": likewise
     ],
 )
 def test_interpret_label_undoes_ocr_confusions(text, length_px, expected):
