@@ -49,6 +49,7 @@ _AT_IN_NUMBER_RE = re.compile(r"(?<=[\d.,])@|@(?=[.,]?\d)")  # a bold "0" read a
 # An outlined "µ" read as the descender letter it resembles: "10.0qm", "200.0gm" (no unit is
 # spelt so; an "n" has no descender to be read as one).
 _MU_AS_DESCENDER_RE = re.compile(r"(?<=[\d.,\s])[qg](?=m\b)")
+_M_AS_NN_RE = re.compile(r"(?<=[\d\s])nn(?![A-Za-z])")  # "100 nn": the m's middle stroke lost
 _DOT_BEFORE_UNIT_RE = re.compile(r"(?<=\d)\.(?=\s*[nµuμmpÅ][m]?\b)")  # "1.0.µm": a space
 # A length cut after its unit; a stroke right after it ("200nml") is the bar's end tick or a
 # box edge, any other letter makes a word ("5 nmol").
@@ -318,7 +319,7 @@ def ocr_variants(text: str) -> list[str]:
     zero read as "8" is undone first: no bar is "108 nm" long."""
     text = _DOTTED_ZERO_RE.sub(lambda m: m.group(0).replace("8", "0"), text)
     fixed = _LEADING_ONE_RE.sub("1", text)
-    fixed = _O_IN_NUMBER_RE.sub("0", fixed).replace("rn", "m")
+    fixed = _M_AS_NN_RE.sub("nm", _O_IN_NUMBER_RE.sub("0", fixed).replace("rn", "m"))
     fixed = restore_micro(_AT_IN_NUMBER_RE.sub("0", fixed))
     fixed = _MU_AS_DESCENDER_RE.sub("\u00b5", fixed)
     fixed = _DOT_BEFORE_UNIT_RE.sub(" ", fixed)
@@ -1006,7 +1007,10 @@ def _tick_centres(
     if len(rows) < 2:
         return None
     out = []
-    for lo, hi in ((int(x0) - 1, int(x0) + reach), (int(x1) - reach, int(x1) + 2)):
+    for inward, (lo, hi) in (
+        (1, (int(x0) - 1, int(x0) + reach)),
+        (-1, (int(x1) - reach, int(x1) + 2)),
+    ):
         lo, hi = max(0, lo), min(v.shape[1], hi)
         cov = np.clip((v[rows, lo:hi] - bg) / contrast, 0.0, 1.0).max(axis=0)
         on = np.flatnonzero(cov > 0.5)
@@ -1014,6 +1018,16 @@ def _tick_centres(
             on.size == 0
             or on[-1] - on[0] + 1 > max(4, 0.06 * length)
             or on.size != (on[-1] - on[0] + 1)
+        ):
+            return None
+        # A tick has ground on its inner side as well. The bar's own blurred edge row runs
+        # on along the bar at about half coverage, and noise makes "ticks" of it anywhere
+        # (emps-train 78bda6c73b and 027f25010a were measured 1.5-3.7 px inside each end).
+        edge = lo + (on[-1] if inward > 0 else on[0])
+        beyond = [edge + k * inward for k in (1, 2) if 0 <= edge + k * inward < v.shape[1]]
+        if beyond and not any(
+            v[r, edge] - bg > 0.5 * contrast and min(v[r, c] for c in beyond) - bg < 0.35 * contrast
+            for r in rows
         ):
             return None
         cols = np.arange(on[0], on[-1] + 1)

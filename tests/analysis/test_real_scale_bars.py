@@ -82,6 +82,11 @@ def test_real_bars_within_2_percent(shared_data):
         ("ca780314cd.png", 500 / 146.6, "unit cut by the crop"),
         # "200nm" read "200nml": the bar's end under the label taken as a last letter.
         ("5c418c2eb0.png", 200 / 84.4, "stroke after the unit"),
+        # Blurred bars whose edge rows above and below had been taken for end ticks: the
+        # bar was measured between those "ticks", 1.5-3.7 px inside each end. "100 nn" is
+        # an "nm" whose middle stroke was lost.
+        ("027f25010a.png", 100 / 45.3, "edge rows are not ticks"),
+        ("78bda6c73b.png", 50 / 70.0, "edge rows are not ticks"),
         # A Hitachi TEM band's "x30.0k" read "x30.0" (its k lost) vetoed the figure's
         # "200 nm" bar by 5000x; the band's ruler (11 ticks over 138 px) confirms the bar.
         ("a492171fa8.png", 200 / 139.0, "plain magnification with a point"),

@@ -132,6 +132,34 @@ def test_rendered_data_bars_are_found_exactly(rendered):
             assert find_data_bar(r.image) is None, r.style
 
 
+def _blurred_bar(ticks: bool) -> np.ndarray:
+    """A white bar as resampled figures show it (emps-train 78bda6c73b): 8 full rows between
+    partly covered ones, ends ramping over 4 columns; 43.7 px of coverage. Optional 3-px
+    ticks on its ends reaching 6 rows above and below, centres 45 px apart."""
+    rng = np.random.default_rng(5)
+    rows = np.r_[0.1, 0.53, 0.91, np.ones(8), 0.92, 0.5, 0.13]
+    edge = np.r_[0.05, 0.25, 0.6, 0.93]
+    cols = np.r_[edge, np.ones(40), edge[::-1]]
+    img = np.full((300, 400), 0.47, np.float32)
+    img[247:261, 100:148] += 0.53 * np.outer(rows, cols)
+    if ticks:
+        img[242:266, 100:103] = 1.0
+        img[242:266, 145:148] = 1.0
+    return np.clip(img + rng.normal(0, 0.01, img.shape), 0, 1).astype(np.float32)
+
+
+def test_a_blurred_bar_edge_is_not_taken_for_end_ticks():
+    """The half-covered row just outside a blurred bar runs along all of it, and noise lifts
+    it over half coverage here and there, where a tick has ground on both sides: the plain
+    bar keeps its length (it was measured 39.0 px between two such "ticks"), the ticked one
+    is measured between its ticks' centres."""
+    region = Region(0, 200, 400, 300)
+    plain = find_bar_candidates(_blurred_bar(False), region)[0]
+    assert plain.length_px == pytest.approx(43.66, abs=0.5)
+    ticked = find_bar_candidates(_blurred_bar(True), region)[0]
+    assert ticked.length_px == pytest.approx(45.0, abs=0.5)
+
+
 def test_plain_texture_has_no_scale_bar():
     rng = np.random.default_rng(3)
     img = np.clip(0.5 + rng.normal(0, 0.05, (480, 640)), 0, 1).astype(np.float32)
@@ -161,6 +189,7 @@ def test_plain_texture_has_no_scale_bar():
         ("1.08 µm", 100, (1.0, "µm")),
         ("180 nm", 60, (180.0, "nm")),  # may be a "150": kept as read, and no bar is 180
         ("1.8 µm", 60, (1.8, "µm")),  # may be a "1.5": likewise
+        ("100 nn", 45, (100.0, "nm")),  # the m's middle stroke lost
     ],
 )
 def test_interpret_label_undoes_ocr_confusions(text, length_px, expected):
