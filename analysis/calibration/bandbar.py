@@ -70,10 +70,12 @@ def find_band_bar(
         for r in text
     ]
     # Glyphs lie inside a text chunk; a bar whose end tick was grouped with its label does not.
+    # Two pixels make a component: a ruler's tick thinned to one column by resampling counts
+    # (lone specks join nothing, a ruler needs five marks at a steady pitch).
     comps = [
         tuple(int(x) for x in stats[i][:4])
         for i in range(1, n)
-        if stats[i][4] >= 3 and not any(_inside(stats[i][:4], b) for b in boxes)
+        if stats[i][4] >= 2 and not any(_inside(stats[i][:4], b) for b in boxes)
     ]
     for label_box, label_text, score in labels:
         lb = Region(

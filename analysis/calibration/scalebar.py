@@ -188,11 +188,23 @@ def locate_scale_bar(
                     pixels = grey[crop.y0 : crop.y1, crop.x0 : crop.x1]
                 parsed, text, score, calls = vote_label(pixels, cand.length_px, first)
                 ocr_calls += calls
+                if parsed is not None and _outline_of(crop, cand):
+                    break  # the "bar" is the label's own outline: try the next candidate
                 if parsed is not None:
                     return _to_scale_bar(cand, text, parsed, score), crop
             if unlabeled is None:
                 unlabeled = _to_scale_bar(cand, None, None, 0.0), None
     return unlabeled
+
+
+def _outline_of(label: Region, cand: BarCandidate) -> bool:
+    """A one-row "bar" along the label's own edge, no longer than the label: the dark outline
+    of white glyphs, merged into a line under them (rendered TEM 6309 at half size: "20.0µm"
+    read over its own 72.7-px outline, beside the 62.5-px bar). A bar keeps a gap from its
+    label; one drawn right under it is thicker than one row."""
+    touching = cand.y0 - label.y1 in (0, 1) or label.y0 - cand.y1 in (0, 1)
+    within = label.x0 - 3 <= cand.x0_px and cand.x1_px <= label.x1 + 3
+    return cand.y1 - cand.y0 <= 1 and touching and within
 
 
 def _same_bar(a: BarCandidate, b: BarCandidate) -> bool:
@@ -297,10 +309,17 @@ def _number_and_unit(text: str) -> bool:
 
 def _other_glyph_count(garbled: str, label: str) -> bool:
     """``garbled`` ("V nm") has letters before its unit, as many as ``label`` ("10 nm") has
-    digits, or not."""
+    digits, or not. Letters ending in a round "o" where the label's number ends in 0 ("o nm",
+    "Eo nm" beside "100 nm") are that number with its first glyphs lost or misread, as white
+    glyphs over a white particle are once thresholded (emps-train 6d0f510327): they agree
+    with its end and do not count against it."""
     m = _GARBLED_NUMBER_RE.match(normalise_micro(garbled))
     number = re.match(r"\s*([\d.,]+)", label)
-    return m is not None and number is not None and len(m.group(1)) != len(number.group(1))
+    if m is None or number is None:
+        return False
+    if m.group(1)[-1] in "oO" and number.group(1).endswith("0"):
+        return False
+    return len(m.group(1)) != len(number.group(1))
 
 
 def _worth_retry(text: str) -> bool:
@@ -923,16 +942,23 @@ def _measure(
     contrast = bar_level - bg_level
     if contrast < _MIN_CONTRAST:
         return None
-    cov = np.clip((profile - bg_level) / contrast, 0.0, 1.0)
+    # Coverage is clipped above the bar's noise, not at its median level: on a faint, noisy
+    # bar the clip kept every dip below the median and none of the noise above it, and the
+    # ends came out 1.5 px short each (emps-train 802e607c7c: 88 px for 91). A clean bar
+    # (no noise) is clipped at its level as before; the clip still stops a bright particle
+    # beside an end from counting as bar.
+    inner_prof = profile[inner_cols]
+    noise = 1.4826 * float(np.median(np.abs(inner_prof - np.median(inner_prof))))
+    top = 1.0 + 2.0 * noise / contrast
     margin = 4
     left_end = x + w if gap is None else gap[0]
     right_start = x if gap is None else gap[1]
     mid_l = (x + left_end) // 2
     lo = max(0, x - margin)
-    x0 = mid_l - float(cov[lo:mid_l].sum())
+    x0 = mid_l - float(_coverage(profile[lo:mid_l], bar_level, bg_level, top).sum())
     mid_r = (right_start + x + w) // 2
     hi = min(v.shape[1], x + w + margin)
-    x1 = mid_r + float(cov[mid_r:hi].sum())
+    x1 = mid_r + float(_coverage(profile[mid_r:hi], bar_level, bg_level, top).sum())
     if gap is None:
         x0, x1 = _ends_on_particles(profile, profile[inner_cols], bar_level, bg_level, x0, x1)
     ticks = _tick_centres(v, y, h, x0, x1, bg_level, contrast)
@@ -951,6 +977,19 @@ def _measure(
         bar_level=bar_level,
         bg_level=bg_level,
     )
+
+
+def _coverage(half_profile: np.ndarray, bar: float, bg: float, top: float) -> np.ndarray:
+    """How much of each column of one half of a bar (and the ground past its end) is bar.
+
+    The ground is taken from the columns beside the end when the bar's run goes on past it
+    (more than the 4 columns of margin): the level around the whole bar can differ from it
+    (a bar in a darker stripe, its mask running on into the stripe: 11 px of stripe at 8 %
+    coverage each made each end 1 px long). Four noisy columns are no better a level than
+    the one around the bar."""
+    off = half_profile[np.abs(half_profile - bg) < 0.5 * abs(bar - bg)]
+    local = float(np.median(off)) if off.size >= 8 else bg
+    return np.clip((half_profile - local) / (bar - local), 0.0, top)
 
 
 def _ends_on_particles(

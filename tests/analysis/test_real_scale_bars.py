@@ -1,10 +1,11 @@
 """Real figure crops with burned-in scale bars, labelled by eye (tests/analysis/data/README.md).
 
-Measured on the 67 labelled bars: 59 within 2 % (88 %), 1 wrong, 7 left uncalibrated
-(was 48, 2, 16 of 66 before the issue-11 fixes of bars on particles, labels as ink, split
-bars; 53, 2, 11 of 66 before dense FEI bands, edge-row runs, one-glyph crops, odd lengths
-rulers of ticks and detected text lines; the 67th bar was a "negative" whose ruler nobody had seen);
-the target is 95 % within 2 %, not met yet (see issue 11's note). The floors below keep what
+Measured on the 67 labelled bars: 61 within 2 % (91 %), 0 wrong, 6 left uncalibrated.
+Before: 59, 1, 7 before session 21's dotted zeros, tick and noisy-bar ends; 53, 2, 11 of 66
+before dense FEI bands, edge-row runs, one-glyph crops, odd lengths, rulers of ticks and
+detected text lines (the 67th bar was a "negative" whose ruler nobody had seen); 48, 2, 16
+of 66 before the issue-11 fixes of bars on particles, labels as ink and split bars. The
+target is 95 % within 2 %, not met yet (see issue 11's note). The floors below keep what
 was reached; the negatives must stay at zero invented calibrations.
 """
 
@@ -44,10 +45,10 @@ def test_real_bars_within_2_percent(shared_data):
         else:
             wrong += 1
     assert len(rows) >= 60
-    assert within >= 58  # measured 59 of 67
-    # measured 1: a faint 1-px bar on texture (802e607c7c) measured 88 px for 91 (its ends
-    # blur into the ground)
-    assert wrong <= 1
+    assert within >= 60  # measured 61 of 67
+    # measured 0 since a faint 1-px bar on texture (802e607c7c, 88 px for 91) keeps the
+    # noise above its level in the coverage of its ends
+    assert wrong == 0
 
 
 @pytest.mark.parametrize(
@@ -87,6 +88,9 @@ def test_real_bars_within_2_percent(shared_data):
         # an "nm" whose middle stroke was lost.
         ("027f25010a.png", 100 / 45.3, "edge rows are not ticks"),
         ("78bda6c73b.png", 50 / 70.0, "edge rows are not ticks"),
+        # A faint 1-px bar on texture: coverage clipped at the bar's median level lost the
+        # noise above it, 1.5 px at each end (88.0 px for 91).
+        ("802e607c7c.png", 50 / 91.0, "noisy faint bar"),
         # A Hitachi TEM band's "x30.0k" read "x30.0" (its k lost) vetoed the figure's
         # "200 nm" bar by 5000x; the band's ruler (11 ticks over 138 px) confirms the bar.
         ("a492171fa8.png", 200 / 139.0, "plain magnification with a point"),
@@ -135,6 +139,11 @@ def test_a_sure_reading_whose_digits_another_reading_doubts_is_not_believed(shar
     assert _other_glyph_count("V nm", "10 nm")
     assert not _other_glyph_count("LQo nm", "100 nm")  # three glyphs, as "100"
     assert not _other_glyph_count("nm", "10 nm")  # the number lost, not misread
+    # The number's last glyph read as a round "o" where it ends in 0: its front lost (white
+    # glyphs over a white particle, thresholded), agreeing with the end of "100 nm".
+    assert not _other_glyph_count("o nm", "100 nm")
+    assert not _other_glyph_count("Eo nm", "100 nm")
+    assert _other_glyph_count("o nm", "25 nm")
 
 
 @pytest.mark.slow

@@ -160,6 +160,21 @@ def test_a_blurred_bar_edge_is_not_taken_for_end_ticks():
     assert ticked.length_px == pytest.approx(45.0, abs=0.5)
 
 
+def test_a_faint_noisy_bar_keeps_its_length():
+    """A 1-px-thick bar 0.24 above a textured ground with noise of 0.05 (emps-train
+    802e607c7c): coverage clipped at the bar's median level drops the noise above it, which
+    made the bar 1.5 px short at each end (88 px for 91); clipped above the noise it is not.
+    Noise here is twice the real figure's, on one row."""
+    for seed in (11, 13, 14):  # 84.4, 83.2 and 83.6 px before
+        rng = np.random.default_rng(seed)
+        img = np.clip(0.65 + rng.normal(0, 0.05, (300, 400)), 0, 1).astype(np.float32)
+        img[250:253, 100:191] = 0.81  # edge rows partly covered
+        img[251, 100:191] = 0.89
+        img[250:253, 100:191] += rng.normal(0, 0.05, (3, 91)).astype(np.float32)
+        cand = find_bar_candidates(np.clip(img, 0, 1), Region(0, 200, 400, 300))[0]
+        assert cand.length_px == pytest.approx(91.0, abs=1.5), seed
+
+
 def test_plain_texture_has_no_scale_bar():
     rng = np.random.default_rng(3)
     img = np.clip(0.5 + rng.normal(0, 0.05, (480, 640)), 0, 1).astype(np.float32)

@@ -236,6 +236,15 @@ def test_outlined_tem_labels_that_were_left_unread(seed, half):
     assert cal.pixel_size_nm == pytest.approx(r.pixel_size_nm, rel=0.02), cal.reason
 
 
+def test_the_outline_under_a_label_is_not_its_bar():
+    """Held-out TEM render 6309 at half size: the dark outline of the white "20.0µm" merges
+    into a one-row line along the glyphs' feet, 72.7 px, ranked level with the 62.5-px bar
+    beside it and read with the label above it (14 % off). A one-row line along the label's
+    own edge and within its width is the label's outline; the bar comes next."""
+    cal, r = calibrate_rendered("tem", 6309, True)
+    assert cal.pixel_size_nm == pytest.approx(r.pixel_size_nm, rel=0.02), cal.reason
+
+
 def test_bar_standing_on_a_flat_strip_taken_for_a_data_bar():
     """Held-out TEM render 6100: the plain ground under the bar is flat enough to pass for
     a data bar, and the region above that "band" cut the bar at its lower edge. The frame's
