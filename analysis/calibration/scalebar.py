@@ -1059,13 +1059,16 @@ def _tick_centres(
             or on.size != (on[-1] - on[0] + 1)
         ):
             return None
-        # A tick has ground on its inner side as well. The bar's own blurred edge row runs
-        # on along the bar at about half coverage, and noise makes "ticks" of it anywhere
-        # (emps-train 78bda6c73b and 027f25010a were measured 1.5-3.7 px inside each end).
+        # A tick drops to ground on its inner side as well (ground as it is there: a figure's
+        # background may shade from light to mid grey along the bar). The bar's own blurred
+        # edge row runs on along the bar at about half coverage, and noise makes "ticks" of
+        # it anywhere (emps-train 78bda6c73b and 027f25010a were measured 1.5-3.7 px inside
+        # each end).
         edge = lo + (on[-1] if inward > 0 else on[0])
         beyond = [edge + k * inward for k in (1, 2) if 0 <= edge + k * inward < v.shape[1]]
         if beyond and not any(
-            v[r, edge] - bg > 0.5 * contrast and min(v[r, c] for c in beyond) - bg < 0.35 * contrast
+            v[r, edge] - bg > 0.5 * contrast
+            and v[r, edge] - min(v[r, c] for c in beyond) > 0.3 * contrast
             for r in rows
         ):
             return None

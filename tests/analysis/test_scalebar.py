@@ -160,6 +160,15 @@ def test_a_blurred_bar_edge_is_not_taken_for_end_ticks():
     assert ticked.length_px == pytest.approx(45.0, abs=0.5)
 
 
+def test_ticks_on_a_shaded_ground_are_still_ticks():
+    """Rendered bar 40: 2-px ticks on a ground that shades from near white at one end to
+    mid grey at the other. Its inner side at the grey end is ground there, though 40 % of
+    the way to the bar from the light end's level: measured between the tick centres."""
+    r = render_scale_bar_image(40)
+    bar = find_scale_bar(r.image, find_data_bar(r.image))
+    assert bar is not None and bar.length_px == pytest.approx(r.length_px, abs=1.0)
+
+
 def test_a_faint_noisy_bar_keeps_its_length():
     """A 1-px-thick bar 0.24 above a textured ground with noise of 0.05 (emps-train
     802e607c7c): coverage clipped at the bar's median level drops the noise above it, which
