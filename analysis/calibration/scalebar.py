@@ -72,6 +72,7 @@ _MAX_ROW_MARKS = 64  # more tick-like marks at one height are grain (ruler + its
 _MIN_LABEL_ASPECT = 1.8  # crop width / height below which no length label fits
 _SURE_SCORE = 0.9  # an OCR score at which one unconfirmed reading is still trusted
 _GARBLED_NUMBER_RE = re.compile(r"^\s*([^\d\s.,]+)\s*(?:nm|[µu]m|mm)\W*$")
+_BARE_UNIT_RE = re.compile(r"[µu]m|nm")  # a unit read alone: its number left outside the crop
 _BARE_NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)?\s*[nµuμ]?")  # "1.0", or "500n" cut in its unit
 _FAIR_SCORE = 0.7  # below this a reading cannot contradict a sure one
 # Below this a scale-bar reading is reported with a warning asking for a check.
@@ -182,8 +183,8 @@ def locate_scale_bar(
                     continue  # no digits: not a label (a date, a panel letter)
                 wider = _with_unit_room(crop, first, region if clip else None, grey.shape)
                 if wider is not None:
-                    # A sure number and no unit: the crop stopped at a wide space before
-                    # "µm" (serif "1.0  µm"); the votes read the line to its end instead.
+                    # A sure number and no unit, or a unit alone: the crop stopped at a
+                    # wide space (serif "1.0  µm"); the votes read the whole line instead.
                     crop, first = wider, None
                     pixels = grey[crop.y0 : crop.y1, crop.x0 : crop.x1]
                 parsed, text, score, calls = vote_label(pixels, cand.length_px, first)
@@ -293,13 +294,21 @@ def _same_crop(a: Region, b: Region, *, similar_size: bool = False) -> bool:
 def _with_unit_room(
     crop: Region, read: tuple[str, float], lim: Region | None, shape: tuple[int, int]
 ) -> Region | None:
-    """``crop`` widened to the right by 2.5 heights when it was read as a bare number with
-    certainty ("1.0" at 0.999, "500n"): room for the unit a wide space left outside it."""
+    """``crop`` widened by 2.5 heights when it was read with certainty as half a label: to
+    the right for a bare number ("1.0" at 0.999, "500n"), room for the unit a wide space
+    left outside it; to the left for a bare unit ("µm" at 0.98 beside a serif "3  µm",
+    emps-train 1b935635dd), room for its number."""
     text, score = read
-    if score < _SURE_SCORE or not _BARE_NUMBER_RE.fullmatch(text.strip()):
+    if score < _SURE_SCORE:
         return None
-    x1 = min(lim.x1 if lim is not None else shape[1], crop.x1 + int(2.5 * crop.height))
-    return Region(crop.x0, crop.y0, x1, crop.y1) if x1 > crop.x1 else None
+    room = int(2.5 * crop.height)
+    if _BARE_NUMBER_RE.fullmatch(text.strip()):
+        x1 = min(lim.x1 if lim is not None else shape[1], crop.x1 + room)
+        return Region(crop.x0, crop.y0, x1, crop.y1) if x1 > crop.x1 else None
+    if _BARE_UNIT_RE.fullmatch(normalise_micro(text.strip())):
+        x0 = max(lim.x0 if lim is not None else 0, crop.x0 - room)
+        return Region(x0, crop.y0, crop.x1, crop.y1) if x0 < crop.x0 else None
+    return None
 
 
 def _number_and_unit(text: str) -> bool:

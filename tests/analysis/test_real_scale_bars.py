@@ -91,6 +91,9 @@ def test_real_bars_within_2_percent(shared_data):
         # A faint 1-px bar on texture: coverage clipped at the bar's median level lost the
         # noise above it, 1.5 px at each end (88.0 px for 91).
         ("802e607c7c.png", 50 / 91.0, "noisy faint bar"),
+        # Serif "3  µm": the crop stopped at the wide space and read "µm" alone at 0.98;
+        # the line is read again with room for its number.
+        ("1b935635dd.png", 3000 / 246.9, "unit read alone"),
         # A Hitachi TEM band's "x30.0k" read "x30.0" (its k lost) vetoed the figure's
         # "200 nm" bar by 5000x; the band's ruler (11 ticks over 138 px) confirms the bar.
         ("a492171fa8.png", 200 / 139.0, "plain magnification with a point"),

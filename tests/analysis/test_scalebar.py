@@ -315,7 +315,7 @@ def test_uniform_grain_holds_no_ruler(seed):
     assert find_bar_candidates(img, search_regions(img.shape, None)[0]) == []
 
 
-def test_a_sure_number_without_its_unit_is_read_again_to_the_line_end():
+def test_half_a_label_read_for_sure_is_read_again_with_room_for_the_rest():
     crop = Region(100, 50, 160, 80)
     wider = _with_unit_room(crop, ("1.0", 0.999), None, (200, 400))
     assert wider == Region(100, 50, 235, 80)
@@ -325,3 +325,9 @@ def test_a_sure_number_without_its_unit_is_read_again_to_the_line_end():
     assert _with_unit_room(crop, ("1.0", 0.99), Region(0, 0, 170, 200), (200, 400)) == Region(
         100, 50, 170, 80
     )  # not past the search region
+    # A unit read alone: room to the left for its number (serif "3  µm").
+    assert _with_unit_room(crop, ("µm", 0.98), None, (200, 400)) == Region(25, 50, 160, 80)
+    assert _with_unit_room(crop, ("nm", 0.95), Region(80, 0, 400, 200), (200, 400)) == Region(
+        80, 50, 160, 80
+    )
+    assert _with_unit_room(crop, ("µm", 0.8), None, (200, 400)) is None  # not sure
