@@ -991,11 +991,11 @@ def _measure(
 def _coverage(half_profile: np.ndarray, bar: float, bg: float, top: float) -> np.ndarray:
     """How much of each column of one half of a bar (and the ground past its end) is bar.
 
-    The ground is taken from the columns beside the end when the bar's run goes on past it
-    (more than the 4 columns of margin): the level around the whole bar can differ from it
-    (a bar in a darker stripe, its mask running on into the stripe: 11 px of stripe at 8 %
-    coverage each made each end 1 px long). Four noisy columns are no better a level than
-    the one around the bar."""
+    The ground is taken from the columns past the end when eight or more lie there (the
+    bar's run went on beyond it): the level around the whole bar can differ from it (a bar
+    in a darker stripe, its mask running on into the stripe: 11 px of stripe at 8 %
+    coverage each made each end 1 px long). The 4 columns of margin alone are too few, and
+    too noisy, to be a better level than the one around the bar."""
     off = half_profile[np.abs(half_profile - bg) < 0.5 * abs(bar - bg)]
     local = float(np.median(off)) if off.size >= 8 else bg
     return np.clip((half_profile - local) / (bar - local), 0.0, top)
