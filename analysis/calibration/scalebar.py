@@ -68,6 +68,7 @@ _SATURATED_LEVEL = 0.85  # of the way to the extreme: a black bar (1.0) over a 0
 _SHORT_BAR_FRACTION = 0.08  # of the image width: shorter candidates must be clearly drawn
 _MIN_SHORT_BAR_SNR = 4.0  # their contrast over the ground's noise (see _drawn_not_grain)
 _MIN_RULER_TICKS = 8  # evenly spaced ticks that make a ruler without a line (Hitachi: 11)
+_RULER_TICKS = 11  # a ruler's label gives the length over all of them
 _MAX_ROW_MARKS = 64  # more tick-like marks at one height are grain (ruler + its text: ~30)
 _MIN_LABEL_ASPECT = 1.8  # crop width / height below which no length label fits
 _SURE_SCORE = 0.9  # an OCR score at which one unconfirmed reading is still trusted
@@ -542,7 +543,9 @@ def find_bar_candidates(grey: np.ndarray, region: Region) -> list[BarCandidate]:
     )
     unique: list[BarCandidate] = []
     for c in out:  # the same bar found at both threshold levels: keep the better one
-        if not any(_same_bar(c, u) for u in unique) and not any(_longer_copy(o, c) for o in out):
+        if not any(_same_bar(c, u) for u in unique) and not any(
+            _longer_copy(o, c) or _frame_of_segments(o, c) for o in out
+        ):
             unique.append(c)
     return unique
 
@@ -695,10 +698,12 @@ def _tick_rulers(
         run = _even_run(xs)
         if run is None:
             continue
-        lo, hi = run
-        used[idx[lo:hi]] = True
-        members = keep[idx[lo:hi]]
-        x0, x1 = float(xs[lo]), float(xs[hi - 1])
+        ticks = _whole_ruler(xs, *run)
+        if len(ticks) != _RULER_TICKS:
+            continue  # part of a ruler (the rest cut off, or lost): its label is the whole
+        used[idx[ticks]] = True
+        members = keep[idx[ticks]]
+        x0, x1 = float(xs[ticks[0]]), float(xs[ticks[-1]])
         if x1 - x0 < _SHORT_BAR_FRACTION * img_w:
             continue
         y0 = int(stats[members, cv2.CC_STAT_TOP].min())
@@ -726,6 +731,32 @@ def _tick_rulers(
             )
         )
     return out
+
+
+def _whole_ruler(xs: np.ndarray, lo: int, hi: int) -> list[int]:
+    """Indices of the ruler's ticks: the even run ``xs[lo:hi]`` extended on both sides by
+    marks at its own pitch.
+
+    Resampling moves a thin tick's centre by up to a pixel: on a 0.75x copy of a real ruler
+    (emps-train 4ec7671d11, pitch 14.9 px) one gap came out 16.0 px, outside the run's 8 %,
+    and the ruler was read over 9 of its 11 ticks, 20 % short. Once a run has shown the
+    pitch, a mark within 1.5 px (or 15 %) of the next expected place is the next tick.
+    """
+    ticks = list(range(lo, hi))
+    step = float(xs[hi - 1] - xs[lo]) / (hi - 1 - lo)
+    tol = max(1.5, 0.15 * step)
+    for direction in (-1, 1):
+        while True:
+            end = ticks[0] if direction < 0 else ticks[-1]
+            want = xs[end] + direction * step
+            side = np.arange(0, end) if direction < 0 else np.arange(end + 1, len(xs))
+            if side.size == 0:
+                break
+            j = int(side[np.argmin(np.abs(xs[side] - want))])
+            if abs(xs[j] - want) > tol:
+                break
+            ticks = [j, *ticks] if direction < 0 else [*ticks, j]
+    return ticks
 
 
 def _even_run(xs: np.ndarray) -> tuple[int, int] | None:
@@ -789,6 +820,23 @@ def _longer_copy(o: BarCandidate, c: BarCandidate) -> bool:
         and o.x1_px >= c.x1_px - 2
         and o.length_px > c.length_px + 3
         and o.score >= 0.8 * c.score
+    )
+
+
+def _frame_of_segments(o: BarCandidate, c: BarCandidate) -> bool:
+    """``o`` is the outline of a segmented bar of which ``c`` holds a few cells.
+
+    A white bar in a black frame with black cells in it: one black cell looks like a label
+    drawn inside the bar, and the white cells on either side of it come out as one "bar"
+    with a gap, a part of the whole (emps-train bfb2a25730 at 1.5x: 190 px of 310). The
+    frame's edge runs along the cells' top or bottom over the whole length.
+    """
+    return (
+        c.gap is not None
+        and (abs(o.y1 - c.y0) <= 2 or abs(o.y0 - c.y1) <= 2)
+        and min(o.x1_px, c.x1_px) - max(o.x0_px, c.x0_px) >= 0.9 * c.length_px
+        and o.length_px > c.length_px + 3
+        and o.score >= 0.6 * c.score  # a 1-2 px edge scores lower than the cells' blocks
     )
 
 

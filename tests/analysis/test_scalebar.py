@@ -290,6 +290,29 @@ def test_ruler_of_ticks_without_a_line_is_a_bar_candidate():
     assert cands[0].y0 == 250
 
 
+def test_part_of_a_ruler_is_no_ruler():
+    """Ten ticks of an eleven-tick ruler (the last cut off by the figure's edge, or lost in a
+    band's border): the label gives the whole ruler, so the part is no bar (it was read 10 %
+    short on emps-train 410284d28b, its first tick merged with a particle)."""
+    img = _ruler_image(10, 30.0)
+    assert find_bar_candidates(img, search_regions(img.shape, None)[0]) == []
+
+
+def test_a_resampled_ruler_is_found_whole():
+    """A 0.75x copy moves thin ticks' centres by up to a pixel: at a 14.9-px pitch one gap of
+    16.0 px fell outside the even run, and a real ruler was read over 9 of its 11 ticks
+    (emps-train 4ec7671d11, 20 % short). Marks at the run's own pitch extend it."""
+    rng = np.random.default_rng(5)
+    img = np.clip(rng.normal(0.45, 0.04, (300, 640)), 0, 1).astype(np.float32)
+    xs = 150 + 14.9 * np.arange(11) + np.array([0, -0.9, 1.0, 0, 0.4, -0.5, 0, 0.6, 0, -0.4, 0])
+    for x in xs:
+        i = int(np.floor(x))
+        img[250:256, i] = 1.0 - (x - i) * 0.55
+        img[250:256, i + 1] = 0.45 + (x - i) * 0.55
+    cands = find_bar_candidates(img, search_regions(img.shape, None)[0])
+    assert cands and cands[0].length_px == pytest.approx(xs[-1] - xs[0], abs=1.0)
+
+
 def test_unevenly_spaced_marks_are_no_ruler():
     img = _ruler_image(11, 30.0, jitter=0.3)
     assert find_bar_candidates(img, search_regions(img.shape, None)[0]) == []
