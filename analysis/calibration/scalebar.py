@@ -1006,7 +1006,9 @@ def _measure(
     # beside an end from counting as bar.
     inner_prof = profile[inner_cols]
     noise = 1.4826 * float(np.median(np.abs(inner_prof - np.median(inner_prof))))
-    top = 1.0 + 2.0 * noise / contrast
+    # At most 1.5: a "bar" of mixed pixels (a light strip between glyph feet) is all noise,
+    # and its ends would run on over everything light beside it.
+    top = min(1.0 + 2.0 * noise / contrast, 1.5)
     margin = 4
     left_end = x + w if gap is None else gap[0]
     right_start = x if gap is None else gap[1]
@@ -1083,8 +1085,9 @@ def _ends_on_particles(
             continue  # plain ground (the coverage ends stand), or nothing to split
         share = float(np.clip((profile[edge] - local) / (bar - local), 0.0, 1.0))
         end = edge + share if step > 0 else edge + 1 - share
-        if abs(end - out[side]) > 1.0:
-            out[side] = end
+        inward = end - out[side] if side == 0 else out[side] - end
+        if inward > 1.0:  # only ever shortens: a light area running on at the bar's level
+            out[side] = end  # beside a "bar" is not more bar (a strip between glyph feet)
     return out[0], out[1]
 
 

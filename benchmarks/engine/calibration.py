@@ -11,7 +11,8 @@
    image also as a half-size JPEG copy.
 4. The 67 real bars labelled by eye and the 23 real negatives (tests/analysis/data), plus
    rendered negatives (panel letters, arrows, words, bars without a number): invented
-   calibrations must be 0.
+   calibrations must be 0. The same labelled bars on copies resized 0.75x and 1.5x, and the
+   reads of unlabelled figures checked by eye (how many still agree).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ import statistics
 import time
 from pathlib import Path
 from typing import Any
+
+import cv2
+import numpy as np
 
 from analysis.calibration import calibrate, find_data_bar, find_scale_bar
 from analysis.calibration.render import render_scale_bar_image
@@ -206,6 +210,31 @@ def run_real_labels(images: Path = _DATA / "emps-train" / "images") -> dict[str,
     }
 
 
+def run_real_labels_rescaled(
+    factors: tuple[float, ...] = (0.75, 1.5),
+    images: Path = _DATA / "emps-train" / "images",
+) -> dict[str, Any] | None:
+    """The labelled real bars again on copies resized by each factor (area-averaged down,
+    cubic up): a figure is exported at any size, and a rule tuned at one size must not
+    turn into a wrong value at another."""
+    if not images.is_dir():
+        return None
+    with (_LABELS / "real_scale_bars.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    out: dict[str, Any] = {}
+    for factor in factors:
+        counts = {"within_2pct": 0, "wrong": 0, "uncalibrated": 0}
+        interp = cv2.INTER_CUBIC if factor > 1 else cv2.INTER_AREA
+        for row in rows:
+            grey = read_image(images / row["file"]).grey
+            copy = np.clip(cv2.resize(grey, None, fx=factor, fy=factor, interpolation=interp), 0, 1)
+            truth = to_nm(float(row["value"]), row["unit"]) / (float(row["length_px"]) * factor)
+            cal = calibrate(image_from_array(copy.astype(np.float32)))
+            counts[_score(cal.pixel_size_nm, truth)] += 1
+        out[f"x{factor:g}"] = counts
+    return out
+
+
 def run_checked_reads(images: Path = _DATA / "emps-train" / "images") -> dict[str, Any] | None:
     """The engine's reads of unlabelled real figures that a person checked (see
     tests/analysis/data/README.md): how many still agree within 2 %, changed, or are lost."""
@@ -239,6 +268,7 @@ def run(n: int = 60, seed: int = 0) -> dict[str, Any]:
         "layouts": run_layouts(max(4, n // 5), seed),
         "real_labels": run_real_labels(),
         "real_checked_reads": run_checked_reads(),
+        "real_labels_rescaled": run_real_labels_rescaled(),
         "rendered_negatives": run_rendered_negatives(max(10, n // 2), seed),
         "real_scale_bars": run_real_scale_bars(),
         "real_metadata": run_real_metadata(),
@@ -284,6 +314,13 @@ def _print(report: dict[str, Any]) -> None:
             f"Unlabelled real figures, reads checked by eye: {checked['same']}/"
             f"{checked['checked']} unchanged, {checked['changed']} changed, {checked['lost']} lost"
         )
+    rescaled = report["real_labels_rescaled"]
+    if rescaled is not None:
+        for name, c in rescaled.items():
+            print(
+                f"  the same bars on {name} copies: {c['within_2pct']} within 2 %, wrong "
+                f"{c['wrong']}, uncalibrated {c['uncalibrated']}"
+            )
     for name in ("real_scale_bars", "real_metadata"):
         rows = report[name]
         if rows is None:
