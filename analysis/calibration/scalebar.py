@@ -842,10 +842,11 @@ def _frame_of_segments(o: BarCandidate, c: BarCandidate) -> bool:
     """
     return (
         c.gap is not None
-        and (abs(o.y1 - c.y0) <= 2 or abs(o.y0 - c.y1) <= 2)
+        # the white between frame and cells grows with the copy's size (5 px at 2x)
+        and min(abs(o.y1 - c.y0), abs(o.y0 - c.y1)) <= max(2, (c.y1 - c.y0) // 4)
         and min(o.x1_px, c.x1_px) - max(o.x0_px, c.x0_px) >= 0.9 * c.length_px
         and o.length_px > c.length_px + 3
-        and o.score >= 0.6 * c.score  # a 1-2 px edge scores lower than the cells' blocks
+        and o.score >= 0.5 * c.score  # a 1-2 px edge scores lower than the cells' blocks
     )
 
 

@@ -66,6 +66,18 @@ def test_real_bars_on_resized_copies(shared_data):
     assert large["within_2pct"] >= 57 and large["wrong"] == 0
 
 
+@pytest.mark.parametrize("factor", [0.5, 0.75, 1.5, 2.0])
+def test_a_segmented_bar_at_any_size(shared_data, factor):
+    """bfb2a25730: a white bar in a black frame with two black cells, "100 nm", 206.5 px.
+    On resized copies one cell was taken for a label inside the bar and the cells beside it
+    for the bar (39 % short at 0.75x and 1.5x); the frame's edge along the cells is the bar."""
+    grey = read_image(shared_data / "emps-train" / "images" / "bfb2a25730.png").grey
+    interp = cv2.INTER_CUBIC if factor > 1 else cv2.INTER_AREA
+    copy = np.clip(cv2.resize(grey, None, fx=factor, fy=factor, interpolation=interp), 0, 1)
+    cal = calibrate(image_from_array(copy.astype(np.float32)))
+    assert cal.pixel_size_nm == pytest.approx(100 / (206.5 * factor), rel=0.02)
+
+
 def test_the_foot_of_a_serif_two_is_not_the_bar(shared_data):
     """A 0.6x copy of 032bd4a6b1: the flat foot of the serif "2" in "200 nm", 13 px, was
     measured as the bar and read with the label around it (6x off). A stroke inside the
