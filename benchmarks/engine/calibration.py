@@ -11,7 +11,7 @@
    image also as a half-size JPEG copy.
 4. The 67 real bars labelled by eye and the 23 real negatives (tests/analysis/data), plus
    rendered negatives (panel letters, arrows, words, bars without a number): invented
-   calibrations must be 0. The same labelled bars on copies resized 0.75x and 1.5x, and the
+   calibrations must be 0. The same labelled bars on copies resized 0.5x to 2x, and the
    reads of unlabelled figures checked by eye (how many still agree).
 """
 
@@ -211,7 +211,7 @@ def run_real_labels(images: Path = _DATA / "emps-train" / "images") -> dict[str,
 
 
 def run_real_labels_rescaled(
-    factors: tuple[float, ...] = (0.75, 1.5),
+    factors: tuple[float, ...] = (0.5, 0.75, 1.5, 2.0),
     images: Path = _DATA / "emps-train" / "images",
 ) -> dict[str, Any] | None:
     """The labelled real bars again on copies resized by each factor (area-averaged down,

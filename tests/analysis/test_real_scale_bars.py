@@ -55,15 +55,17 @@ def test_real_bars_within_2_percent(shared_data):
 
 @pytest.mark.slow
 def test_real_bars_on_resized_copies(shared_data):
-    """The labelled bars on copies resized 0.75x and 1.5x. Session 21 started at 49 within
-    2 % and 6 wrong (0.75x), 54 and 3 (1.5x): a segmented bar's cells, part of a tick
-    ruler, a light strip between glyph feet and the bar measured as bars. Measured now: 55
-    and 1 (b16f4f83a4, a 46-px bar 1.3 px short), 58 and 0."""
+    """The labelled bars on copies resized 0.5x to 2x. Session 21 started at 38 within 2 %
+    and 13 wrong (0.5x), 49 and 6 (0.75x), 54 and 3 (1.5x), 52 and 5 (2x): a segmented
+    bar's cells, part of a tick ruler, a light strip between glyph feet and a glyph's foot
+    measured as bars. Measured now: 45 and 5, 55 and 1, 58 and 0, 57 and 1; the wrong ones
+    left are 2.5-5 % off on bars of 23-46 px (a pixel or two), but one: a 0.5x "100 nm" of
+    6-px glyphs read "10 nm" (e853d120fa)."""
     report = run_real_labels_rescaled(images=shared_data / "emps-train" / "images")
     assert report is not None
-    small, large = report["x0.75"], report["x1.5"]
-    assert small["within_2pct"] >= 54 and small["wrong"] <= 1
-    assert large["within_2pct"] >= 57 and large["wrong"] == 0
+    floors = {"x0.5": (44, 5), "x0.75": (54, 1), "x1.5": (57, 0), "x2": (56, 1)}
+    for name, (within, wrong) in floors.items():
+        assert report[name]["within_2pct"] >= within and report[name]["wrong"] <= wrong, name
 
 
 @pytest.mark.parametrize("factor", [0.5, 0.75, 1.5, 2.0])
