@@ -1016,8 +1016,8 @@ def _measure(
     # beside an end from counting as bar.
     inner_prof = profile[inner_cols]
     noise = 1.4826 * float(np.median(np.abs(inner_prof - np.median(inner_prof))))
-    # At most 1.5: a "bar" of mixed pixels (a light strip between glyph feet) is all noise,
-    # and its ends would run on over everything light beside it.
+    # Bounded at 1.5: a "bar" of mixed pixels is all "noise", and each end's four margin
+    # columns could otherwise add several pixels (the clip at 1.0 held them to four).
     top = min(1.0 + 2.0 * noise / contrast, 1.5)
     margin = 4
     left_end = x + w if gap is None else gap[0]
