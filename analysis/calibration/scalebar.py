@@ -182,7 +182,7 @@ def locate_scale_bar(
                         continue
                 if not _worth_retry(first[0]):
                     continue  # no digits: not a label (a date, a panel letter)
-                wider = _with_unit_room(crop, first, region if clip else None, grey.shape)
+                wider = _with_room_for_rest(crop, first, region if clip else None, grey.shape)
                 if wider is not None:
                     # A sure number and no unit, or a unit alone: the crop stopped at a
                     # wide space (serif "1.0  µm"); the votes read the whole line instead.
@@ -301,7 +301,7 @@ def _same_crop(a: Region, b: Region, *, similar_size: bool = False) -> bool:
     return not same_line or (abs(a.x0 - b.x0) <= glyph and abs(a.x1 - b.x1) <= glyph)
 
 
-def _with_unit_room(
+def _with_room_for_rest(
     crop: Region, read: tuple[str, float], lim: Region | None, shape: tuple[int, int]
 ) -> Region | None:
     """``crop`` widened by 2.5 heights when it was read with certainty as half a label: to
@@ -994,7 +994,8 @@ def _measure(
     inner = v[rows, inner_cols]
     if inner.size == 0:
         return None
-    bar_level = float(np.median(profile[inner_cols]))
+    inner_prof = profile[inner_cols]
+    bar_level = float(np.median(inner_prof))
     around = np.concatenate(
         [v[max(0, y - 4) : y - 1, x : x + w].ravel(), v[y + h + 1 : y + h + 4, x : x + w].ravel()]
     )
@@ -1014,7 +1015,6 @@ def _measure(
     # ends came out 1.5 px short each (emps-train 802e607c7c: 88 px for 91). A clean bar
     # (no noise) is clipped at its level as before; the clip still stops a bright particle
     # beside an end from counting as bar.
-    inner_prof = profile[inner_cols]
     noise = 1.4826 * float(np.median(np.abs(inner_prof - np.median(inner_prof))))
     # Bounded at 1.5: a "bar" of mixed pixels is all "noise", and each end's four margin
     # columns could otherwise add several pixels (the clip at 1.0 held them to four).
@@ -1029,7 +1029,7 @@ def _measure(
     hi = min(v.shape[1], x + w + margin)
     x1 = mid_r + float(_coverage(profile[mid_r:hi], bar_level, bg_level, top).sum())
     if gap is None:
-        x0, x1 = _ends_on_particles(profile, profile[inner_cols], bar_level, bg_level, x0, x1)
+        x0, x1 = _ends_on_particles(profile, inner_prof, bar_level, bg_level, x0, x1)
     ticks = _tick_centres(v, y, h, x0, x1, bg_level, contrast)
     if ticks is not None:
         x0, x1 = ticks  # ticked bars are measured between the ticks' centres

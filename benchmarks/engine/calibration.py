@@ -186,17 +186,15 @@ def run_real_labels(images: Path = _DATA / "emps-train" / "images") -> dict[str,
         return None
     counts = {"within_2pct": 0, "wrong": 0, "uncalibrated": 0}
     times: list[float] = []
-    with (_LABELS / "real_scale_bars.csv").open(newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            image = read_image(images / row["file"])
-            t0 = time.perf_counter()
-            cal = calibrate(image)
-            times.append(_ms(t0))
-            truth = to_nm(float(row["value"]), row["unit"]) / float(row["length_px"])
-            counts[_score(cal.pixel_size_nm, truth)] += 1
+    for row in _label_rows("real_scale_bars.csv"):
+        image = read_image(images / row["file"])
+        t0 = time.perf_counter()
+        cal = calibrate(image)
+        times.append(_ms(t0))
+        truth = to_nm(float(row["value"]), row["unit"]) / float(row["length_px"])
+        counts[_score(cal.pixel_size_nm, truth)] += 1
     invented = 0
-    with (_LABELS / "real_negatives.csv").open(newline="", encoding="utf-8") as fh:
-        negatives = list(csv.DictReader(fh))
+    negatives = _label_rows("real_negatives.csv")
     for row in negatives:
         invented += calibrate(read_image(images / row["file"])).pixel_size_nm is not None
     labelled = sum(counts.values())
@@ -219,20 +217,21 @@ def run_real_labels_rescaled(
     turn into a wrong value at another."""
     if not images.is_dir():
         return None
-    with (_LABELS / "real_scale_bars.csv").open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    out: dict[str, Any] = {}
-    for factor in factors:
-        counts = {"within_2pct": 0, "wrong": 0, "uncalibrated": 0}
-        interp = cv2.INTER_CUBIC if factor > 1 else cv2.INTER_AREA
-        for row in rows:
-            grey = read_image(images / row["file"]).grey
+    counts = {f: {"within_2pct": 0, "wrong": 0, "uncalibrated": 0} for f in factors}
+    for row in _label_rows("real_scale_bars.csv"):
+        grey = read_image(images / row["file"]).grey  # read once, resized per factor
+        for factor in factors:
+            interp = cv2.INTER_CUBIC if factor > 1 else cv2.INTER_AREA
             copy = np.clip(cv2.resize(grey, None, fx=factor, fy=factor, interpolation=interp), 0, 1)
             truth = to_nm(float(row["value"]), row["unit"]) / (float(row["length_px"]) * factor)
             cal = calibrate(image_from_array(copy.astype(np.float32)))
-            counts[_score(cal.pixel_size_nm, truth)] += 1
-        out[f"x{factor:g}"] = counts
-    return out
+            counts[factor][_score(cal.pixel_size_nm, truth)] += 1
+    return {f"x{factor:g}": c for factor, c in counts.items()}
+
+
+def _label_rows(name: str) -> list[dict[str, str]]:
+    with (_LABELS / name).open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
 
 
 def run_checked_reads(images: Path = _DATA / "emps-train" / "images") -> dict[str, Any] | None:
@@ -241,8 +240,7 @@ def run_checked_reads(images: Path = _DATA / "emps-train" / "images") -> dict[st
     if not images.is_dir():
         return None
     counts = {"same": 0, "changed": 0, "lost": 0}
-    with (_LABELS / "real_checked_reads.csv").open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = _label_rows("real_checked_reads.csv")
     for row in rows:
         got = calibrate(read_image(images / row["file"])).pixel_size_nm
         checked = float(row["pixel_size_nm"])

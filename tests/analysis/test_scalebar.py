@@ -17,7 +17,7 @@ from analysis.calibration.scalebar import (
     BarCandidate,
     _line_shaped,
     _to_scale_bar,
-    _with_unit_room,
+    _with_room_for_rest,
     find_bar_candidates,
     interpret_label,
     is_round_length,
@@ -340,17 +340,17 @@ def test_uniform_grain_holds_no_ruler(seed):
 
 def test_half_a_label_read_for_sure_is_read_again_with_room_for_the_rest():
     crop = Region(100, 50, 160, 80)
-    wider = _with_unit_room(crop, ("1.0", 0.999), None, (200, 400))
+    wider = _with_room_for_rest(crop, ("1.0", 0.999), None, (200, 400))
     assert wider == Region(100, 50, 235, 80)
-    assert _with_unit_room(crop, ("500n", 0.95), None, (200, 400)) is not None
-    assert _with_unit_room(crop, ("1.0", 0.6), None, (200, 400)) is None  # not sure
-    assert _with_unit_room(crop, ("1.0 µm", 0.99), None, (200, 400)) is None  # whole
-    assert _with_unit_room(crop, ("1.0", 0.99), Region(0, 0, 170, 200), (200, 400)) == Region(
+    assert _with_room_for_rest(crop, ("500n", 0.95), None, (200, 400)) is not None
+    assert _with_room_for_rest(crop, ("1.0", 0.6), None, (200, 400)) is None  # not sure
+    assert _with_room_for_rest(crop, ("1.0 µm", 0.99), None, (200, 400)) is None  # whole
+    assert _with_room_for_rest(crop, ("1.0", 0.99), Region(0, 0, 170, 200), (200, 400)) == Region(
         100, 50, 170, 80
     )  # not past the search region
     # A unit read alone: room to the left for its number (serif "3  µm").
-    assert _with_unit_room(crop, ("µm", 0.98), None, (200, 400)) == Region(25, 50, 160, 80)
-    assert _with_unit_room(crop, ("nm", 0.95), Region(80, 0, 400, 200), (200, 400)) == Region(
+    assert _with_room_for_rest(crop, ("µm", 0.98), None, (200, 400)) == Region(25, 50, 160, 80)
+    assert _with_room_for_rest(crop, ("nm", 0.95), Region(80, 0, 400, 200), (200, 400)) == Region(
         80, 50, 160, 80
     )
-    assert _with_unit_room(crop, ("µm", 0.8), None, (200, 400)) is None  # not sure
+    assert _with_room_for_rest(crop, ("µm", 0.8), None, (200, 400)) is None  # not sure
