@@ -87,7 +87,8 @@ def find_band_bar(
             continue
         length_px, ticked = _measure(v / contrast, structure)
         pixels = grey[label_box.y0 : label_box.y1, label_box.x0 : label_box.x1]
-        parsed, label_text, _score, _calls = vote_label(pixels, length_px, (label_text, score))
+        vote = vote_label(pixels, length_px, (label_text, score))
+        parsed, label_text = vote.parsed, vote.text
         if parsed is None and mag_pixel_nm is not None:
             parsed = _unit_from_magnification(label_text, length_px, mag_pixel_nm)
         if parsed is None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -33,7 +34,7 @@ import numpy as np
 from analysis.result import Region, ScaleBar
 
 from .databar import edge_spans_width
-from .ocr import find_text_lines, read_text
+from .ocr import default_scale, find_text_lines, read_text
 from .units import (
     is_bare_length,
     normalise_micro,
@@ -50,6 +51,9 @@ _AT_IN_NUMBER_RE = re.compile(r"(?<=[\d.,])@|@(?=[.,]?\d)")  # a bold "0" read a
 # spelt so; an "n" has no descender to be read as one).
 _MU_AS_DESCENDER_RE = re.compile(r"(?<=[\d.,\s])[qg](?=m\b)")
 _M_AS_NN_RE = re.compile(r"(?<=[\d\s])nn(?![A-Za-z])")  # "100 nn": the m's middle stroke lost
+# "50rm": the right leg of a 5-px "n" lost under its outline (emps-train 3a8af6d3f4); no unit
+# is spelt so, and a "µ" keeps its descender.
+_N_AS_R_RE = re.compile(r"(?<=[\d\s])rm(?![A-Za-z])")
 _DOT_BEFORE_UNIT_RE = re.compile(r"(?<=\d)\.(?=\s*[nµuμmpÅ][m]?\b)")  # "1.0.µm": a space
 # A length cut after its unit; a stroke right after it ("200nml") is the bar's end tick or a
 # box edge, any other letter makes a word ("5 nmol").
@@ -75,6 +79,7 @@ _SURE_SCORE = 0.9  # an OCR score at which one unconfirmed reading is still trus
 _GARBLED_NUMBER_RE = re.compile(r"^\s*([^\d\s.,]+)\s*(?:nm|[µu]m|mm)\W*$")
 _BARE_UNIT_RE = re.compile(r"[µu]m|nm")  # a unit read alone: its number left outside the crop
 _BARE_NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)?\s*[nµuμ]?")  # "1.0", or "500n" cut in its unit
+_NUMBER_BEFORE_M_RE = re.compile(r"\s*(\d+(?:[.,]\d+)?)\s*\S?m")  # "100m2", "2 µm"
 _FAIR_SCORE = 0.7  # below this a reading cannot contradict a sure one
 # Below this a scale-bar reading is reported with a warning asking for a check.
 LOW_CONFIDENCE = 0.5
@@ -142,6 +147,7 @@ def locate_scale_bar(
 ) -> tuple[ScaleBar, Region | None] | None:
     """Like :func:`find_scale_bar`, plus the label's box (so callers can mask the text too)."""
     unlabeled: tuple[ScaleBar, Region | None] | None = None
+    near_misses: list[tuple[BarCandidate, Region, str, tuple[float, str]]] = []
     ocr_calls = 0
     regions = search_regions(grey.shape[:2], data_bar)
     if data_bar is not None:
@@ -188,14 +194,23 @@ def locate_scale_bar(
                     # wide space (serif "1.0  µm"); the votes read the whole line instead.
                     crop, first = wider, None
                     pixels = grey[crop.y0 : crop.y1, crop.x0 : crop.x1]
-                parsed, text, score, calls = vote_label(pixels, cand.length_px, first)
-                ocr_calls += calls
-                if parsed is not None and _part_of_label(crop, cand):
+                vote = vote_label(pixels, cand.length_px, first)
+                ocr_calls += vote.calls
+                if vote.parsed is not None and _part_of_label(crop, cand):
                     break  # the "bar" is a stroke of the label: try the next candidate
-                if parsed is not None:
-                    return _to_scale_bar(cand, text, parsed, score), crop
+                if vote.parsed is not None:
+                    return _to_scale_bar(cand, vote.text, vote.parsed, vote.score), crop
+                grey_read = grey_only_length(vote, cand.length_px)
+                if grey_read is not None and not _part_of_label(crop, cand):
+                    near_misses.append((cand, crop, vote.reads[0][0], grey_read))
             if unlabeled is None:
                 unlabeled = _to_scale_bar(cand, None, None, 0.0), None
+    # Last, the labels only the grey crop read: two more grey reads of the first must agree.
+    for cand, crop, text, parsed in near_misses[:1]:
+        pixels = grey[crop.y0 : crop.y1, crop.x0 : crop.x1]
+        vote = grey_consensus(pixels, text, parsed, cand.length_px)
+        if vote.parsed is not None:
+            return _to_scale_bar(cand, vote.text, vote.parsed, vote.score), crop
     return unlabeled
 
 
@@ -341,6 +356,17 @@ def _other_glyph_count(garbled: str, label: str) -> bool:
     return len(m.group(1)) != len(number.group(1))
 
 
+def _other_round_number(garbled: str, value: float) -> bool:
+    """``garbled`` starts with a round number other than ``value`` followed by some "m"
+    ("100m2" beside 10): a reading of the label's number that disagrees, whatever became
+    of its unit."""
+    m = _NUMBER_BEFORE_M_RE.match(ocr_variants(garbled)[-1])
+    if m is None:
+        return False
+    number = float(m.group(1).replace(",", "."))
+    return is_round_length(number) and number != value
+
+
 def _worth_retry(text: str) -> bool:
     """A near miss (short, digits or an "m", no date/time punctuation) deserves a 2nd read."""
     t = text.strip()
@@ -358,6 +384,7 @@ def ocr_variants(text: str) -> list[str]:
     text = _DOTTED_ZERO_RE.sub(lambda m: m.group(0).replace("8", "0"), text)
     fixed = _LEADING_ONE_RE.sub("1", text)
     fixed = _M_AS_NN_RE.sub("nm", _O_IN_NUMBER_RE.sub("0", fixed).replace("rn", "m"))
+    fixed = _N_AS_R_RE.sub("nm", fixed)
     fixed = restore_micro(_AT_IN_NUMBER_RE.sub("0", fixed))
     fixed = _MU_AS_DESCENDER_RE.sub("\u00b5", fixed)
     fixed = _DOT_BEFORE_UNIT_RE.sub(" ", fixed)
@@ -395,12 +422,22 @@ def interpret_label(text: str, length_px: float) -> tuple[float, str] | None:
     return None
 
 
+class LabelVote(NamedTuple):
+    """The outcome of reading one label crop several ways."""
+
+    parsed: tuple[float, str] | None  # (value, unit), or None when unread
+    text: str  # the reading chosen, or the best-scored one when unread
+    score: float
+    calls: int  # OCR calls made (not counting a reading passed in)
+    reads: list[tuple[str, float]]  # every reading: grey, then thresholded at 3x and 2x
+
+
 def vote_label(
     pixels: np.ndarray, length_px: float, first: tuple[str, float] | None = None
-) -> tuple[tuple[float, str] | None, str, float, int]:
+) -> LabelVote:
     """Read a label crop two or three ways and keep the length they agree on.
 
-    Returns ``(parsed, text, score, ocr_calls)``. Readings: the grey crop (or ``first``, a
+    Readings: the grey crop (or ``first``, a
     reading already made), the crop binarised at 3x, then binarised at 2x if the two differ.
     A length wins with two votes; a reading whose number matches and whose unit lost its
     prefix (``2 m``) votes for it too. One sure reading (score >= 0.9) that nothing
@@ -444,14 +481,54 @@ def vote_label(
             )
             for p, (t, sc) in zip(parsed, reads, strict=True)
         )
-        sure = score >= _SURE_SCORE and not against
-        trusted = (votes >= 2 or sure) and is_round_length(cand[0])
+        # The two thresholded readings share one binarisation, so their two votes are one
+        # when the fair grey reading has another round number before a unit it lost:
+        # "100m2" doubts "10mm" twice (emps-train e853d120fa at half size, its "00" merged
+        # once thresholded; 10x off if believed).
+        grey_text, grey_score = reads[0]
+        grey_doubts = (
+            parsed[0] is None
+            and grey_score >= _FAIR_SCORE
+            and _other_round_number(grey_text, cand[0])
+        )
+        sure = score >= _SURE_SCORE and not against and not grey_doubts
+        trusted = (votes >= 2 and not grey_doubts or sure) and is_round_length(cand[0])
         if trusted and (best is None or score > best[2]):
             best = (cand, text, score)
     if best is None:
         text, score = max(reads, key=lambda r: r[1])
-        return None, text, score, calls
-    return best[0], best[1], best[2], calls
+        return LabelVote(None, text, score, calls, reads)
+    return LabelVote(best[0], best[1], best[2], calls, reads)
+
+
+def grey_only_length(vote: LabelVote, length_px: float) -> tuple[float, str] | None:
+    """The length the grey crop alone read in a vote that failed, when both thresholded
+    reads read none: glyphs drawn with an outline of the other colour (white "50 nm" ringed
+    in black, emps-train 6360a823da) lose their strokes to Otsu, which keeps the outline,
+    so the thresholded reads are no votes at all, for or against."""
+    if vote.parsed is not None or len(vote.reads) != 3:
+        return None
+    grey, *thresholded = (interpret_label(t, length_px) for t, _ in vote.reads)
+    if grey is None or thresholded != [None, None] or not is_round_length(grey[0]):
+        return None
+    return grey
+
+
+def grey_consensus(
+    pixels: np.ndarray, grey_text: str, parsed: tuple[float, str], length_px: float
+) -> LabelVote:
+    """``parsed`` (see :func:`grey_only_length`) if the grey crop read at two more scales
+    gives it too. Three grey reads must agree, not two: reads of one crop share its errors.
+    A weaker proof than :func:`vote_label`'s, so it is asked for only once no bar has a
+    label read the usual way (emps-train a492171fa8: a ruler's label would otherwise go to
+    the wrong extent of its ticks)."""
+    scale = default_scale(pixels.shape[0])
+    reads = [read_text(pixels, scale=s) for s in (scale + 1, scale + 2)]
+    agree = all(
+        interpret_label(t, length_px) == parsed or _bare_m_of(t, parsed) for t, _ in reads
+    )
+    score = min(sc for _, sc in reads)
+    return LabelVote(parsed if agree else None, grey_text, score, len(reads), reads)
 
 
 def is_round_length(value: float) -> bool:

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from analysis.calibration import calibrate
-from analysis.calibration.scalebar import _other_glyph_count
+from analysis.calibration.scalebar import _other_glyph_count, _other_round_number
 from analysis.calibration.units import to_nm
 from analysis.io import image_from_array, read_image
 from benchmarks.engine.calibration import run_checked_reads, run_real_labels_rescaled
@@ -47,7 +47,7 @@ def test_real_bars_within_2_percent(shared_data):
         else:
             wrong += 1
     assert len(rows) >= 60
-    assert within >= 60  # measured 61 of 67
+    assert within >= 61  # measured 62 of 67
     # measured 0 since a faint 1-px bar on texture (802e607c7c, 88 px for 91) keeps the
     # noise above its level in the coverage of its ends
     assert wrong == 0
@@ -58,12 +58,14 @@ def test_real_bars_on_resized_copies(shared_data):
     """The labelled bars on copies resized 0.5x to 2x. Session 21 started at 38 within 2 %
     and 13 wrong (0.5x), 49 and 6 (0.75x), 54 and 3 (1.5x), 52 and 5 (2x): a segmented
     bar's cells, part of a tick ruler, a light strip between glyph feet and a glyph's foot
-    measured as bars. Measured now: 45 and 5, 55 and 1, 58 and 0, 57 and 1; the wrong ones
-    left are 2.5-5 % off on bars of 23-46 px (a pixel or two), but one: a 0.5x "100 nm" of
-    6-px glyphs read "10 nm" (e853d120fa)."""
+    measured as bars. Session 22 started at 45 and 5, 55 and 1, 58 and 0, 57 and 1; measured
+    now: 46 and 4 at 0.5x, the others unchanged. The wrong ones left are 2.5-5.5 % off on
+    bars of 32-65 px (a pixel or two at the ends); the 0.5x "100 nm" of 6-px glyphs read
+    "10 nm" twice once thresholded (e853d120fa, 10x off) is left unread, its grey reading
+    "100m2" doubting it."""
     report = run_real_labels_rescaled(images=shared_data / "emps-train" / "images")
     assert report is not None
-    floors = {"x0.5": (44, 5), "x0.75": (54, 1), "x1.5": (57, 0), "x2": (56, 1)}
+    floors = {"x0.5": (45, 4), "x0.75": (54, 1), "x1.5": (57, 0), "x2": (56, 1)}
     for name, (within, wrong) in floors.items():
         assert report[name]["within_2pct"] >= within and report[name]["wrong"] <= wrong, name
 
@@ -137,6 +139,10 @@ def test_the_foot_of_a_serif_two_is_not_the_bar(shared_data):
         # A Hitachi TEM band's "x30.0k" read "x30.0" (its k lost) vetoed the figure's
         # "200 nm" bar by 5000x; the band's ruler (11 ticks over 138 px) confirms the bar.
         ("a492171fa8.png", 200 / 139.0, "plain magnification with a point"),
+        # White 7-px "50 nm" ringed in black: Otsu keeps the ring, so both thresholded reads
+        # read nothing; the grey crop reads "50rm" at three scales (an "n" whose right leg
+        # is lost under the ring).
+        ("6360a823da.png", 50 / 156.0, "outlined glyphs, grey reads agree"),
     ],
 )
 def test_real_bars_read_since_the_hard_case_fixes(shared_data, name, pixel_nm, why):
@@ -189,9 +195,27 @@ def test_a_sure_reading_whose_digits_another_reading_doubts_is_not_believed(shar
     assert _other_glyph_count("o nm", "25 nm")
 
 
+def test_two_thresholded_reads_the_grey_reading_doubts_are_not_believed(shared_data):
+    """A half-size copy of a "100 nm" figure: thresholded twice (3x, 2x) its 6-px "00" merges
+    and reads "10mm" (-> 10 nm) at 0.93; the grey crop reads "100m2" at 0.87. The two
+    thresholded reads share one binarisation, and the grey one has another round number:
+    unread, not 10x off."""
+    grey = read_image(shared_data / "emps-train" / "images" / "e853d120fa.png").grey
+    half = cv2.resize(grey, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    cal = calibrate(image_from_array(np.clip(half, 0, 1).astype(np.float32)))
+    assert cal.pixel_size_nm is None or cal.pixel_size_nm == pytest.approx(
+        100 / 58.1, rel=0.02
+    )
+    assert _other_round_number("100m2", 10.0)
+    assert not _other_round_number("100m2", 100.0)
+    assert not _other_round_number("1.0 µm", 1.0)
+    assert not _other_round_number("l00 nm", 100.0)  # a leading "l" is a 1
+    assert not _other_round_number("23m", 20.0)  # not a round number: no reading of one
+
+
 @pytest.mark.slow
 def test_reads_checked_by_eye_on_unlabelled_figures_do_not_move(shared_data):
-    """168 reads of unlabelled emps-train figures that a person checked: none may change by
+    """174 reads of unlabelled emps-train figures that a person checked: none may change by
     more than 2 % (a changed read of a checked label is a wrong one); a few may be lost when
     a rule turns doubtful (measured: 1, dc20484021, see the glyph-count test)."""
     counts = run_checked_reads(shared_data / "emps-train" / "images")

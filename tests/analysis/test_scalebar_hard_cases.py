@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw
 from analysis.calibration import calibrate, find_scale_bar
 from analysis.calibration.render import _font, available_fonts
 from analysis.calibration.render_bands import degrade, render_band_image
-from analysis.calibration.scalebar import interpret_label
+from analysis.calibration.scalebar import LabelVote, grey_only_length, interpret_label
 from analysis.io import image_from_array
 
 
@@ -225,6 +225,25 @@ def test_outlined_micro_read_as_a_descender_letter(text, expected):
     """An outlined "µ" is read as the letter with a descender it looks like; no unit is
     spelt "qm" or "gm", so the label is a micrometre length."""
     assert interpret_label(text, 141.0) == expected
+
+
+def test_an_n_whose_right_leg_is_lost_reads_as_nm():
+    """A 5-px outlined "n" read as "r": no unit is spelt "rm"."""
+    assert interpret_label("50rm", 156.0) == (50.0, "nm")
+    assert interpret_label("50 rm", 156.0) == (50.0, "nm")
+    assert interpret_label("50 rms", 156.0) is None  # a word, not a unit
+
+
+def test_a_length_only_the_grey_crop_read_is_a_near_miss_to_confirm():
+    """Only when both thresholded reads read no length at all: one that reads another
+    length, or a vote already won, is no near miss."""
+    vote = LabelVote(None, "50rm", 0.68, 3, [("50rm", 0.68), ("29. rin", 0.49), ("2in", 0.6)])
+    assert grey_only_length(vote, 156.0) == (50.0, "nm")
+    against = vote._replace(reads=[("50rm", 0.68), ("20 nm", 0.5), ("2in", 0.6)])
+    assert grey_only_length(against, 156.0) is None
+    not_round = vote._replace(reads=[("52rm", 0.68), ("", 0.0), ("", 0.0)])
+    assert grey_only_length(not_round, 156.0) is None
+    assert grey_only_length(vote._replace(parsed=(50.0, "nm")), 156.0) is None
 
 
 @pytest.mark.parametrize(("seed", "half"), [(6106, False), (6201, True), (6111, True)])
