@@ -524,9 +524,7 @@ def grey_consensus(
     the wrong extent of its ticks)."""
     scale = default_scale(pixels.shape[0])
     reads = [read_text(pixels, scale=s) for s in (scale + 1, scale + 2)]
-    agree = all(
-        interpret_label(t, length_px) == parsed or _bare_m_of(t, parsed) for t, _ in reads
-    )
+    agree = all(interpret_label(t, length_px) == parsed or _bare_m_of(t, parsed) for t, _ in reads)
     score = min(sc for _, sc in reads)
     return LabelVote(parsed if agree else None, grey_text, score, len(reads), reads)
 

@@ -203,9 +203,7 @@ def test_two_thresholded_reads_the_grey_reading_doubts_are_not_believed(shared_d
     grey = read_image(shared_data / "emps-train" / "images" / "e853d120fa.png").grey
     half = cv2.resize(grey, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
     cal = calibrate(image_from_array(np.clip(half, 0, 1).astype(np.float32)))
-    assert cal.pixel_size_nm is None or cal.pixel_size_nm == pytest.approx(
-        100 / 58.1, rel=0.02
-    )
+    assert cal.pixel_size_nm is None or cal.pixel_size_nm == pytest.approx(100 / 58.1, rel=0.02)
     assert _other_round_number("100m2", 10.0)
     assert not _other_round_number("100m2", 100.0)
     assert not _other_round_number("1.0 µm", 1.0)
