@@ -87,7 +87,7 @@ def find_band_bar(
             continue
         length_px, ticked = _measure(v / contrast, structure)
         pixels = grey[label_box.y0 : label_box.y1, label_box.x0 : label_box.x1]
-        vote = vote_label(pixels, length_px, (label_text, score))
+        vote = vote_label(pixels, length_px, (label_text, score), width_px=grey.shape[1])
         parsed, label_text = vote.parsed, vote.text
         if parsed is None and mag_pixel_nm is not None:
             parsed = _unit_from_magnification(label_text, length_px, mag_pixel_nm)

@@ -194,13 +194,13 @@ def locate_scale_bar(
                     # wide space (serif "1.0  µm"); the votes read the whole line instead.
                     crop, first = wider, None
                     pixels = grey[crop.y0 : crop.y1, crop.x0 : crop.x1]
-                vote = vote_label(pixels, cand.length_px, first)
+                vote = vote_label(pixels, cand.length_px, first, width_px=grey.shape[1])
                 ocr_calls += vote.calls
                 if vote.parsed is not None and _part_of_label(crop, cand):
                     break  # the "bar" is a stroke of the label: try the next candidate
                 if vote.parsed is not None:
                     return _to_scale_bar(cand, vote.text, vote.parsed, vote.score), crop
-                grey_read = grey_only_length(vote, cand.length_px)
+                grey_read = grey_only_length(vote, cand.length_px, width_px=grey.shape[1])
                 if grey_read is not None and not _part_of_label(crop, cand):
                     near_misses.append((cand, crop, vote.reads[0][0], grey_read))
             if unlabeled is None:
@@ -208,7 +208,7 @@ def locate_scale_bar(
     # Last, the labels only the grey crop read: two more grey reads of the first must agree.
     for cand, crop, text, parsed in near_misses[:1]:
         pixels = grey[crop.y0 : crop.y1, crop.x0 : crop.x1]
-        vote = grey_consensus(pixels, text, parsed, cand.length_px)
+        vote = grey_consensus(pixels, text, parsed, cand.length_px, width_px=grey.shape[1])
         if vote.parsed is not None:
             return _to_scale_bar(cand, vote.text, vote.parsed, vote.score), crop
     return unlabeled
@@ -395,11 +395,14 @@ def ocr_variants(text: str) -> list[str]:
     return out
 
 
-def interpret_label(text: str, length_px: float) -> tuple[float, str] | None:
+def interpret_label(
+    text: str, length_px: float, *, width_px: int | None = None
+) -> tuple[float, str] | None:
     """(value, unit) of a label, given the bar it labels; ``None`` if not a usable length.
 
     OCR confuses "nm" with "mm" and "µm" with "pm" in some fonts; the bar length tells them
-    apart, because only one reading gives a pixel size a microscope can produce.
+    apart, because only one reading gives a pixel size a microscope can produce. With the
+    image's ``width_px`` the field of view must be one a microscope can image too.
     """
     for variant in ocr_variants(text):
         if not is_bare_length(variant):
@@ -412,6 +415,14 @@ def interpret_label(text: str, length_px: float) -> tuple[float, str] | None:
             # "500 m" lost a "µ" or an "n": a factor of 1000 no bar length can settle when
             # both give a microscope's pixel, so the label counts as unread.
             units = [u for u in ("µm", "nm") if plausible_pixel_size(to_nm(value, u) / length_px)]
+            if len(units) == 2 and width_px is not None and any(ch.isdigit() for ch in text):
+                # A field under 10 nm is refused as a calibration anyway (see _sources in
+                # calibrate): "0.5 m" over 127 px of a 664-px figure is 0.5 µm (emps-train
+                # a3eb38c236; each of the four bare "m" read in emps-train lost a "µ"). Not
+                # for a number that is itself a guess ("Im": an "I" taken for a 1).
+                units = [
+                    u for u in units if plausible_pixel_size(to_nm(value, u) / length_px, width_px)
+                ]
             if len(units) == 1:
                 return value, units[0]
             continue
@@ -433,7 +444,11 @@ class LabelVote(NamedTuple):
 
 
 def vote_label(
-    pixels: np.ndarray, length_px: float, first: tuple[str, float] | None = None
+    pixels: np.ndarray,
+    length_px: float,
+    first: tuple[str, float] | None = None,
+    *,
+    width_px: int | None = None,
 ) -> LabelVote:
     """Read a label crop two or three ways and keep the length they agree on.
 
@@ -454,12 +469,12 @@ def vote_label(
             reads.append(first)
             continue
         if len(reads) == 2:
-            p0, p1 = (interpret_label(t, length_px) for t, _ in reads)
+            p0, p1 = (interpret_label(t, length_px, width_px=width_px) for t, _ in reads)
             if p0 is not None and p0 == p1:
                 break
         reads.append(read_text(pixels, **kwargs))
         calls += 1
-    parsed = [interpret_label(t, length_px) for t, _ in reads]
+    parsed = [interpret_label(t, length_px, width_px=width_px) for t, _ in reads]
     best: tuple[tuple[float, str], str, float] | None = None
     for cand, (text, score) in zip(parsed, reads, strict=True):
         if cand is None:
@@ -501,21 +516,28 @@ def vote_label(
     return LabelVote(best[0], best[1], best[2], calls, reads)
 
 
-def grey_only_length(vote: LabelVote, length_px: float) -> tuple[float, str] | None:
+def grey_only_length(
+    vote: LabelVote, length_px: float, *, width_px: int | None = None
+) -> tuple[float, str] | None:
     """The length the grey crop alone read in a vote that failed, when both thresholded
     reads read none: glyphs drawn with an outline of the other colour (white "50 nm" ringed
     in black, emps-train 6360a823da) lose their strokes to Otsu, which keeps the outline,
     so the thresholded reads are no votes at all, for or against."""
     if vote.parsed is not None or len(vote.reads) != 3:
         return None
-    grey, *thresholded = (interpret_label(t, length_px) for t, _ in vote.reads)
+    grey, *thresholded = (interpret_label(t, length_px, width_px=width_px) for t, _ in vote.reads)
     if grey is None or thresholded != [None, None] or not is_round_length(grey[0]):
         return None
     return grey
 
 
 def grey_consensus(
-    pixels: np.ndarray, grey_text: str, parsed: tuple[float, str], length_px: float
+    pixels: np.ndarray,
+    grey_text: str,
+    parsed: tuple[float, str],
+    length_px: float,
+    *,
+    width_px: int | None = None,
 ) -> LabelVote:
     """``parsed`` (see :func:`grey_only_length`) if the grey crop read at two more scales
     gives it too. Three grey reads must agree, not two: reads of one crop share its errors.
@@ -524,7 +546,10 @@ def grey_consensus(
     the wrong extent of its ticks)."""
     scale = default_scale(pixels.shape[0])
     reads = [read_text(pixels, scale=s) for s in (scale + 1, scale + 2)]
-    agree = all(interpret_label(t, length_px) == parsed or _bare_m_of(t, parsed) for t, _ in reads)
+    agree = all(
+        interpret_label(t, length_px, width_px=width_px) == parsed or _bare_m_of(t, parsed)
+        for t, _ in reads
+    )
     score = min(sc for _, sc in reads)
     return LabelVote(parsed if agree else None, grey_text, score, len(reads), reads)
 

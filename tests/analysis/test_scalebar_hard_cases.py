@@ -234,6 +234,19 @@ def test_an_n_whose_right_leg_is_lost_reads_as_nm():
     assert interpret_label("50 rms", 156.0) is None  # a word, not a unit
 
 
+def test_a_lost_prefix_is_the_one_that_leaves_a_field_a_microscope_can_image():
+    """ "0.5 m" over 127 px: 0.5 nm gives a 0.004-nm pixel, a microscope's at the limit, so
+    the bar alone cannot tell; over a 664-px figure that is a 2.6-nm field, which calibrate
+    refuses anyway, so the label is 0.5 µm. Where both fields are possible it stays
+    unread: "500m" over 198 px of a 579-px figure is a 1.5-µm or a 1.5-mm field."""
+    assert interpret_label("0.5 m", 127.0) is None
+    assert interpret_label("0.5 m", 127.0, width_px=664) == (0.5, "µm")
+    assert interpret_label("500m", 197.6, width_px=579) is None
+    # Not when the number is a guess too: "Im" read twice from a speck beside "500nm"
+    # (emps-train ca780314cd) is no "1 µm".
+    assert interpret_label("Im", 146.6, width_px=732) is None
+
+
 def test_a_length_only_the_grey_crop_read_is_a_near_miss_to_confirm():
     """Only when both thresholded reads read no length at all: one that reads another
     length, or a vote already won, is no near miss."""
