@@ -51,7 +51,7 @@ _AT_IN_NUMBER_RE = re.compile(r"(?<=[\d.,])@|@(?=[.,]?\d)")  # a bold "0" read a
 # spelt so; an "n" has no descender to be read as one).
 _MU_AS_DESCENDER_RE = re.compile(r"(?<=[\d.,\s])[qg](?=m\b)")
 _M_AS_NN_RE = re.compile(r"(?<=[\d\s])nn(?![A-Za-z])")  # "100 nn": the m's middle stroke lost
-# "50rm": the right leg of a 5-px "n" lost under its outline (emps-train 3a8af6d3f4); no unit
+# "50rm": the right leg of a 5-px "n" lost under its outline (emps-train 6360a823da); no unit
 # is spelt so, and a "µ" keeps its descender.
 _N_AS_R_RE = re.compile(r"(?<=[\d\s])rm(?![A-Za-z])")
 _DOT_BEFORE_UNIT_RE = re.compile(r"(?<=\d)\.(?=\s*[nµuμmpÅ][m]?\b)")  # "1.0.µm": a space
@@ -452,8 +452,8 @@ def vote_label(
 ) -> LabelVote:
     """Read a label crop two or three ways and keep the length they agree on.
 
-    Readings: the grey crop (or ``first``, a
-    reading already made), the crop binarised at 3x, then binarised at 2x if the two differ.
+    Readings: the grey crop (or ``first``, a reading already made), the crop binarised at
+    3x, then binarised at 2x if the two differ.
     A length wins with two votes; a reading whose number matches and whose unit lost its
     prefix (``2 m``) votes for it too. One sure reading (score >= 0.9) that nothing
     contradicts also stands. "nm" and "µm" differ by one glyph the recogniser sometimes
@@ -507,7 +507,7 @@ def vote_label(
             and _other_round_number(grey_text, cand[0])
         )
         sure = score >= _SURE_SCORE and not against and not grey_doubts
-        trusted = (votes >= 2 and not grey_doubts or sure) and is_round_length(cand[0])
+        trusted = ((votes >= 2 and not grey_doubts) or sure) and is_round_length(cand[0])
         if trusted and (best is None or score > best[2]):
             best = (cand, text, score)
     if best is None:
