@@ -147,7 +147,7 @@ def locate_scale_bar(
 ) -> tuple[ScaleBar, Region | None] | None:
     """Like :func:`find_scale_bar`, plus the label's box (so callers can mask the text too)."""
     unlabeled: tuple[ScaleBar, Region | None] | None = None
-    near_misses: list[tuple[BarCandidate, Region, str, tuple[float, str]]] = []
+    near_miss: tuple[BarCandidate, Region, str, tuple[float, str]] | None = None
     ocr_calls = 0
     regions = search_regions(grey.shape[:2], data_bar)
     if data_bar is not None:
@@ -201,12 +201,13 @@ def locate_scale_bar(
                 if vote.parsed is not None:
                     return _to_scale_bar(cand, vote.text, vote.parsed, vote.score), crop
                 grey_read = grey_only_length(vote, cand.length_px, width_px=grey.shape[1])
-                if grey_read is not None and not _part_of_label(crop, cand):
-                    near_misses.append((cand, crop, vote.reads[0][0], grey_read))
+                if near_miss is None and grey_read is not None and not _part_of_label(crop, cand):
+                    near_miss = (cand, crop, vote.reads[0][0], grey_read)
             if unlabeled is None:
                 unlabeled = _to_scale_bar(cand, None, None, 0.0), None
-    # Last, the labels only the grey crop read: two more grey reads of the first must agree.
-    for cand, crop, text, parsed in near_misses[:1]:
+    # Last, the first label only the grey crop read: two more grey reads of it must agree.
+    if near_miss is not None:
+        cand, crop, text, parsed = near_miss
         pixels = grey[crop.y0 : crop.y1, crop.x0 : crop.x1]
         vote = grey_consensus(pixels, text, parsed, cand.length_px, width_px=grey.shape[1])
         if vote.parsed is not None:
