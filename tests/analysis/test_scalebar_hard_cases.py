@@ -21,8 +21,15 @@ from PIL import Image, ImageDraw
 from analysis.calibration import calibrate, find_scale_bar
 from analysis.calibration.render import _font, available_fonts
 from analysis.calibration.render_bands import degrade, render_band_image
-from analysis.calibration.scalebar import LabelVote, grey_only_length, interpret_label
+from analysis.calibration.scalebar import (
+    BarCandidate,
+    LabelVote,
+    grey_only_length,
+    interpret_label,
+    label_crops,
+)
 from analysis.io import image_from_array
+from analysis.result import Region
 
 
 def _bold_font(size: int):
@@ -306,3 +313,21 @@ def test_bar_ending_in_a_particle_almost_as_dark_as_itself(half):
         r = degrade(r, factor=0.5, jpeg_quality=80)
     cal = calibrate(image_from_array(r.image))
     assert cal.pixel_size_nm == pytest.approx(r.pixel_size_nm, rel=0.02), cal.reason
+
+
+def test_glyphs_standing_on_a_thin_line_near_its_end_are_not_its_ticks():
+    """emps-train 3a8af6d3f4: "50 nm" set on the 1-px outline of a white bar, its "5" and
+    "0" 3-9 px in from the line's end. They touched the line there and were dropped as its
+    end ticks, so the label crop held "nm" alone. A tick crosses the end column; these do
+    not, and the crop now holds the whole label. A tick that does is still dropped."""
+    img = np.full((200, 300), 0.6, np.float32)
+    img[150, 40:200] = 0.05  # the 1-px line
+    img[141:150, 48:54] = 0.05  # two glyph-sized blocks standing on it, off its end
+    img[141:150, 57:63] = 0.05
+    img[141:150, 67:80] = 0.05  # the rest of the label, clear of the line
+    img[143:158, 199:201] = 0.05  # a tick across the right end
+    cand = BarCandidate(x0_px=40.0, x1_px=200.0, y0=150, y1=151, bright=False, score=1.0,
+                        bar_level=0.95, bg_level=0.4)  # fmt: skip
+    above = label_crops(img, Region(0, 0, 300, 200), cand)[0]
+    assert above.x0 <= 48 and above.x1 >= 80
+    assert above.x1 < 199  # the tick is not a glyph of the label
