@@ -78,7 +78,8 @@ _MIN_LABEL_ASPECT = 1.8  # crop width / height below which no length label fits
 _SURE_SCORE = 0.9  # an OCR score at which one unconfirmed reading is still trusted
 _GARBLED_NUMBER_RE = re.compile(r"^\s*([^\d\s.,]+)\s*(?:nm|[µu]m|mm)\W*$")
 _BARE_UNIT_RE = re.compile(r"[µu]m|nm")  # a unit read alone: its number left outside the crop
-_BARE_NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)?\s*[nµuμ]?")  # "1.0", or "500n" cut in its unit
+# "1.0", or "500n" cut in its unit; "1ur" and "1.0yr" read the cut "m" of "1 µm" as an "r"
+_BARE_NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)?\s*(?:[nµuμ]|[µuμy]r)?")
 _NUMBER_BEFORE_M_RE = re.compile(r"\s*(\d+(?:[.,]\d+)?)\s*\S?m")  # "100m2", "2 µm"
 _FAIR_SCORE = 0.7  # below this a reading cannot contradict a sure one
 # Below this a scale-bar reading is reported with a warning asking for a check.
@@ -704,6 +705,11 @@ def _view_candidates(
             at_border = x == 0 or x + w >= v.shape[1]  # a frame line, or a cropped bar
             if (y == 0 and region.y0 > 0) or (y + h >= v.shape[0] and region.y1 < img_h):
                 continue  # cut by the search region's edge: part of something taller
+            if (0 < ox == x) or (x + w == cols_w.stop < v.shape[1]):
+                # Cut by a window's side: a bar running on past it would be measured to
+                # the window (emps-train a68915823c: 248 px of a 290-px bar, the window
+                # around a dark particle beside it reaching into the bar's rows).
+                continue
             x, w = _trim_touching_ends(mask, x, y, w, h)
             if w < min_len or not _edged_above_below(v, x, y, w, h, v_median):
                 continue

@@ -183,6 +183,21 @@ def test_label_files_are_well_formed():
     assert not negatives & {r["file"] for r in rows}
 
 
+@pytest.mark.parametrize(
+    ("name", "wrong_nm"),
+    [
+        # A 290-px bar that runs on into a dark gap at the frame's edge was measured to the
+        # window around a particle beside it: 248 px (its "1um" now read whole, 17 % off).
+        ("a68915823c.png", 1000 / 247.8),
+        # A bar cut by the figure's right edge: 110.7 px to that window, 139 px visible.
+        ("70f9f13af4.png", 20 / 110.66),
+    ],
+)
+def test_a_bar_is_not_measured_to_the_edge_of_a_search_window(shared_data, name, wrong_nm):
+    cal = calibrate(read_image(shared_data / "emps-train" / "images" / name))
+    assert cal.pixel_size_nm is None or cal.pixel_size_nm != pytest.approx(wrong_nm, rel=0.02)
+
+
 def test_a_sure_reading_whose_digits_another_reading_doubts_is_not_believed(shared_data):
     """White "500 nm" over a half-dark ground: one crop reads "10 nm" at 0.96, its two
     thresholded readings "V nm". A reading that puts another count of glyphs where the

@@ -343,6 +343,10 @@ def test_half_a_label_read_for_sure_is_read_again_with_room_for_the_rest():
     wider = _with_room_for_rest(crop, ("1.0", 0.999), None, (200, 400))
     assert wider == Region(100, 50, 235, 80)
     assert _with_room_for_rest(crop, ("500n", 0.95), None, (200, 400)) is not None
+    # The "m" of "1 µm" cut by the crop's end reads as an "r" (emps-train a68915823c, 0.99)
+    assert _with_room_for_rest(crop, ("1ur", 0.99), None, (200, 400)) == wider
+    assert _with_room_for_rest(crop, ("1.0yr", 0.95), None, (200, 400)) is not None
+    assert _with_room_for_rest(crop, ("1r", 0.99), None, (200, 400)) is None  # no unit begun
     assert _with_room_for_rest(crop, ("1.0", 0.6), None, (200, 400)) is None  # not sure
     assert _with_room_for_rest(crop, ("1.0 µm", 0.99), None, (200, 400)) is None  # whole
     assert _with_room_for_rest(crop, ("1.0", 0.99), Region(0, 0, 170, 200), (200, 400)) == Region(
