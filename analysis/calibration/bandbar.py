@@ -86,7 +86,13 @@ def find_band_bar(
         if structure is None:
             continue
         length_px, ticked = _measure(v / contrast, structure)
-        pixels = grey[label_box.y0 : label_box.y1, label_box.x0 : label_box.x1]
+        # A label's crop never holds its bar: the tops of a ruler's ticks in the chunk's
+        # padding read as dots around the label (".50um." -> 0.5 µm, rendered Hitachi 3304).
+        # Only a structure under the label: a JEOL bar beside its label shares its rows.
+        y1 = label_box.y1
+        if (label_box.y0 + y1) / 2 < band.y0 + structure.y0 < y1:
+            y1 = band.y0 + structure.y0
+        pixels = grey[label_box.y0 : y1, label_box.x0 : label_box.x1]
         vote = vote_label(pixels, length_px, (label_text, score), width_px=grey.shape[1])
         parsed, label_text = vote.parsed, vote.text
         if parsed is None and mag_pixel_nm is not None:

@@ -112,13 +112,15 @@ def test_outlined_label_edges_do_not_use_up_the_search():
         ("tem", 6004, False),
         ("tem", 6011, True),
         ("jeol", 2007, True),
+        ("hitachi", 3304, False),
     ],
 )
 def test_rendered_layouts_that_were_missed(layout, seed, half):
     """Bench cases: TEM bar ending on a particle (6000), on dark ground with a bold "0" read
     as "@" (6002), outline edges outranking the bar (6003), a bar 80 % across a black disc
     (6004), "µ" read as "y" (6011); a JEOL band whose "X11,213" was read "X11.213" and
-    vetoed the right bar (2007)."""
+    vetoed the right bar (2007); a Hitachi ruler's tick tops in its label's crop read as
+    dots, ".50um." (0.5 µm, vetoed by the band's magnification) for "50um" (3304)."""
     cal, r = calibrate_rendered(layout, seed, half)
     assert cal.pixel_size_nm == pytest.approx(r.pixel_size_nm, rel=0.02), cal.reason
 
