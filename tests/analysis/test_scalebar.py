@@ -17,6 +17,7 @@ from analysis.calibration.scalebar import (
     BarCandidate,
     _line_shaped,
     _to_scale_bar,
+    _view_candidates,
     _with_room_for_rest,
     find_bar_candidates,
     interpret_label,
@@ -358,3 +359,23 @@ def test_half_a_label_read_for_sure_is_read_again_with_room_for_the_rest():
         80, 50, 160, 80
     )
     assert _with_room_for_rest(crop, ("µm", 0.8), None, (200, 400)) is None  # not sure
+
+
+def test_a_bar_cut_by_a_search_window_is_not_measured_to_the_window():
+    """The saturated-level search looks only inside windows around dark blobs; a bar that
+    runs on past a window's side was measured to that side (emps-train a68915823c: 248 px
+    of a 290-px bar). Inside a window that holds it whole, it is measured end to end."""
+    v = np.zeros((60, 400), np.float32)
+    v[30:37, 50:350] = 1.0
+    mask = v >= 0.5
+    region = Region(0, 0, 400, 60)
+
+    def found(cols: slice) -> list[BarCandidate]:
+        return _view_candidates(
+            v, mask, region, True, 60, 400, v_median=0.0, rulers=False,
+            windows=[(slice(0, 60), cols)],
+        )[0]  # fmt: skip
+
+    assert found(slice(100, 300)) == []
+    (whole,) = found(slice(30, 370))
+    assert whole.length_px == pytest.approx(300, abs=1)
