@@ -1324,7 +1324,7 @@ def label_crops(
             # A line's ticks cross its end column. Glyphs set on a thin line a few pixels in
             # from its end are not ticks: the "5" and "0" of "50 nm" standing on the 1-px
             # outline of a white bar (emps-train 3a8af6d3f4), which left the "nm" alone.
-            at_end &= _covers(x, w, bx0) or _covers(x, w, bx1)
+            at_end &= min(_xdist((x, y, x + w, y + h), (b, b)) for b in (bx0, bx1)) <= 2
         if touches_bar and not _inside_gap(cand, win, x, w) and (w > 0.5 * length or at_end):
             continue
         comps.append((x, y, x + w, y + h))
@@ -1358,11 +1358,6 @@ def label_crops(
         for c in crops
         if c is not None
     ]
-
-
-def _covers(x: int, w: int, col: float, slack: float = 2.0) -> bool:
-    """A component spanning columns ``x``..``x + w`` reaches column ``col`` (within ``slack``)."""
-    return x <= col + slack and x + w >= col - slack
 
 
 def _ink_mask(sub: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
