@@ -23,7 +23,7 @@ import numpy as np
 from analysis.result import Region, ScaleBar
 
 from .bandtext import MAG_TOLERANCE_FACTOR
-from .scalebar import is_round_length, ocr_variants, vote_label
+from .scalebar import half_max_ends, is_round_length, ocr_variants, vote_label
 from .units import parse_length, to_nm
 
 _MIN_DOTS = 5
@@ -285,30 +285,13 @@ def _measure(v: np.ndarray, s: _Structure) -> tuple[float, bool]:
     cover = (rows[:, s.x0 : s.x1] >= 0.5).mean(axis=1)
     core = rows[cover >= 0.8 * cover.max()]
     profile = core.max(axis=0)[cols]
-    x0, x1 = _half_max_ends(profile)
+    x0, x1 = half_max_ends(profile)
     offset = cols.start
     left, right = offset + x0, offset + x1
     ticks = _tick_centres(rows, s, cover)
     if ticks is not None:
         return ticks[1] - ticks[0], True
     return right - left, False
-
-
-def _half_max_ends(profile: np.ndarray) -> tuple[float, float]:
-    """Sub-pixel positions where the profile crosses half its plateau, from both sides."""
-    plateau = float(np.median(profile[profile >= 0.5 * profile.max()]))
-    half = 0.5 * plateau
-    above = np.flatnonzero(profile >= half)
-    i, j = int(above[0]), int(above[-1])
-    left = float(i)
-    if i > 0:
-        a, b = profile[i - 1], profile[i]
-        left = i - 1 + (half - a) / (b - a) + 0.5 if b != a else float(i)
-    right = float(j + 1)
-    if j + 1 < len(profile):
-        a, b = profile[j], profile[j + 1]
-        right = j + (a - half) / (a - b) + 0.5 if a != b else float(j + 1)
-    return left, right
 
 
 def _tick_centres(rows: np.ndarray, s: _Structure, cover: np.ndarray) -> tuple[float, float] | None:

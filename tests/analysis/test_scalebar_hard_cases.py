@@ -7,7 +7,8 @@ export (thick black bar, white label with a dark outline to its right) unless sa
 - a bar drawn across a dark particle narrower than itself (bar and particle merge);
 - a bar on ground darker than the image's median (no clean background above/below it);
 - an outlined label whose glyph edges are straight, bar-like runs of their own;
-- a JEOL band's 1-px ticked bar halved by downscaling (ticks and bar at half contrast).
+- a JEOL band's 1-px ticked bar halved by downscaling (ticks and bar at half contrast);
+- an FEI segmented bar (filled and outlined segments) measured to its last outlined one.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ import pytest
 from _calib_helpers import calibrate_rendered
 from PIL import Image, ImageDraw
 
-from analysis.calibration import calibrate, find_scale_bar
+from analysis.calibration import calibrate, find_data_bar, find_scale_bar
 from analysis.calibration.render import _font, available_fonts
 from analysis.calibration.render_bands import degrade, render_band_image
 from analysis.calibration.scalebar import (
     BarCandidate,
     LabelVote,
+    _hollow_segments,
+    find_bar_candidates,
     grey_only_length,
     interpret_label,
     label_crops,
@@ -333,3 +336,51 @@ def test_glyphs_standing_on_a_thin_line_near_its_end_are_not_its_ticks():
     above = label_crops(img, Region(0, 0, 300, 200), cand)[0]
     assert above.x0 <= 48 and above.x1 >= 80
     assert above.x1 < 199  # the tick is not a glyph of the label
+
+
+def _segmented_bar(x0: int, segments: int, seg_px: int, y: int = 15) -> tuple[np.ndarray, float]:
+    """An FEI-style segmented bar, 3 px thick, filled and outlined segments in turn (the last
+    one outlined and closed by a 1-px end column), on a light band, softened a little."""
+    g = np.full((60, 400), 0.9, np.float32)
+    x1 = x0 + segments * seg_px
+    g[y, x0:x1] = g[y + 2, x0:x1] = 0.0  # the outline, end to end
+    for k in range(0, segments, 2):
+        g[y : y + 3, x0 + k * seg_px : x0 + (k + 1) * seg_px] = 0.0
+    g[y : y + 3, x1 - 1] = 0.0
+    return cv2.GaussianBlur(g, (3, 3), 0.6), float(x1 - x0)
+
+
+@pytest.mark.parametrize("segments, seg_px", [(4, 16), (4, 24), (6, 12)])
+def test_segmented_bar_is_measured_to_its_last_outlined_segment(segments, seg_px):
+    """Half-size FEI bars (fei 1011, 1101 at 0.5x) came out at ~75 % of their length: the
+    middle rows stop at the last filled segment and an outlined one was taken for a label's
+    gap. Measured along the outline, no candidate has a gap."""
+    grey, length = _segmented_bar(100, segments, seg_px)
+    cands = find_bar_candidates(grey, Region(0, 0, 400, 60))
+    assert any(c.length_px == pytest.approx(length, rel=0.02) for c in cands), cands
+    assert all(c.gap is None for c in cands)
+    assert all(c.length_px == pytest.approx(length, rel=0.02) for c in cands if c.y0 < 20)
+
+
+@pytest.mark.parametrize("seed", [1011, 1101])
+def test_half_size_fei_segmented_bar_found_at_its_length(seed):
+    r = render_band_image("fei", seed)
+    v = degrade(r, factor=0.5, jpeg_quality=80)
+    band = find_data_bar(v.image)
+    lengths = [c.length_px for c in find_bar_candidates(v.image, band)]
+    assert any(n == pytest.approx(r.bar_length_px / 2, rel=0.02) for n in lengths), lengths
+
+
+def test_solid_bar_into_bright_ground_or_split_by_a_dark_column_is_not_segmented():
+    """Only an outlined segment inside the bar makes it segmented: not a solid bar whose
+    last columns fade into a bright area (emps-train 85a5d4d8b9), nor two solid pieces
+    parted by a dark column the outline does not bridge (ae001af29f)."""
+    solid = np.ones((8, 60), np.float32)
+    solid[1:-1, -4:] = 0.2  # middle rows fall off at the very end: no filled column after
+    assert not _hollow_segments(solid, 0.1)
+    split = np.ones((8, 60), np.float32)
+    split[:, 30:33] = 0.1
+    assert not _hollow_segments(split, 0.1)
+    hollow = np.ones((8, 60), np.float32)
+    hollow[1:-1, 20:40] = 0.1
+    assert _hollow_segments(hollow, 0.1)
